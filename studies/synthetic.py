@@ -1,0 +1,20 @@
+"""The tutorials' two-feature binary task (label = x1 + x2 > 1): the offline smoke test.
+
+    tuner run studies/synthetic.py --trials 8
+"""
+
+import tuner
+from tuner.datasets import synthetic
+
+study = tuner.Study(
+    data=synthetic,
+    space=tuner.Space(
+        n_layers=tuner.Int(1, 2),
+        units=tuner.Int(4, 64, log=True),
+        learning_rate=tuner.Float(1e-3, 1e-1, log=True),
+        batch_size=tuner.Choice([16, 32, 64]),
+    ),
+    trials=8,
+    max_epochs=15,
+    patience=3,
+)

@@ -1,0 +1,1 @@
+"""Search engines: each proposes parameters and hands every trial to ``TrialRunner``."""

@@ -1,0 +1,123 @@
+"""The Optuna engine: samplers, pruners and storages are Optuna's own."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna_integration import KerasPruningCallback
+
+from tuner.engines.base import Prepared, SearchOutcome
+from tuner.errors import StudyConfigError, TrialFailed
+from tuner.stores import open_storage
+from tuner.study import Study
+from tuner.trial import TrialRunner
+
+TPE_STARTUP_TRIALS = 5
+MEDIAN_STARTUP_TRIALS = 4
+MEDIAN_WARMUP_EPOCHS = 2
+
+
+def make_sampler(spec: str | optuna.samplers.BaseSampler, seed: int) -> optuna.samplers.BaseSampler:
+    """Optuna's TPE (multivariate, grouped for the per-layer widths) or random sampler."""
+    if isinstance(spec, optuna.samplers.BaseSampler):
+        return spec
+    if spec == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        # ``group`` is marked experimental; it is what makes multivariate TPE
+        # model the per-layer widths, whose number varies with ``n_layers``.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True, group=True
+        )
+
+
+def make_pruner(spec: str | optuna.pruners.BasePruner, max_epochs: int) -> optuna.pruners.BasePruner:
+    """Median pruning by default: see the README for why."""
+    if isinstance(spec, optuna.pruners.BasePruner):
+        return spec
+    if spec == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
+    if spec == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_EPOCHS
+    )
+
+
+class OptunaEngine:
+    """A persistent Optuna study whose objective is one tuner trial."""
+
+    name = "optuna"
+
+    def __init__(self, study: Study, prepared: Prepared, storage_url: str, seed: int) -> None:
+        """Create the Optuna study, or load it to continue it; refuse a changed direction."""
+        self.study = study
+        self.objective_key = prepared.settings.objective
+        direction = prepared.settings.direction
+        self.ostudy = optuna.create_study(
+            storage=open_storage(storage_url), study_name=study.name, direction=direction,
+            pruner=make_pruner(study.pruner, study.max_epochs), load_if_exists=True,
+        )
+        stored = self.ostudy.direction.name.lower()
+        if stored != direction:
+            raise StudyConfigError(
+                f"study {study.name!r} already exists with direction {stored!r}, this one asks "
+                f"for {direction!r}; pass --study-name with a new name"
+            )
+        # A resumed study gets a fresh stream of random numbers, or its random
+        # start-up trials would repeat the first run's configurations.
+        self.ostudy.sampler = make_sampler(study.sampler, seed + len(self.ostudy.trials))
+        for baseline in study.baselines:
+            self.ostudy.enqueue_trial(
+                dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
+            )
+
+    def tags(self) -> dict[str, str]:
+        return {"tuner.engine": self.name,
+                "tuner.sampler": type(self.ostudy.sampler).__name__,
+                "tuner.pruner": type(self.ostudy.pruner).__name__}
+
+    def search(
+        self, runner: TrialRunner, *, n_trials: int | None, timeout: float | None,
+        show_progress_bar: bool,
+    ) -> SearchOutcome:
+        """Run ``n_trials`` more trials (or until ``timeout``) on the persistent study."""
+        self.ostudy.optimize(
+            self._objective(runner), n_trials=n_trials, timeout=timeout, catch=(TrialFailed,),
+            show_progress_bar=show_progress_bar,
+        )
+        return self.outcome()
+
+    def _objective(self, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
+        def objective(trial: optuna.Trial) -> float:
+            params = self.study.space.suggest(trial)
+            tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
+            run_id = runner.start(trial.number, params, tags)
+            trial.set_user_attr("mlflow_run_id", run_id)
+            trial.set_user_attr("params", params)
+            result = runner.train(
+                run_id, trial.number, params,
+                callbacks=[KerasPruningCallback(trial, self.objective_key)],
+                pruned=(optuna.TrialPruned,),
+            )
+            trial.set_user_attr("epochs_trained", result.epochs_trained)
+            return result.value
+
+        return objective
+
+    def outcome(self) -> SearchOutcome:
+        """Counts by state and the best trial, over every run of the study."""
+        states: dict[str, int] = {}
+        for t in self.ostudy.get_trials(deepcopy=False):
+            states[t.state.name] = states.get(t.state.name, 0) + 1
+        best: dict[str, Any] | None = None
+        if states.get("COMPLETE"):
+            trial = self.ostudy.best_trial
+            best = {"number": trial.number, "value": trial.value,
+                    "params": trial.user_attrs.get("params", trial.params),
+                    "run_id": trial.user_attrs.get("mlflow_run_id")}
+        return SearchOutcome(objective=self.objective_key, states=states, best=best)

@@ -1,0 +1,34 @@
+"""Exceptions raised by tuner.
+
+The library raises these; only the command line turns them into a one-line
+message and exit status 2. ``TrialFailed`` is kept apart: it marks one trial
+failed and the study goes on, every other ``TunerError`` stops the study.
+"""
+
+
+class TunerError(Exception):
+    """Base of every error tuner raises on purpose."""
+
+
+class StudyFileError(TunerError):
+    """The study file is missing, does not parse, or defines no study."""
+
+
+class SpaceError(TunerError):
+    """The search space is invalid (empty choices, low > high, ...)."""
+
+
+class StudyConfigError(TunerError):
+    """A study setting other than the space is invalid."""
+
+
+class DataError(TunerError):
+    """The data set could not be loaded or does not fit the task."""
+
+
+class StoreError(TunerError):
+    """An Optuna storage or MLflow tracking store cannot be used."""
+
+
+class TrialFailed(TunerError):
+    """This trial failed (NaN loss, an error in build or fit); the study goes on."""

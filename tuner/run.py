@@ -1,0 +1,72 @@
+"""``tuner run``: prepare a study once, open its stores, search, close the parent run."""
+
+from __future__ import annotations
+
+from tuner.data import Data, check, infer_task
+from tuner.engines.base import Prepared, SearchOutcome
+from tuner.engines.optuna_engine import OptunaEngine
+from tuner.errors import DataError, TunerError
+from tuner.stores import Stores
+from tuner.study import Study
+from tuner.tracking import Tracker
+from tuner.trial import TrialRunner, TrialSettings
+
+
+def prepare(study: Study, seed: int) -> Prepared:
+    """Load and check the data once per process; settle the task and the objective."""
+    try:
+        data = study.data()
+    except TunerError:
+        raise
+    except Exception as exc:
+        raise DataError(f"the data loader of study {study.name!r} raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(data, Data):
+        raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
+                        f"received {type(data).__name__}")
+    task = infer_task(data.y_train, study.task)
+    check(data, task)
+    objective = study.objective_for(task)
+    settings = TrialSettings(
+        objective=objective, direction=study.direction_for(objective),
+        max_epochs=study.max_epochs, patience=study.patience, seed=seed,
+    )
+    return Prepared(data=data, task=task, settings=settings)
+
+
+def run_study(
+    study: Study, stores: Stores, *, n_trials: int | None, timeout: float | None,
+    seed: int, show_progress_bar: bool = False,
+) -> SearchOutcome:
+    """Search, logging every trial; the parent run ends KILLED on Ctrl-C, FAILED on error."""
+    prepared = prepare(study, seed)
+    engine = OptunaEngine(study, prepared, stores.storage_url, seed)
+    tracker = Tracker(stores.tracking_uri, study.name, engine.tags())
+    tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
+                              "n_trials": n_trials, "timeout": timeout})
+    runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker)
+    status = "FAILED"
+    try:
+        outcome = engine.search(
+            runner, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar
+        )
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        _close(tracker, status, engine.outcome())
+    return outcome
+
+
+def _close(tracker: Tracker, status: str, outcome: SearchOutcome) -> None:
+    """The parent run holds the study's counts, best value, params and run id."""
+    metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
+    tags: dict[str, str] = {}
+    params: dict[str, object] = {}
+    if outcome.best:
+        metrics["best_value"] = outcome.best["value"]
+        tags = {"tuner.best_trial": str(outcome.best["number"]),
+                "tuner.best_run_id": str(outcome.best["run_id"])}
+        params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
+    tracker.end_study(status, metrics=metrics, tags=tags, params=params)

@@ -1,0 +1,78 @@
+"""Where studies and runs are stored: defaults under ./mlruns, or the URLs given.
+
+Nothing needs a server: MLflow tracks to ``sqlite:///mlruns/mlflow.db`` with
+artifacts under ``mlruns/``, Optuna to ``sqlite:///mlruns/optuna.db``. A
+tracking server or PostgreSQL works unchanged through the same two URLs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from sqlalchemy.engine import make_url
+
+from tuner.errors import StoreError
+
+STORE_DIR = Path("mlruns")
+DEFAULT_TRACKING_URI = f"sqlite:///{STORE_DIR}/mlflow.db"
+DEFAULT_STORAGE = f"sqlite:///{STORE_DIR}/optuna.db"
+SQLITE_BUSY_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The MLflow tracking URI and the Optuna storage URL of one run."""
+
+    tracking_uri: str
+    storage_url: str
+
+
+def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
+    """Fill in the defaults; create ``mlruns/`` only when a default points into it."""
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    storage_url = storage_url or DEFAULT_STORAGE
+    if DEFAULT_TRACKING_URI == tracking_uri or DEFAULT_STORAGE == storage_url:
+        _ensure_writable(STORE_DIR)
+    return Stores(tracking_uri, storage_url)
+
+
+def _ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store folder {folder}/: {exc.strerror}; "
+                         "run from a writable directory or pass --storage/--tracking-uri") from exc
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"the store folder {folder.resolve()}/ is not writable; "
+                         "fix its permissions or pass --storage/--tracking-uri")
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and tags."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return url
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage, with a busy timeout for SQLite and a connect timeout elsewhere."""
+    try:
+        dialect = make_url(url).get_backend_name()
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StoreError(f"--storage {url!r} is not a database URL; expected e.g. "
+                         "sqlite:///mlruns/optuna.db or postgresql://user@host/db") from exc
+    connect_args = (
+        {"timeout": SQLITE_BUSY_TIMEOUT_S} if dialect == "sqlite"
+        else {"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args})
+    except Exception as exc:  # SQLAlchemy and drivers raise many kinds
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"cannot open the Optuna storage {redact(url)}: {first_line}") from exc

@@ -1,0 +1,105 @@
+"""The study spec: what a study file defines with ``study = tuner.Study(...)``.
+
+Settings are checked when the spec is built, so a bad study file fails before
+any data is loaded or any store is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import optuna
+
+from tuner.data import TASKS, Data, Task, TaskKind
+from tuner.errors import StudyConfigError
+from tuner.space import Space
+
+Direction = Literal["maximize", "minimize"]
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+METRICS: dict[TaskKind, str] = {"multiclass": "accuracy", "binary": "accuracy", "regression": "mae"}
+
+
+def objective_names(task: Task) -> tuple[str, ...]:
+    """Epoch-log keys a study of this task can optimise."""
+    metric = METRICS[task.kind]
+    return ("val_loss", f"val_{metric}", "loss", metric)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """A search: data, space, objective, budget, sampler and pruner.
+
+    ``objective`` defaults to ``val_accuracy`` for classification and
+    ``val_loss`` for regression; ``direction`` follows from it.
+    """
+
+    data: Callable[[], Data]
+    space: Space = field(default_factory=Space)
+    task: TaskKind | None = None
+    objective: str | None = None
+    direction: Direction | None = None
+    trials: int | None = 20
+    timeout: float | None = None
+    max_epochs: int = 20
+    patience: int = 3
+    sampler: str | optuna.samplers.BaseSampler = "tpe"
+    pruner: str | optuna.pruners.BasePruner = "median"
+    seed: int = 0
+    name: str | None = None
+    class_names: Sequence[str] | None = None
+    baselines: Sequence[Mapping[str, Any]] = ()
+
+    def __post_init__(self) -> None:
+        if not callable(self.data):
+            raise StudyConfigError(
+                f"data: expected a callable returning tuner.Data, received {self.data!r}"
+            )
+        if not isinstance(self.space, Space):
+            raise StudyConfigError(f"space: expected tuner.Space, received {self.space!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise StudyConfigError(f"task: expected one of {TASKS}, received {self.task!r}")
+        if self.direction not in (None, "maximize", "minimize"):
+            raise StudyConfigError(
+                f"direction: expected 'maximize' or 'minimize', received {self.direction!r}"
+            )
+        _check_positive("trials", self.trials, allow_none=True)
+        _check_positive("timeout", self.timeout, allow_none=True)
+        _check_positive("max_epochs", self.max_epochs)
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise StudyConfigError(f"patience: expected an integer >= 0, received {self.patience!r}")
+        _check_named("sampler", self.sampler, SAMPLERS, optuna.samplers.BaseSampler)
+        _check_named("pruner", self.pruner, PRUNERS, optuna.pruners.BasePruner)
+
+    def objective_for(self, task: Task) -> str:
+        """The epoch-log key to optimise, checked against what the task logs."""
+        objective = self.objective or ("val_loss" if task.kind == "regression" else "val_accuracy")
+        allowed = objective_names(task)
+        if objective not in allowed:
+            raise StudyConfigError(
+                f"objective: expected one of {allowed} for a {task.kind} task, "
+                f"received {objective!r}"
+            )
+        return objective
+
+    def direction_for(self, objective: str) -> Direction:
+        if self.direction:
+            return self.direction
+        return "maximize" if objective.endswith("accuracy") else "minimize"
+
+
+def _check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise StudyConfigError(f"{name}: expected a number > 0, received {value!r}")
+
+
+def _check_named(name: str, value: Any, names: tuple[str, ...], base: type) -> None:
+    if isinstance(value, base) or value in names:
+        return
+    raise StudyConfigError(
+        f"{name}: expected one of {names} or an Optuna {base.__name__}, received {value!r}"
+    )

@@ -1,0 +1,27 @@
+"""The short table ``tuner run`` prints at the end."""
+
+from __future__ import annotations
+
+from tuner.engines.base import SearchOutcome
+
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+
+
+def format_outcome(study_name: str, outcome: SearchOutcome,
+                   tracking_uri: str) -> str:
+    counts = ", ".join(f"{outcome.states.get(s, 0)} {s.lower()}" for s in STATES
+                       if outcome.states.get(s) or s in STATES[:3])
+    lines = [f"study {study_name}: {sum(outcome.states.values())} trials ({counts})"]
+    if outcome.best is None:
+        lines.append("no trial completed")
+        return "\n".join(lines)
+    best = outcome.best
+    lines.append(f"best trial: #{best['number']}  {outcome.objective} = {best['value']:.4f}")
+    width = max(len(k) for k in best["params"])
+    lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best["params"].items()]
+    lines.append(f"MLflow run: {best['run_id']}  (tracking URI {tracking_uri})")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,128 @@
+"""Everything tuner writes to MLflow, and the only module that talks to it.
+
+One experiment per study, one parent run per ``tuner run``, one nested run per
+trial. Runs are addressed by explicit ids through ``MlflowClient`` (not the
+fluent active-run stack), so a trial's logging does not depend on global state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+import keras
+import mlflow
+import numpy as np
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from tuner.errors import StoreError
+
+RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
+
+
+def model_requirements() -> list[str]:
+    """Pinned requirements of a logged model; giving them skips MLflow's slow inference."""
+    pins = []
+    for name in ("tensorflow", "keras"):
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+class Tracker:
+    """The MLflow side of one ``tuner run``: the parent run and its trial runs."""
+
+    def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str]) -> None:
+        mlflow.set_tracking_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri)
+        self.tags = {"tuner.study": study_name, **tags}
+        self.experiment_id = self._experiment(study_name)
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            tags={**self.tags, "tuner.role": "study"},
+        )
+        self.parent_run_id = run.info.run_id
+
+    def _experiment(self, name: str) -> str:
+        try:
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                return self.client.create_experiment(name, tags={"tuner.study": name})
+            if experiment.lifecycle_stage == "deleted":
+                self.client.restore_experiment(experiment.experiment_id)
+            return experiment.experiment_id
+        except mlflow.exceptions.MlflowException as exc:
+            raise StoreError(f"MLflow tracking store: {exc.message.splitlines()[0]}") from exc
+
+    def log_study_params(self, params: Mapping[str, Any]) -> None:
+        self._log(self.parent_run_id, params=params)
+
+    def start_trial(
+        self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> str:
+        """Create the nested run of trial ``number`` and log its parameters."""
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"trial-{number:03d}",
+            tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
+                  "tuner.role": "trial", "tuner.trial": str(number), "tuner.state": "RUNNING"},
+        )
+        self._log(run.info.run_id, params=params)
+        return run.info.run_id
+
+    def epoch_logger(self, run_id: str) -> EpochLogger:
+        return EpochLogger(self, run_id)
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        self._log(run_id, metrics=metrics, step=step)
+
+    def log_model(self, run_id: str, model: keras.Model, sample: np.ndarray) -> str:
+        """Log the model with a signature so both the Keras and pyfunc loaders take it."""
+        signature = mlflow.models.infer_signature(sample, model.predict(sample, verbose=0))
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.keras.log_model(
+                model, name="model", signature=signature, pip_requirements=model_requirements()
+            )
+        return info.model_uri
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        self.client.log_text(run_id, text, name)
+
+    def end_trial(self, run_id: str, state: str, tags: Mapping[str, str] | None = None) -> None:
+        """Record the trial's Optuna state as a tag and close its run."""
+        self._log(run_id, tags={"tuner.state": state, **(tags or {})})
+        self.client.set_terminated(run_id, status=RUN_STATUS[state])
+
+    def end_study(self, status: str, metrics: Mapping[str, float], tags: Mapping[str, str],
+                  params: Mapping[str, Any]) -> None:
+        self._log(self.parent_run_id, metrics=metrics, tags=tags, params=params)
+        self.client.set_terminated(self.parent_run_id, status=status)
+
+    def _log(self, run_id: str, *, metrics: Mapping[str, float] | None = None,
+             params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
+             step: int = 0) -> None:
+        """One ``log_batch`` call for everything, the cheapest round trip MLflow offers."""
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Logs every epoch's training and validation values with ``step=epoch``."""
+
+    def __init__(self, tracker: Tracker, run_id: str) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.run_id = run_id
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        values = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+        self.tracker.log_metrics(self.run_id, values, step=epoch)

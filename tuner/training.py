@@ -1,0 +1,87 @@
+"""Train one configuration: fit with EarlyStopping, then evaluate the best weights.
+
+Engine-neutral: it takes a compiled model and extra callbacks (pruning,
+logging) and knows nothing of Optuna or MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import keras
+
+from tuner.data import Data
+from tuner.errors import StudyConfigError, TrialFailed
+
+EVAL_BATCH_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a finished fit yields: the objective value and the final metrics."""
+
+    value: float
+    best_epoch: int
+    epochs_trained: int
+    metrics: dict[str, float]
+
+
+class ObjectiveGuard(keras.callbacks.Callback):
+    """Stops the study, not just the trial, when the objective is not in the epoch logs.
+
+    Keras's EarlyStopping and Optuna's pruning callback only warn in that case.
+    """
+
+    def __init__(self, objective: str) -> None:
+        super().__init__()
+        self.objective = objective
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.objective not in (logs or {}):
+            raise StudyConfigError(
+                f"objective {self.objective!r} is not among the epoch logs {sorted(logs or {})}"
+            )
+
+
+def fit(
+    model: keras.Model,
+    data: Data,
+    *,
+    batch_size: int,
+    objective: str,
+    direction: str,
+    max_epochs: int,
+    patience: int,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> FitResult:
+    """Fit, restore the best epoch's weights, evaluate them on validation and test."""
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=objective, mode="max" if direction == "maximize" else "min",
+        patience=patience, restore_best_weights=True,
+    )
+    history = model.fit(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+        batch_size=batch_size, epochs=max_epochs, verbose=0,
+        callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
+                   *callbacks, early_stopping],
+    ).history
+    losses = history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
+    metrics = _evaluate(model, data)
+    best_epoch = early_stopping.best_epoch
+    value = metrics.get(f"final_{objective}", history[objective][best_epoch])
+    return FitResult(value, best_epoch, len(losses), metrics)
+
+
+def _evaluate(model: keras.Model, data: Data) -> dict[str, float]:
+    """``final_val_*`` and ``test_*`` metrics of the restored model."""
+    prefixes = {"validation": "final_val_", "test": "test_"}
+    metrics: dict[str, float] = {}
+    for split, (x, y) in data.splits().items():
+        if split in prefixes:
+            scores = model.evaluate(x, y, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
+            metrics.update({f"{prefixes[split]}{k}": float(v) for k, v in scores.items()})
+    return metrics

@@ -1,0 +1,101 @@
+"""One trial, engine-neutral: open its MLflow run, build, train, log, close.
+
+Every engine hands a trial number and a params dict to ``TrialRunner``, so the
+logging of a trial exists once whichever engine proposed the parameters.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from tuner.data import Data, Task
+from tuner.errors import TrialFailed, TunerError
+from tuner.model import build_model
+from tuner.tracking import Tracker
+from tuner.training import FitResult, fit
+
+MODEL_SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of one run shares besides its parameters."""
+
+    objective: str
+    direction: str
+    max_epochs: int
+    patience: int
+    seed: int
+
+    def as_params(self) -> dict[str, Any]:
+        return {"objective": self.objective, "max_epochs": self.max_epochs,
+                "patience": self.patience, "seed": self.seed}
+
+
+class TrialRunner:
+    """Trains trials of one study and records each as a nested MLflow run."""
+
+    def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker) -> None:
+        self.data = data
+        self.task = task
+        self.settings = settings
+        self.tracker = tracker
+
+    def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """Open the trial's run and log its parameters; returns the MLflow run id."""
+        return self.tracker.start_trial(number, {**params, **self.settings.as_params()}, tags)
+
+    def train(
+        self,
+        run_id: str,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        pruned: tuple[type[BaseException], ...] = (),
+    ) -> FitResult:
+        """Train and close the run as COMPLETE, PRUNED (on ``pruned``), FAIL or KILLED.
+
+        Any error of build or fit becomes ``TrialFailed`` so the study goes on;
+        a ``TunerError`` (a setting that is wrong for every trial) stops it.
+        """
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(self.settings.seed + number)
+        try:
+            model = build_model(params, self.data.x_train.shape[1:], self.task)
+            result = fit(
+                model, self.data, batch_size=params["batch_size"],
+                objective=self.settings.objective, direction=self.settings.direction,
+                max_epochs=self.settings.max_epochs, patience=self.settings.patience,
+                callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
+            )
+        except pruned:
+            self.tracker.end_trial(run_id, "PRUNED")
+            raise
+        except KeyboardInterrupt:
+            self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+            raise
+        except TunerError as exc:
+            self._fail(run_id, exc)
+            raise
+        except Exception as exc:
+            self._fail(run_id, exc)
+            raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+        self._complete(run_id, model, result)
+        return result
+
+    def _complete(self, run_id: str, model: keras.Model, result: FitResult) -> None:
+        self.tracker.log_metrics(run_id, {**result.metrics, "best_epoch": result.best_epoch,
+                                          "epochs_trained": result.epochs_trained})
+        self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS])
+        self.tracker.end_trial(run_id, "COMPLETE")
+
+    def _fail(self, run_id: str, exc: BaseException) -> None:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        self.tracker.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
+        self.tracker.end_trial(run_id, "FAIL", {"tuner.fail_reason": reason[:500]})
