@@ -31,12 +31,17 @@ def read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         _, dtype_code, n_dims = struct.unpack(">HBB", f.read(4))
         if dtype_code != 0x08:
-            raise DataError(f"{path}: expected unsigned-byte IDX data, received type {dtype_code:#x}")
+            raise DataError(
+                f"{path}: expected unsigned-byte IDX data, received type {dtype_code:#x}"
+            )
         shape = struct.unpack(f">{n_dims}I", f.read(4 * n_dims))
         return np.frombuffer(f.read(), dtype=np.uint8).reshape(shape)
 
 
-def _read_idx_set(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def _read_idx_set(folder: Path) -> tuple[Arrays, Arrays]:
     def part(name: str) -> np.ndarray:
         return read_idx(folder / f"{name}-ubyte.gz")
 

@@ -36,7 +36,7 @@ def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
     """Fill in the defaults; create ``mlruns/`` only when a default points into it."""
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     storage_url = storage_url or DEFAULT_STORAGE
-    if DEFAULT_TRACKING_URI == tracking_uri or DEFAULT_STORAGE == storage_url:
+    if tracking_uri == DEFAULT_TRACKING_URI or storage_url == DEFAULT_STORAGE:
         _ensure_writable(STORE_DIR)
     return Stores(tracking_uri, storage_url)
 

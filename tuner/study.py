@@ -69,7 +69,9 @@ class Study:
         _check_positive("timeout", self.timeout, allow_none=True)
         _check_positive("max_epochs", self.max_epochs)
         if not isinstance(self.patience, int) or self.patience < 0:
-            raise StudyConfigError(f"patience: expected an integer >= 0, received {self.patience!r}")
+            raise StudyConfigError(
+                f"patience: expected an integer >= 0, received {self.patience!r}"
+            )
         _check_named("sampler", self.sampler, SAMPLERS, optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, PRUNERS, optuna.pruners.BasePruner)
 

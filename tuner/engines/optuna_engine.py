@@ -35,7 +35,9 @@ def make_sampler(spec: str | optuna.samplers.BaseSampler, seed: int) -> optuna.s
         )
 
 
-def make_pruner(spec: str | optuna.pruners.BasePruner, max_epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(
+    spec: str | optuna.pruners.BasePruner, max_epochs: int
+) -> optuna.pruners.BasePruner:
     """Median pruning by default: see the README for why."""
     if isinstance(spec, optuna.pruners.BasePruner):
         return spec

@@ -1,0 +1,23 @@
+"""Fashion-MNIST, as in the Keras tutorials: 55,000 training and 5,000 validation images.
+
+The data comes from Debian's package ``dataset-fashion-mnist``
+(/usr/share/datasets/fashion-mnist/) when installed, else from Keras's cache.
+The tutorials' hand-made model (300-100 ReLU, SGD) is tried first as a baseline.
+
+    tuner run studies/fashion.py --trials 10
+"""
+
+import tuner
+from tuner.datasets import FASHION_MNIST_CLASSES, fashion_mnist
+
+study = tuner.Study(
+    data=fashion_mnist,
+    class_names=FASHION_MNIST_CLASSES,
+    trials=10,
+    max_epochs=20,
+    patience=3,
+    baselines=[
+        {"n_layers": 2, "units_0": 300, "units_1": 100, "learning_rate": 0.01,
+         "batch_size": 32, "optimizer": "sgd"},
+    ],
+)
