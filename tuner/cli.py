@@ -40,8 +40,10 @@ def main(ctx: click.Context, debug: bool) -> None:
       mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
     """
     ctx.obj = {"debug": debug}
-    for noisy in ("optuna", "mlflow", "absl", "alembic"):
+    for noisy in ("optuna", "mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # TensorFlow warns of retracing whenever a new trial's model first predicts.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 @main.command()

@@ -18,8 +18,6 @@ from sqlalchemy.engine import make_url
 from tuner.errors import StoreError
 
 STORE_DIR = Path("mlruns")
-DEFAULT_TRACKING_URI = f"sqlite:///{STORE_DIR}/mlflow.db"
-DEFAULT_STORAGE = f"sqlite:///{STORE_DIR}/optuna.db"
 SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 5
 
@@ -33,15 +31,21 @@ class Stores:
 
 
 def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
-    """Fill in the defaults; create ``mlruns/`` only when a default points into it."""
-    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    storage_url = storage_url or DEFAULT_STORAGE
-    if tracking_uri == DEFAULT_TRACKING_URI or storage_url == DEFAULT_STORAGE:
-        _ensure_writable(STORE_DIR)
+    """Fill in the defaults; create ``mlruns/`` only when a default points into it.
+
+    The defaults are made absolute: MLflow caches one database engine per URI
+    in a process, so a relative URI would keep the first working directory's.
+    """
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not (tracking_uri and storage_url):
+        folder = _ensure_writable(STORE_DIR)
+        tracking_uri = tracking_uri or f"sqlite:///{folder}/mlflow.db"
+        storage_url = storage_url or f"sqlite:///{folder}/optuna.db"
     return Stores(tracking_uri, storage_url)
 
 
-def _ensure_writable(folder: Path) -> None:
+def _ensure_writable(folder: Path) -> Path:
+    """Create the folder if needed; its absolute path."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -50,6 +54,7 @@ def _ensure_writable(folder: Path) -> None:
     if not os.access(folder, os.W_OK):
         raise StoreError(f"the store folder {folder.resolve()}/ is not writable; "
                          "fix its permissions or pass --storage/--tracking-uri")
+    return folder.resolve()
 
 
 def redact(url: str) -> str:

@@ -1,0 +1,81 @@
+"""Shared fixtures: every test runs in its own directory with its own stores."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import mlflow
+import pytest
+from click.testing import CliRunner, Result
+
+from tuner.cli import main
+
+TINY_STUDY = """
+import tuner
+from tuner.datasets import synthetic
+
+study = tuner.Study(
+    data=lambda: synthetic(n=300),
+    space=tuner.Space(
+        n_layers=tuner.Int(1, 2),
+        units=tuner.Int(4, 16, log=True),
+        learning_rate=tuner.Float(1e-2, 1e-1, log=True),
+        batch_size=32,
+        optimizer=tuner.Choice(["adam", "nadam"]),
+    ),
+    trials=3,
+    max_epochs=4,
+    patience=2,
+    {extra}
+)
+"""
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test in an empty directory, so the default ./mlruns stores are its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("TUNER_STORAGE", raising=False)
+    keras.utils.set_random_seed(0)
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_open_mlflow_run() -> Iterator[None]:
+    """Fail any test that leaves an MLflow run active."""
+    yield
+    active = mlflow.active_run()
+    if active is not None:
+        mlflow.end_run()
+        pytest.fail(f"test left MLflow run {active.info.run_id} open")
+
+
+@pytest.fixture
+def study_file(workdir: Path) -> Callable[..., Path]:
+    """Write a tiny synthetic study; ``extra`` adds keyword arguments to tuner.Study."""
+
+    def write(extra: str = "", name: str = "tiny", body: str | None = None) -> Path:
+        path = workdir / f"{name}.py"
+        text = body if body is not None else TINY_STUDY.format(extra=extra)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Invoke ``tuner`` in-process, as a user would from a shell."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
