@@ -1,0 +1,108 @@
+"""Bad input: one line on stderr naming the problem, exit status 2, nothing stored."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+LOADER = """
+import numpy as np
+import tuner
+
+def load():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(100, 2)).astype("float32")
+    y = (x.sum(axis=1) > 1).astype("int64")
+    {change}
+    return tuner.Data.split(x, y, validation=20)
+
+study = tuner.Study(data=load, max_epochs=1, trials=1)
+"""
+
+STUDY_FILE_CASES = {
+    "no study": ("x = 1\n", "must define `study = tuner.Study(...)`; found nothing"),
+    "not a Study": ("study = 42\n", "must define `study = tuner.Study(...)`; found int"),
+    "syntax error": ("import tuner\nstudy = tuner.Study(\n", "line 2: syntax error"),
+    "raises": ("raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
+    "low > high": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                   "n_layers=tuner.Int(4, 2)))\n", "low (4) is greater than high (2)"),
+    "log scale at 0": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                       "learning_rate=tuner.Float(0.0, 0.1, log=True)))\n",
+                       "a log scale needs low > 0"),
+    "empty choices": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                      "batch_size=tuner.Choice([])))\n", "expected at least one choice"),
+    "unknown optimizer": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                          "optimizer=tuner.Choice(['adam', 'adamax'])))\n",
+                          "unknown optimizer 'adamax'"),
+    "negative dropout": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                         "dropout=-0.1))\n", "space.dropout: expected values >= 0"),
+    "data not callable": ("import tuner\nstudy = tuner.Study(data=[1, 2])\n",
+                          "data: expected a callable"),
+    "unknown pruner": ("import tuner\nstudy = tuner.Study(data=list, pruner='sometimes')\n",
+                       "pruner: expected one of"),
+    "zero epochs": ("import tuner\nstudy = tuner.Study(data=list, max_epochs=0)\n",
+                    "max_epochs: expected a number > 0"),
+    "loader raises": (LOADER.format(change="raise OSError('disk gone')"),
+                      "data loader of study 'bad' raised OSError: disk gone"),
+    "mismatched rows": (LOADER.format(change="y = y[:-3]"), "80 feature rows but 77 labels"),
+    "NaN features": (LOADER.format(change="x[5, 0] = np.nan"),
+                     "features contain NaN or infinite values"),
+    "labels out of range": (LOADER.format(change="y[-1] = 2"),
+                            "validation split: expected class labels 0..1"),
+    "unknown objective": (LOADER.format(change="").replace("trials=1", "objective='val_mae'"),
+                          "objective: expected one of"),
+    "loader returns a tuple": (LOADER.format(change="return x, y"),
+                               "must return tuner.Data, received tuple"),
+}
+
+
+def assert_one_line_usage_error(result, expected: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("case", STUDY_FILE_CASES, ids=list(STUDY_FILE_CASES))
+def test_bad_study_file_exits_2_with_one_line(case, study_file, cli, workdir):
+    body, expected = STUDY_FILE_CASES[case]
+    result = cli("run", study_file(body=body, name="bad"), "--no-progress")
+    assert_one_line_usage_error(result, expected)
+    assert not (workdir / "mlruns" / "optuna.db").exists()
+    assert not (workdir / "mlruns" / "mlflow.db").exists()
+
+
+def test_missing_study_file(cli):
+    result = cli("run", "studies/nope.py")
+    assert_one_line_usage_error(result, "study file studies/nope.py does not exist")
+
+
+@pytest.mark.parametrize("trials", ["0", "-3"])
+def test_non_positive_trials(trials, study_file, cli):
+    result = cli("run", study_file(), "--trials", trials)
+    assert_one_line_usage_error(result, f"--trials: expected a number > 0, received {trials}")
+
+
+def test_malformed_storage_url(study_file, cli):
+    result = cli("run", study_file(), "--storage", "not a url")
+    assert_one_line_usage_error(result, "--storage 'not a url' is not a database URL")
+
+
+def test_unreachable_storage_fails_fast_and_hides_password(study_file, cli):
+    result = cli("run", study_file(), "--no-progress",
+                 "--storage", "postgresql://user:secret@127.0.0.1:9/none")
+    assert_one_line_usage_error(result, "cannot open the Optuna storage postgresql://user:***@")
+    assert "secret" not in result.output
+
+
+def test_existing_study_with_other_direction_is_refused_and_kept(study_file, cli, workdir):
+    cli("run", study_file(), "--trials", "1", "--no-progress")
+    flipped = study_file(extra="objective='val_loss',")
+
+    result = cli("run", flipped, "--trials", "1", "--no-progress")
+
+    assert_one_line_usage_error(result, "already exists with direction 'maximize'")
+    storage = f"sqlite:///{workdir}/mlruns/optuna.db"
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 1
