@@ -8,6 +8,7 @@ from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, TunerError
 from tuner.stores import Stores
 from tuner.study import Study
+from tuner.study_plots import study_plots_html
 from tuner.tracking import Tracker
 from tuner.trial import TrialRunner, TrialSettings
 
@@ -44,7 +45,8 @@ def run_study(
     tracker = Tracker(stores.tracking_uri, study.name, engine.tags())
     tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
                               "n_trials": n_trials, "timeout": timeout})
-    runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker)
+    runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker,
+                         study.class_names)
     status = "FAILED"
     try:
         outcome = engine.search(
@@ -55,12 +57,13 @@ def run_study(
         status = "KILLED"
         raise
     finally:
-        _close(tracker, status, engine.outcome())
+        _close(tracker, status, engine)
     return outcome
 
 
-def _close(tracker: Tracker, status: str, outcome: SearchOutcome) -> None:
-    """The parent run holds the study's counts, best value, params and run id."""
+def _close(tracker: Tracker, status: str, engine: OptunaEngine) -> None:
+    """The parent run holds the study's counts, best value, params, run id and plots."""
+    outcome = engine.outcome()
     metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
     tags: dict[str, str] = {}
     params: dict[str, object] = {}
@@ -69,4 +72,6 @@ def _close(tracker: Tracker, status: str, outcome: SearchOutcome) -> None:
         tags = {"tuner.best_trial": str(outcome.best["number"]),
                 "tuner.best_run_id": str(outcome.best["run_id"])}
         params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
+        tracker.mark_best(outcome.best["run_id"])
+        tracker.log_study_artifacts(study_plots_html(engine.ostudy), outcome.best["params"])
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)

@@ -18,7 +18,9 @@ import numpy as np
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from tuner import figures
 from tuner.errors import StoreError
+from tuner.report import TrialReport
 
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
@@ -80,14 +82,26 @@ class Tracker:
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         self._log(run_id, metrics=metrics, step=step)
 
-    def log_model(self, run_id: str, model: keras.Model, sample: np.ndarray) -> str:
-        """Log the model with a signature so both the Keras and pyfunc loaders take it."""
+    def log_model(self, run_id: str, model: keras.Model, sample: np.ndarray,
+                  metadata: Mapping[str, Any]) -> str:
+        """Log the model with a signature so both the Keras and pyfunc loaders take it.
+
+        ``metadata`` (task, class names) lets ``tuner predict`` label its output.
+        """
         signature = mlflow.models.infer_signature(sample, model.predict(sample, verbose=0))
         with mlflow.start_run(run_id=run_id):
             info = mlflow.keras.log_model(
-                model, name="model", signature=signature, pip_requirements=model_requirements()
+                model, name="model", signature=signature, pip_requirements=model_requirements(),
+                metadata=dict(metadata),
             )
         return info.model_uri
+
+    def log_report(self, run_id: str, report: TrialReport) -> None:
+        for name, fig in report.figures.items():
+            self.client.log_figure(run_id, fig, name)
+            figures.close(fig)
+        for name, document in report.documents.items():
+            self.client.log_dict(run_id, document, name)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)
@@ -96,6 +110,18 @@ class Tracker:
         """Record the trial's Optuna state as a tag and close its run."""
         self._log(run_id, tags={"tuner.state": state, **(tags or {})})
         self.client.set_terminated(run_id, status=RUN_STATUS[state])
+
+    def log_study_artifacts(self, plots_html: str, best_params: Mapping[str, Any]) -> None:
+        """Optuna's plots and the best params on the parent run."""
+        self.client.log_text(self.parent_run_id, plots_html, "optuna_plots.html")
+        self.client.log_dict(self.parent_run_id, dict(best_params), "best_params.json")
+
+    def mark_best(self, run_id: str) -> None:
+        """Tag the study's best trial run ``tuner.best``, and only that one."""
+        for run in self.client.search_runs([self.experiment_id], "tags.`tuner.best` = 'true'"):
+            if run.info.run_id != run_id:
+                self.client.delete_tag(run.info.run_id, "tuner.best")
+        self.client.set_tag(run_id, "tuner.best", "true")
 
     def end_study(self, status: str, metrics: Mapping[str, float], tags: Mapping[str, str],
                   params: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ class FitResult:
     best_epoch: int
     epochs_trained: int
     metrics: dict[str, float]
+    history: dict[str, list[float]]
 
 
 class ObjectiveGuard(keras.callbacks.Callback):
@@ -73,7 +74,7 @@ def fit(
     metrics = _evaluate(model, data)
     best_epoch = early_stopping.best_epoch
     value = metrics.get(f"final_{objective}", history[objective][best_epoch])
-    return FitResult(value, best_epoch, len(losses), metrics)
+    return FitResult(value, best_epoch, len(losses), metrics, history)
 
 
 def _evaluate(model: keras.Model, data: Data) -> dict[str, float]:

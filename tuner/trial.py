@@ -16,6 +16,7 @@ import keras
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError
 from tuner.model import build_model
+from tuner.report import build_report
 from tuner.tracking import Tracker
 from tuner.training import FitResult, fit
 
@@ -33,18 +34,20 @@ class TrialSettings:
     seed: int
 
     def as_params(self) -> dict[str, Any]:
-        return {"objective": self.objective, "max_epochs": self.max_epochs,
-                "patience": self.patience, "seed": self.seed}
+        return {"objective": self.objective, "direction": self.direction,
+                "max_epochs": self.max_epochs, "patience": self.patience, "seed": self.seed}
 
 
 class TrialRunner:
     """Trains trials of one study and records each as a nested MLflow run."""
 
-    def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker) -> None:
+    def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker,
+                 class_names: Sequence[str] | None = None) -> None:
         self.data = data
         self.task = task
         self.settings = settings
         self.tracker = tracker
+        self.class_names = list(class_names) if class_names else None
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Open the trial's run and log its parameters; returns the MLflow run id."""
@@ -90,9 +93,15 @@ class TrialRunner:
         return result
 
     def _complete(self, run_id: str, model: keras.Model, result: FitResult) -> None:
-        self.tracker.log_metrics(run_id, {**result.metrics, "best_epoch": result.best_epoch,
+        self.tracker.log_metrics(run_id, {**result.metrics, "trial_value": result.value,
+                                          "best_epoch": result.best_epoch,
                                           "epochs_trained": result.epochs_trained})
-        self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS])
+        self.tracker.log_report(run_id, build_report(
+            model, self.data, self.task, result.history, result.best_epoch, self.class_names
+        ))
+        self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
+            "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
+        })
         self.tracker.end_trial(run_id, "COMPLETE")
 
     def _fail(self, run_id: str, exc: BaseException) -> None:

@@ -1,0 +1,68 @@
+"""Figures of one trial, for the MLflow UI: learning curves, confusion matrix, fit plot.
+
+Pure functions from arrays to matplotlib figures; ``tracking`` logs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures are only written to files
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> Figure:
+    """Training and validation loss and metric by epoch; the restored epoch marked."""
+    metrics = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], metrics, strict=True):
+        epochs = np.arange(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], label=f"training {name}")
+        ax.plot(epochs, history[f"val_{name}"], label=f"validation {name}")
+        ax.axvline(best_epoch + 1, color="grey", linestyle="--", label="restored (best) epoch")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], split: str) -> Figure:
+    """Counts of true (rows) against predicted (columns) classes."""
+    n = len(class_names)
+    size = max(4.0, 0.55 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), class_names)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize="small",
+                color="white" if count > threshold else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix ({split})")
+    fig.tight_layout()
+    return fig
+
+
+def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, split: str) -> Figure:
+    """Regression fit: each point a row, the diagonal a perfect prediction."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(y_true, y_pred, s=8, alpha=0.6)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--")
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"predicted vs true ({split})")
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    plt.close(fig)

@@ -1,0 +1,57 @@
+"""What a finished trial shows beyond numbers: figures and a classification report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn import metrics as skmetrics
+
+from tuner import figures
+from tuner.data import Data, Task
+
+PREDICT_BATCH_SIZE = 1024
+
+
+@dataclass
+class TrialReport:
+    """Figures and JSON documents, keyed by artifact file name."""
+
+    figures: dict[str, Figure] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+
+
+def build_report(
+    model: keras.Model, data: Data, task: Task, history: Mapping[str, Sequence[float]],
+    best_epoch: int, class_names: Sequence[str] | None,
+) -> TrialReport:
+    """Learning curves always; confusion matrix and report, or predicted-vs-true plot."""
+    report = TrialReport(figures={"learning_curves.png": figures.learning_curves(history,
+                                                                                 best_epoch)})
+    split, (x, y) = _report_split(data)
+    y_pred = model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    if task.kind == "regression":
+        report.figures["predicted_vs_true.png"] = figures.predicted_vs_true(
+            np.asarray(y).ravel(), y_pred.ravel(), split
+        )
+        return report
+    labels = list(range(max(task.n_outputs, 2)))
+    names = [str(n) for n in class_names] if class_names else [str(i) for i in labels]
+    predicted = (y_pred[:, 0] > 0.5).astype(int) if task.kind == "binary" else y_pred.argmax(1)
+    matrix = skmetrics.confusion_matrix(np.asarray(y).ravel(), predicted, labels=labels)
+    report.figures["confusion_matrix.png"] = figures.confusion_matrix(matrix, names, split)
+    report.documents["classification_report.json"] = skmetrics.classification_report(
+        np.asarray(y).ravel(), predicted, labels=labels, target_names=names,
+        output_dict=True, zero_division=0,
+    )
+    return report
+
+
+def _report_split(data: Data) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
+    """The test split when the study has one, else validation."""
+    splits = data.splits()
+    return ("test", splits["test"]) if "test" in splits else ("validation", splits["validation"])
