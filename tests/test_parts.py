@@ -42,6 +42,8 @@ def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
     (np.array([0, 1, 1, 0]), None, Task("binary", 1)),
     (np.array([0, 3, 9, 1]), None, Task("multiclass", 10)),
     (np.array([0.5, 2.25, -1.0]), None, Task("regression", 1)),
+    (np.array([151.0, 75.0, 141.0]), None, Task("regression", 1)),
+    (np.array([0.0, 1.0, 1.0], "float32"), None, Task("binary", 1)),
     (np.array([1.0, 2.0, 3.0]), "regression", Task("regression", 1)),
     (np.array([0, 1, 1]), "multiclass", Task("multiclass", 2)),
 ])

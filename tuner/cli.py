@@ -11,12 +11,16 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 import click
 
 from tuner.errors import TunerError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -26,6 +30,12 @@ class UsageFailure(click.ClickException):
     """A one-line error with exit status 2."""
 
     exit_code = EXIT_USAGE
+
+
+TRACKING_URI_OPTION = click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
+    help="MLflow tracking URI [default: sqlite:///mlruns/mlflow.db].",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,10 +50,6 @@ def main(ctx: click.Context, debug: bool) -> None:
       mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
     """
     ctx.obj = {"debug": debug}
-    for noisy in ("optuna", "mlflow", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # TensorFlow warns of retracing whenever a new trial's model first predicts.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 @main.command()
@@ -52,8 +58,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
 @click.option("--storage", envvar="TUNER_STORAGE", show_envvar=True,
               help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
-              help="MLflow tracking URI [default: sqlite:///mlruns/mlflow.db].")
+@TRACKING_URI_OPTION
 @click.option("--study-name", help="Study name (default: the study's, else the file's stem).")
 @click.option("--seed", type=int, help="Seed of the sampler and of each trial (default: 0).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -83,6 +88,7 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         from tuner.studyfile import load_study_file
         from tuner.summary import format_outcome
 
+        _quiet_libraries()
         study = load_study_file(study_file)
         if study_name:
             study = dataclasses.replace(study, name=study_name)
@@ -95,6 +101,153 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         )
         click.echo(format_outcome(study.name, outcome,
                                   stores_mod.redact(stores.tracking_uri)))
+
+
+def _client(tracking_uri: str | None) -> MlflowClient:
+    """A client of the study store; MLflow is imported here so ``--help`` stays fast."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from tuner.stores import existing_tracking_uri
+
+    uri = existing_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    _quiet_libraries()
+    return MlflowClient(uri)
+
+
+@main.command("ls")
+@TRACKING_URI_OPTION
+@click.pass_context
+def list_studies(ctx: click.Context, tracking_uri: str | None) -> None:
+    """List every study in the store: trials by state, best value, last run.
+
+    \b
+    Example:
+      tuner ls
+    """
+    with _errors(ctx):
+        from tuner.catalog import list_studies as load_all
+        from tuner.tables import studies_table
+
+        click.echo(studies_table(load_all(_client(tracking_uri))))
+
+
+@main.command()
+@click.argument("study")
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many of the best trials to show.")
+@TRACKING_URI_OPTION
+@click.pass_context
+def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -> None:
+    """Show the best trials of STUDY and the MLflow experiment it lives in.
+
+    \b
+    Example:
+      tuner show fashion --top 5
+    """
+    with _errors(ctx):
+        from tuner.catalog import load_study
+        from tuner.tables import trials_table
+
+        click.echo(trials_table(load_study(_client(tracking_uri), study), top_k))
+
+
+@main.command()
+@click.argument("study")
+@click.option("--model", "model_name", required=True, help="Registered model name to add to.")
+@click.option("--alias", default="champion", show_default=True, help="Alias to point at it.")
+@click.option("--trial", "trial_number", type=int, help="Promote this trial, not the best.")
+@TRACKING_URI_OPTION
+@click.pass_context
+def promote(ctx: click.Context, study: str, model_name: str, alias: str,
+            trial_number: int | None, tracking_uri: str | None) -> None:
+    """Register the best COMPLETE trial's model of STUDY and point ALIAS at it.
+
+    Promoting a trial that is already a version of the model reuses that
+    version. Load it back with models:/NAME@ALIAS.
+
+    \b
+    Example:
+      tuner promote fashion --model fashion-mlp
+    """
+    with _errors(ctx):
+        from tuner.registry import promote as register
+
+        done = register(_client(tracking_uri), study, model_name, alias=alias,
+                        trial_number=trial_number)
+        verb = "registered" if done.created else "already registered as"
+        click.echo(f"trial {done.trial.number} of {study} ({done.trial.value:.4f}) {verb} "
+                   f"{done.name} version {done.version}; alias {done.alias!r} -> {done.uri}")
+
+
+@main.command()
+@click.argument("model_uri")
+@click.argument("input_file", type=click.Path(dir_okay=False))
+@click.option("--output", type=click.Path(dir_okay=False), help="Write CSV here, not stdout.")
+@TRACKING_URI_OPTION
+@click.pass_context
+def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | None,
+            tracking_uri: str | None) -> None:
+    """Predict with MODEL_URI on the rows of INPUT_FILE (.npy or .csv).
+
+    Prints the class and its probability per row (or the value, for
+    regression) as CSV.
+
+    \b
+    Example:
+      tuner predict models:/fashion-mlp@champion images.npy
+    """
+    with _errors(ctx):
+        from pathlib import Path
+
+        from tuner.predict import predict as run_predict
+
+        _client(tracking_uri)
+        text = run_predict(model_uri, Path(input_file)).to_csv()
+        if output:
+            Path(output).write_text(text)
+            click.echo(f"wrote {text.count(chr(10)) - 1} predictions to {output}")
+        else:
+            click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@TRACKING_URI_OPTION
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> None:
+    """Start the MLflow UI on the study store (./mlruns by default).
+
+    \b
+    Example:
+      tuner ui --port 5000
+    """
+    with _errors(ctx):
+        from tuner.stores import existing_tracking_uri
+        from tuner.ui import exec_ui, is_loopback, ui_command
+
+        uri = existing_tracking_uri(tracking_uri)
+        if uri.startswith(("http://", "https://")):
+            click.echo(f"that store is a tracking server: open {uri} in a browser")
+            return
+        if not is_loopback(host):
+            click.echo(f"warning: the MLflow UI has no authentication; binding {host} "
+                       "lets anyone who reaches this machine read and change your runs", err=True)
+        command = ui_command(uri, host, port)
+        click.echo(f"MLflow UI: http://{host}:{port}/#/experiments (runs of a study: "
+                   f"/#/experiments/<id>/runs); Ctrl-C to stop", err=True)
+        sys.stdout.flush()
+        exec_ui(command)
+
+
+def _quiet_libraries() -> None:
+    """After MLflow's import (which sets its own levels): warnings only."""
+    for noisy in ("optuna", "mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # TensorFlow warns of retracing whenever a new trial's model first predicts.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -111,3 +264,7 @@ def _errors(ctx: click.Context) -> Iterator[None]:
         sys.exit(EXIT_INTERRUPTED)
     except TunerError as exc:
         raise UsageFailure(str(exc).splitlines()[0]) from None
+
+
+if __name__ == "__main__":
+    main()

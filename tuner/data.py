@@ -67,7 +67,7 @@ class Task:
 def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
     """The task a label array implies; ``requested`` overrides what is inferred."""
     y = np.asarray(y)
-    if requested == "regression" or (requested is None and not _integral(y)):
+    if requested == "regression" or (requested is None and _looks_continuous(y)):
         return Task("regression", 1 if y.ndim == 1 else int(y.shape[1]))
     if not _integral(y):
         raise DataError(f"task {requested!r}: labels must be whole numbers, received {y.dtype}")
@@ -79,6 +79,13 @@ def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
             raise DataError(f"task 'binary': labels must be 0 or 1, received {labels.tolist()}")
         return Task("binary", 1)
     return Task("multiclass", int(labels.max()) + 1)
+
+
+def _looks_continuous(y: np.ndarray) -> bool:
+    """Float labels are targets unless they are all 0 or 1; integer labels are classes."""
+    if np.issubdtype(y.dtype, np.floating):
+        return not np.isin(y, (0.0, 1.0)).all()
+    return not _integral(y)
 
 
 def _integral(y: np.ndarray) -> bool:

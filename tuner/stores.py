@@ -44,6 +44,18 @@ def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
     return Stores(tracking_uri, storage_url)
 
 
+def existing_tracking_uri(tracking_uri: str | None) -> str:
+    """The tracking URI to read from; the default one only if ``tuner run`` created it."""
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if tracking_uri:
+        return tracking_uri
+    database = STORE_DIR.resolve() / "mlflow.db"
+    if not database.is_file():
+        raise StoreError(f"no tracking store at {STORE_DIR}/mlflow.db; run `tuner run` here "
+                         "first, or pass --tracking-uri")
+    return f"sqlite:///{database}"
+
+
 def _ensure_writable(folder: Path) -> Path:
     """Create the folder if needed; its absolute path."""
     try:

@@ -7,6 +7,7 @@ that each embed it: the MLflow UI shows HTML artifacts offline, with no CDN.
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable
 
 import optuna
@@ -26,7 +27,9 @@ def study_plots_html(ostudy: optuna.Study) -> str:
     plotly_included = False
     for title, plot in PLOTS:
         try:
-            fig = plot(ostudy)
+            with warnings.catch_warnings():  # importance warns when trials are few
+                warnings.simplefilter("ignore")
+                fig = plot(ostudy)
         except Exception as exc:  # Optuna raises several kinds for too few trials
             sections.append(f"<h2>{title}</h2><p>not available: {html.escape(str(exc))}</p>")
             continue

@@ -1,0 +1,127 @@
+"""Read studies and trials back from MLflow, whichever engine wrote them.
+
+MLflow is the record both engines share, so ``tuner ls``, ``show`` and
+``promote`` read it (through any tracking URI) rather than an engine's store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from tuner.errors import TunerError
+
+SPACE_PARAMS = ("n_layers", "learning_rate", "batch_size", "optimizer", "activation", "dropout")
+
+
+class StudyNotFound(TunerError):
+    """No experiment of that name holds tuner runs."""
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial run as MLflow holds it."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, str]
+    epochs: int | None
+    run_id: str
+    baseline: bool
+    engine: str
+
+    @classmethod
+    def from_run(cls, run: Run) -> TrialRecord:
+        tags, metrics = run.data.tags, run.data.metrics
+        epochs = metrics.get("epochs_trained")
+        return cls(
+            number=int(tags.get("tuner.trial", -1)), state=tags.get("tuner.state", "?"),
+            value=metrics.get("trial_value"), params=dict(run.data.params),
+            epochs=int(epochs) if epochs is not None else None, run_id=run.info.run_id,
+            baseline=tags.get("tuner.baseline") == "true", engine=tags.get("tuner.engine", "?"),
+        )
+
+    def key_params(self) -> dict[str, str]:
+        """The searched architecture in a short form: widths joined, e.g. ``300-100``."""
+        n_layers = int(self.params.get("n_layers", 0))
+        widths = "-".join(self.params.get(f"units_{i}", "?") for i in range(n_layers))
+        short = {k: self.params[k] for k in SPACE_PARAMS if k in self.params}
+        return {"units": widths or "-", **short}
+
+
+@dataclass
+class StudyRecord:
+    """A study as ``tuner ls`` lists it."""
+
+    name: str
+    experiment_id: str
+    trials: list[TrialRecord] = field(default_factory=list)
+    direction: str = "maximize"
+    objective: str = "?"
+    last_run: int | None = None
+
+    @property
+    def states(self) -> Counter[str]:
+        return Counter(t.state for t in self.trials)
+
+    def ranked(self) -> list[TrialRecord]:
+        """COMPLETE trials, best first."""
+        done = [t for t in self.trials if t.state == "COMPLETE" and t.value is not None]
+        return sorted(done, key=lambda t: t.value, reverse=self.direction == "maximize")
+
+    @property
+    def best(self) -> TrialRecord | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+
+def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) -> list[Run]:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], filter_string, max_results=1000,
+                                  page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def load_study(client: MlflowClient, name: str) -> StudyRecord:
+    """Every trial run of study ``name``."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None or "tuner.study" not in experiment.tags:
+        known = ", ".join(s.name for s in list_studies(client)) or "none yet"
+        raise StudyNotFound(f"no study named {name!r} in this tracking store (studies: {known})")
+    record = StudyRecord(name=name, experiment_id=experiment.experiment_id)
+    runs = _search_all(client, experiment.experiment_id, "tags.`tuner.role` = 'trial'")
+    record.trials = sorted((TrialRecord.from_run(r) for r in runs), key=lambda t: t.number)
+    if runs:
+        latest = max(runs, key=lambda r: r.info.start_time)
+        record.direction = latest.data.params.get("direction", record.direction)
+        record.objective = latest.data.params.get("objective", record.objective)
+        record.last_run = latest.info.start_time
+    return record
+
+
+def list_studies(client: MlflowClient) -> list[StudyRecord]:
+    """Every experiment that tuner created, with its trials."""
+    names = [e.name for e in client.search_experiments() if "tuner.study" in e.tags]
+    return [load_study(client, n) for n in sorted(names)]
+
+
+def find_trial(study: StudyRecord, number: int) -> TrialRecord:
+    for trial in study.trials:
+        if trial.number == number:
+            return trial
+    raise TunerError(f"study {study.name!r} has no trial {number} "
+                     f"(trials 0..{len(study.trials) - 1})")
+
+
+def trial_summary(trial: TrialRecord) -> dict[str, Any]:
+    return {"trial": trial.number, "value": trial.value, "state": trial.state,
+            "epochs": trial.epochs, **trial.key_params(), "run_id": trial.run_id}

@@ -1,0 +1,88 @@
+"""Predict with a logged or registered model on a .npy or .csv file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from tuner.errors import TunerError
+
+
+class PredictError(TunerError):
+    """The model cannot be loaded or the input does not fit it."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One row per input row: a label and its probability, or a value."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+
+    def to_csv(self) -> str:
+        lines = [",".join(self.columns)]
+        lines += [",".join(_cell(v) for v in row) for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def load_input(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise PredictError(f"input file {path} does not exist")
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.suffix == ".csv":
+            return np.loadtxt(path, delimiter=",", dtype="float32", ndmin=2)
+    except ValueError as exc:
+        raise PredictError(f"cannot read {path}: {exc}") from exc
+    raise PredictError(f"input file {path}: expected a .npy or .csv file")
+
+
+def _fit_to_signature(x: np.ndarray, info: mlflow.models.model.ModelInfo) -> np.ndarray:
+    """Cast to the model's dtype; reshape flat CSV rows to image rows where sizes match."""
+    spec = info.signature.inputs.inputs[0]
+    expected = tuple(spec.shape[1:])
+    if x.shape[1:] != expected and int(np.prod(x.shape[1:])) == int(np.prod(expected)):
+        x = x.reshape((len(x), *expected))
+    if x.shape[1:] != expected:
+        raise PredictError(f"input rows have shape {x.shape[1:]}, the model expects "
+                           f"{expected} (signature shape {tuple(spec.shape)})")
+    return x.astype(spec.type)
+
+
+def predict(model_uri: str, input_path: Path) -> Predictions:
+    """Load through the Keras flavor (its predict can be silenced), label by the metadata."""
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        if "keras" not in info.flavors or info.signature is None:
+            raise PredictError(f"{model_uri} is not a Keras model with a signature; "
+                               "tuner predict takes the models that tuner logs")
+        model = mlflow.keras.load_model(model_uri)
+    except PredictError:
+        raise
+    except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise PredictError(f"cannot load model {model_uri}: {first_line}") from exc
+    x = _fit_to_signature(load_input(input_path), info)
+    outputs = np.asarray(model.predict(x, verbose=0))
+    metadata = info.metadata or {}
+    task = metadata.get("tuner_task", "regression")
+    if task == "regression":
+        return Predictions(("row", "value"), [(i, float(v)) for i, v in enumerate(outputs[:, 0])])
+    names = metadata.get("tuner_class_names")
+    if task == "binary":
+        positive = outputs[:, 0]
+        labels = (positive > 0.5).astype(int)
+        probabilities = np.where(labels == 1, positive, 1 - positive)
+    else:
+        labels, probabilities = outputs.argmax(axis=1), outputs.max(axis=1)
+    rows = [(i, names[k] if names else int(k), float(p))
+            for i, (k, p) in enumerate(zip(labels, probabilities, strict=True))]
+    return Predictions(("row", "class", "probability"), rows)

@@ -1,0 +1,55 @@
+"""Plain-text tables for ``tuner ls`` and ``tuner show``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from tuner.catalog import StudyRecord, TrialRecord
+
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
+
+
+def render(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [list(map(str, header))] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in cells)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def studies_table(studies: Sequence[StudyRecord]) -> str:
+    if not studies:
+        return "no studies yet: run `tuner run STUDY_FILE`"
+    rows = []
+    for s in studies:
+        counts = s.states
+        best = s.best
+        last = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.last_run / 1000)) \
+            if s.last_run else None
+        rows.append([s.name, *(counts.get(k, 0) for k in STATES),
+                     f"{s.objective} {best.value:.4f}" if best else None, last])
+    return render(["study", *(k.lower() for k in STATES), "best", "last run"], rows)
+
+
+def trials_table(study: StudyRecord, top_k: int) -> str:
+    ranked = study.ranked()[:top_k]
+    lines = [f"study {study.name}: MLflow experiment {study.experiment_id} "
+             f"({study.direction} {study.objective}); "
+             + ", ".join(f"{study.states.get(k, 0)} {k.lower()}" for k in STATES)]
+    if not ranked:
+        return "\n".join([*lines, "no COMPLETE trial yet"])
+    params = list(ranked[0].key_params())
+    rows = [[_number(t), t.value, t.state, t.epochs, *(t.key_params().get(p) for p in params),
+             t.run_id] for t in ranked]
+    lines.append(render(["trial", "value", "state", "epochs", *params, "run id"], rows))
+    return "\n".join(lines)
+
+
+def _number(trial: TrialRecord) -> str:
+    return f"{trial.number}*" if trial.baseline else str(trial.number)
