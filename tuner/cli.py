@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 import click
 
-from tuner.errors import TunerError
+from tuner.errors import Interrupted, TunerError
+from tuner.summary import one_line
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -61,20 +62,35 @@ def main(ctx: click.Context, debug: bool) -> None:
 @TRACKING_URI_OPTION
 @click.option("--study-name", help="Study name (default: the study's, else the file's stem).")
 @click.option("--seed", type=int, help="Seed of the sampler and of each trial (default: 0).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes on this machine, sharing the study and the cores.")
+@click.option("--stale-after", type=click.IntRange(min=2), default=60, show_default=True,
+              help="Seconds without a heartbeat after which a RUNNING trial (its process "
+                   "killed) is marked FAIL.")
+@click.option("--retry-failed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Re-run a configuration whose process died, up to N times.")
+@click.option("--max-failures", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Stop after this many failed trials in a row.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--worker-index", type=int, hidden=True)
+@click.option("--parent-run-id", hidden=True)
 @click.pass_context
 def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float | None,
         storage: str | None, tracking_uri: str | None, study_name: str | None,
-        seed: int | None, progress: bool) -> None:
+        seed: int | None, workers: int, stale_after: int, retry_failed: int,
+        max_failures: int, progress: bool, worker_index: int | None,
+        parent_run_id: str | None) -> None:
     """Run (or continue) the study defined in STUDY_FILE.
 
     Each trial trains a Keras MLP with EarlyStopping and pruning, and is logged
     to MLflow as a nested run: params, per-epoch curves, final metrics, model.
     Running the same study again continues it; trial numbers keep counting.
+    A trial whose process was killed is marked FAIL by the next run.
 
     \b
     Example:
       tuner run studies/fashion.py --trials 10
+      tuner run studies/fashion.py --trials 20 --workers 2
     """
     if trials is not None and trials <= 0:
         raise UsageFailure(f"--trials: expected a number > 0, received {trials}")
@@ -84,23 +100,32 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         import dataclasses
 
         from tuner import stores as stores_mod
+        from tuner.engines.base import RunOptions
         from tuner.run import run_study
         from tuner.studyfile import load_study_file
         from tuner.summary import format_outcome
+        from tuner.workers import run_workers
 
         _quiet_libraries()
         study = load_study_file(study_file)
         if study_name:
             study = dataclasses.replace(study, name=study_name)
         stores = stores_mod.resolve(tracking_uri, storage)
-        seed = study.seed if seed is None else seed
-        n_trials = trials if trials is not None else (None if timeout else study.trials)
-        outcome = run_study(
-            study, stores, n_trials=n_trials, timeout=timeout or study.timeout, seed=seed,
-            show_progress_bar=progress,
+        options = RunOptions(
+            tracking_uri=stores.tracking_uri, storage_url=stores.storage_url,
+            n_trials=trials if trials is not None else (None if timeout else study.trials),
+            timeout=timeout or study.timeout, seed=study.seed if seed is None else seed,
+            show_progress_bar=progress and workers == 1, stale_after=stale_after,
+            retry_failed=retry_failed, max_failures=max_failures,
+            worker=worker_index or 0, parent_run_id=parent_run_id,
         )
-        click.echo(format_outcome(study.name, outcome,
-                                  stores_mod.redact(stores.tracking_uri)))
+        if workers > 1:
+            outcome = run_workers(study_file, study, options, workers)
+        else:
+            outcome = run_study(study, options)
+        if parent_run_id is None:
+            click.echo(format_outcome(study.name, outcome,
+                                      stores_mod.redact(stores.tracking_uri)))
 
 
 def _client(tracking_uri: str | None) -> MlflowClient:
@@ -258,9 +283,12 @@ def _errors(ctx: click.Context) -> Iterator[None]:
         return
     try:
         yield
+    except Interrupted as exc:
+        click.echo(f"interrupted: {one_line(exc.outcome)}; the running trial was recorded as "
+                   "failed, run the same command to continue", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted: the running trial was recorded as failed; "
-                   "run the same command to continue", err=True)
+        click.echo("interrupted before the search started", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except TunerError as exc:
         raise UsageFailure(str(exc).splitlines()[0]) from None

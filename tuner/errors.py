@@ -32,3 +32,15 @@ class StoreError(TunerError):
 
 class TrialFailed(TunerError):
     """This trial failed (NaN loss, an error in build or fit); the study goes on."""
+
+
+class TooManyFailures(TunerError):
+    """Every recent trial failed: the study stops instead of burning its budget."""
+
+
+class Interrupted(TunerError):
+    """Ctrl-C: the running trial was recorded, the parent run closed."""
+
+    def __init__(self, outcome: object) -> None:
+        super().__init__("interrupted")
+        self.outcome = outcome

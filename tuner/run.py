@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from tuner.data import Data, check, infer_task
-from tuner.engines.base import Prepared, SearchOutcome
+from tuner.engines.base import Prepared, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
-from tuner.errors import DataError, TunerError
-from tuner.stores import Stores
+from tuner.errors import DataError, Interrupted, TunerError
 from tuner.study import Study
 from tuner.study_plots import study_plots_html
 from tuner.tracking import Tracker
@@ -35,33 +34,41 @@ def prepare(study: Study, seed: int) -> Prepared:
     return Prepared(data=data, task=task, settings=settings)
 
 
-def run_study(
-    study: Study, stores: Stores, *, n_trials: int | None, timeout: float | None,
-    seed: int, show_progress_bar: bool = False,
-) -> SearchOutcome:
-    """Search, logging every trial; the parent run ends KILLED on Ctrl-C, FAILED on error."""
-    prepared = prepare(study, seed)
-    engine = OptunaEngine(study, prepared, stores.storage_url, seed)
-    tracker = Tracker(stores.tracking_uri, study.name, engine.tags())
-    tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
-                              "n_trials": n_trials, "timeout": timeout})
+def open_run(study: Study, options: RunOptions) -> tuple[Prepared, OptunaEngine, Tracker]:
+    """Everything a search needs, stores created; the parent run is opened (or joined)."""
+    prepared = prepare(study, options.seed)
+    engine = OptunaEngine(study, prepared, options)
+    tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
+                      parent_run_id=options.parent_run_id)
+    if options.parent_run_id is None:
+        tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
+                                  "n_trials": options.n_trials, "timeout": options.timeout})
+    return prepared, engine, tracker
+
+
+def run_study(study: Study, options: RunOptions) -> SearchOutcome:
+    """Search, logging every trial; the parent run ends KILLED on Ctrl-C, FAILED on error.
+
+    A worker (``options.parent_run_id`` set) leaves the parent run to the
+    process that started it.
+    """
+    prepared, engine, tracker = open_run(study, options)
     runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker,
                          study.class_names)
     status = "FAILED"
     try:
-        outcome = engine.search(
-            runner, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar
-        )
+        outcome = engine.search(runner)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
-        raise
+        raise Interrupted(engine.outcome()) from None
     finally:
-        _close(tracker, status, engine)
+        if options.parent_run_id is None:
+            close_parent(tracker, status, engine)
     return outcome
 
 
-def _close(tracker: Tracker, status: str, engine: OptunaEngine) -> None:
+def close_parent(tracker: Tracker, status: str, engine: OptunaEngine) -> None:
     """The parent run holds the study's counts, best value, params, run id and plots."""
     outcome = engine.outcome()
     metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}

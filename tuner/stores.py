@@ -8,11 +8,14 @@ tracking server or PostgreSQL works unchanged through the same two URLs.
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import sqlalchemy
+from optuna.trial import FrozenTrial
 from sqlalchemy.engine import make_url
 
 from tuner.errors import StoreError
@@ -77,8 +80,15 @@ def redact(url: str) -> str:
         return url
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage, with a busy timeout for SQLite and a connect timeout elsewhere."""
+def open_storage(
+    url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None,
+    stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage, with a busy timeout for SQLite and a connect timeout elsewhere.
+
+    With a heartbeat, a trial whose process died (kill -9, a lost machine) is
+    marked FAIL by the next worker once ``grace_period`` passes without one.
+    """
     try:
         dialect = make_url(url).get_backend_name()
     except sqlalchemy.exc.ArgumentError as exc:
@@ -89,7 +99,13 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         else {"connect_timeout": CONNECT_TIMEOUT_S}
     )
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args})
+        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": connect_args},
+                heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                heartbeat_stale_trial_callback=stale_trial_callback,
+            )
     except Exception as exc:  # SQLAlchemy and drivers raise many kinds
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise StoreError(f"cannot open the Optuna storage {redact(url)}: {first_line}") from exc

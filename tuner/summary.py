@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from tuner.engines.base import SearchOutcome
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuner.engines.base import SearchOutcome
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+
+
+def one_line(outcome: SearchOutcome) -> str:
+    counts = ", ".join(f"{outcome.states.get(s, 0)} {s.lower()}" for s in STATES[:3])
+    best = f"; best {outcome.objective} {outcome.best['value']:.4f}" if outcome.best else ""
+    return f"{sum(outcome.states.values())} trials ({counts}){best}"
 
 
 def format_outcome(study_name: str, outcome: SearchOutcome,

@@ -36,19 +36,35 @@ def model_requirements() -> list[str]:
     return pins
 
 
+def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
+    """End the run of a trial whose process died, and its parent if still RUNNING."""
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(run_id)
+    if run.info.status == "RUNNING":
+        client.set_tag(run_id, "tuner.state", "FAIL")
+        client.set_tag(run_id, "tuner.fail_reason", "its process died (no heartbeat)")
+        client.set_terminated(run_id, status="KILLED")
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    if parent_id and client.get_run(parent_id).info.status == "RUNNING":
+        client.set_terminated(parent_id, status="KILLED")
+
+
 class Tracker:
     """The MLflow side of one ``tuner run``: the parent run and its trial runs."""
 
-    def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str]) -> None:
+    def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str],
+                 parent_run_id: str | None = None) -> None:
+        """Open a new parent run, or join ``parent_run_id`` (a worker of a coordinator)."""
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri)
         self.tags = {"tuner.study": study_name, **tags}
         self.experiment_id = self._experiment(study_name)
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
-            tags={**self.tags, "tuner.role": "study"},
-        )
-        self.parent_run_id = run.info.run_id
+        if parent_run_id is None:
+            parent_run_id = self.client.create_run(
+                self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+                tags={**self.tags, "tuner.role": "study"},
+            ).info.run_id
+        self.parent_run_id = parent_run_id
 
     def _experiment(self, name: str) -> str:
         try:

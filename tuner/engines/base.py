@@ -18,6 +18,23 @@ class Prepared:
     settings: TrialSettings
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How one ``tuner run`` process searches: budget, stores, recovery, workers."""
+
+    tracking_uri: str
+    storage_url: str
+    n_trials: int | None
+    timeout: float | None
+    seed: int
+    show_progress_bar: bool = False
+    stale_after: int = 60
+    retry_failed: int = 0
+    max_failures: int = 5
+    worker: int = 0
+    parent_run_id: str | None = None
+
+
 @dataclass(frozen=True)
 class SearchOutcome:
     """Trials by state over the whole study, and the best COMPLETE trial if any."""

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna_integration import KerasPruningCallback
 
-from tuner.engines.base import Prepared, SearchOutcome
-from tuner.errors import StudyConfigError, TrialFailed
+from tuner.engines.base import Prepared, RunOptions, SearchOutcome
+from tuner.errors import StudyConfigError, TooManyFailures, TrialFailed
 from tuner.stores import open_storage
 from tuner.study import Study
+from tuner.tracking import close_orphaned_run
 from tuner.trial import TrialRunner
 
 TPE_STARTUP_TRIALS = 5
@@ -50,18 +52,49 @@ def make_pruner(
     )
 
 
+class FailureStreak:
+    """Stops the study after ``limit`` FAIL trials in a row, rather than burn the budget."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.last_reason = ""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state != optuna.trial.TrialState.FAIL:
+            self.count = 0
+            return
+        self.count += 1
+        self.last_reason = trial.user_attrs.get("fail_reason", "see the trial's error.txt")
+        if self.count >= self.limit:
+            study.stop()
+
+    def check(self) -> None:
+        if self.count >= self.limit:
+            raise TooManyFailures(
+                f"stopped after {self.count} failed trials in a row (last: {self.last_reason}); "
+                "fix the study or raise --max-failures"
+            )
+
+
 class OptunaEngine:
     """A persistent Optuna study whose objective is one tuner trial."""
 
     name = "optuna"
 
-    def __init__(self, study: Study, prepared: Prepared, storage_url: str, seed: int) -> None:
+    def __init__(self, study: Study, prepared: Prepared, options: RunOptions) -> None:
         """Create the Optuna study, or load it to continue it; refuse a changed direction."""
         self.study = study
+        self.options = options
         self.objective_key = prepared.settings.objective
         direction = prepared.settings.direction
+        storage = open_storage(
+            options.storage_url, heartbeat_interval=max(1, options.stale_after // 4),
+            grace_period=options.stale_after,
+            stale_trial_callback=self._on_stale_trial,
+        )
         self.ostudy = optuna.create_study(
-            storage=open_storage(storage_url), study_name=study.name, direction=direction,
+            storage=storage, study_name=study.name, direction=direction,
             pruner=make_pruner(study.pruner, study.max_epochs), load_if_exists=True,
         )
         stored = self.ostudy.direction.name.lower()
@@ -70,28 +103,37 @@ class OptunaEngine:
                 f"study {study.name!r} already exists with direction {stored!r}, this one asks "
                 f"for {direction!r}; pass --study-name with a new name"
             )
-        # A resumed study gets a fresh stream of random numbers, or its random
-        # start-up trials would repeat the first run's configurations.
-        self.ostudy.sampler = make_sampler(study.sampler, seed + len(self.ostudy.trials))
+        # A resumed study (or another worker) gets its own stream of random
+        # numbers, or its random start-up trials would repeat configurations.
+        offset = len(self.ostudy.trials) + 1000 * options.worker
+        self.ostudy.sampler = make_sampler(study.sampler, options.seed + offset)
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
             )
+
+    def _on_stale_trial(self, ostudy: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """A worker died mid-trial (kill -9): close its MLflow run; retry if asked."""
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if run_id:
+            close_orphaned_run(self.options.tracking_uri, run_id)
+        if self.options.retry_failed:
+            RetryHeartbeatStaleTrialCallback(max_retry=self.options.retry_failed)(ostudy, trial)
 
     def tags(self) -> dict[str, str]:
         return {"tuner.engine": self.name,
                 "tuner.sampler": type(self.ostudy.sampler).__name__,
                 "tuner.pruner": type(self.ostudy.pruner).__name__}
 
-    def search(
-        self, runner: TrialRunner, *, n_trials: int | None, timeout: float | None,
-        show_progress_bar: bool,
-    ) -> SearchOutcome:
+    def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``n_trials`` more trials (or until ``timeout``) on the persistent study."""
+        streak = FailureStreak(self.options.max_failures)
         self.ostudy.optimize(
-            self._objective(runner), n_trials=n_trials, timeout=timeout, catch=(TrialFailed,),
-            show_progress_bar=show_progress_bar,
+            self._objective(runner), n_trials=self.options.n_trials,
+            timeout=self.options.timeout, catch=(TrialFailed,), callbacks=[streak],
+            show_progress_bar=self.options.show_progress_bar,
         )
+        streak.check()
         return self.outcome()
 
     def _objective(self, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
@@ -101,16 +143,19 @@ class OptunaEngine:
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
-            result = runner.train(
-                run_id, trial.number, params,
-                callbacks=[KerasPruningCallback(trial, self.objective_key)],
-                pruned=(optuna.TrialPruned,),
-            )
+            try:
+                result = runner.train(
+                    run_id, trial.number, params,
+                    callbacks=[KerasPruningCallback(trial, self.objective_key)],
+                    pruned=(optuna.TrialPruned,),
+                )
+            except TrialFailed as exc:
+                trial.set_user_attr("fail_reason", str(exc)[:500])
+                raise
             trial.set_user_attr("epochs_trained", result.epochs_trained)
             return result.value
 
         return objective
-
     def outcome(self) -> SearchOutcome:
         """Counts by state and the best trial, over every run of the study."""
         states: dict[str, int] = {}
