@@ -269,8 +269,16 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
 
 def _quiet_libraries() -> None:
     """After MLflow's import (which sets its own levels): warnings only."""
-    for noisy in ("optuna", "mlflow", "alembic"):
+    for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Optuna logs a traceback per failed trial; tuner logs one line instead.
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+    tuner_log = logging.getLogger("tuner")
+    if not tuner_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        tuner_log.addHandler(handler)
+        tuner_log.setLevel(logging.INFO)
     # TensorFlow warns of retracing whenever a new trial's model first predicts.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 

@@ -18,8 +18,14 @@ def render(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> str:
+    """Numbers to 4 significant digits, including MLflow's params (stored as strings)."""
     if value is None:
         return "-"
+    if isinstance(value, str) and "." in value:
+        try:
+            value = float(value)
+        except ValueError:
+            return value
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

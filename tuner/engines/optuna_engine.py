@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +19,7 @@ from tuner.study import Study
 from tuner.tracking import close_orphaned_run
 from tuner.trial import TrialRunner
 
+log = logging.getLogger("tuner")
 TPE_STARTUP_TRIALS = 5
 MEDIAN_STARTUP_TRIALS = 4
 MEDIAN_WARMUP_EPOCHS = 2
@@ -118,7 +121,9 @@ class OptunaEngine:
         if run_id:
             close_orphaned_run(self.options.tracking_uri, run_id)
         if self.options.retry_failed:
-            RetryHeartbeatStaleTrialCallback(max_retry=self.options.retry_failed)(ostudy, trial)
+            marked = copy.deepcopy(trial)  # the retry inherits its user attributes
+            marked.set_user_attr("retry_of", trial.number)
+            RetryHeartbeatStaleTrialCallback(max_retry=self.options.retry_failed)(ostudy, marked)
 
     def tags(self) -> dict[str, str]:
         return {"tuner.engine": self.name,
@@ -140,6 +145,8 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             params = self.study.space.suggest(trial)
             tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
+            if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
+                tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
@@ -151,6 +158,8 @@ class OptunaEngine:
                 )
             except TrialFailed as exc:
                 trial.set_user_attr("fail_reason", str(exc)[:500])
+                log.warning("trial %d failed: %s (error.txt of MLflow run %s)",
+                            trial.number, exc, run_id)
                 raise
             trial.set_user_attr("epochs_trained", result.epochs_trained)
             return result.value

@@ -1,0 +1,148 @@
+"""Nothing lost: kill -9 and resume, Ctrl-C, failure streaks, several workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY_STUDY
+
+# Slow enough trials (a few seconds each) to be caught in the middle of one.
+SLOW = (TINY_STUDY.format(extra="")
+        .replace("max_epochs=4", "max_epochs=15").replace("patience=2", "patience=15")
+        .replace("synthetic(n=300)", "synthetic(n=1200)").replace("batch_size=32", "batch_size=8"))
+
+
+def tuner(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tuner.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(process: subprocess.Popen, predicate, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def states(storage: str) -> list[str]:
+    """Trial states, read-only: polling must not race the run creating its tables."""
+    path = storage.removeprefix("sqlite:///")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return [row[0] for row in db.execute("SELECT state FROM trials ORDER BY number")]
+    except sqlite3.OperationalError:  # no file, or no tables yet
+        return []
+
+
+def all_runs(uri: str) -> list:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tiny")
+    return client.search_runs([experiment.experiment_id], "")
+
+
+@pytest.fixture
+def stores(workdir: Path) -> tuple[str, str]:
+    return f"sqlite:///{workdir}/mlruns/mlflow.db", f"sqlite:///{workdir}/mlruns/optuna.db"
+
+
+def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
+    uri, storage = stores
+    path = str(study_file(body=SLOW))
+    first = tuner("run", path, "--trials", "6", "--no-progress", "--stale-after", "2")
+    wait_for(first, lambda: states(storage)[-1:] == ["RUNNING"]
+             and states(storage).count("COMPLETE") >= 2)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    before = {r.info.run_id: r for r in all_runs(uri)
+              if r.data.tags.get("tuner.state") == "COMPLETE"}
+    killed_number = len(states(storage)) - 1
+    killed_params = optuna.load_study(study_name="tiny", storage=storage).trials[-1].params
+    time.sleep(3)  # longer than --stale-after: the killed trial's heartbeat is stale
+
+    second = tuner("run", path, "--trials", "2", "--no-progress", "--stale-after", "2",
+                   "--retry-failed", "1")
+    out, err = second.communicate(timeout=300)
+
+    assert second.returncode == 0, err
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert study.trials[killed_number].state.name == "FAIL"
+    assert [t.state.name for t in study.trials].count("COMPLETE") == len(before) + 2
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed_number]
+    assert [t.params for t in retried] == [killed_params]
+    assert retried[0].user_attrs["retry_of"] == killed_number
+    runs = all_runs(uri)
+    assert [r for r in runs if r.info.status == "RUNNING"] == []
+    after = {r.info.run_id: r for r in runs}
+    for run_id, run in before.items():
+        assert after[run_id].data.metrics == run.data.metrics
+        assert after[run_id].data.params == run.data.params
+    killed = [r for r in runs if r.data.tags.get("tuner.trial") == str(killed_number)]
+    assert [r.info.status for r in killed] == ["KILLED"]
+    assert killed[0].data.tags["tuner.state"] == "FAIL"
+    first_parent = killed[0].data.tags["mlflow.parentRunId"]
+    assert after[first_parent].info.status == "KILLED"
+    print(f"\nkill -9: {len(before)} complete before, {len(before)} kept after, "
+          f"0 RUNNING runs left, trial {killed_number} FAIL and retried")
+
+
+def test_ctrl_c_records_the_trial_closes_the_parent_and_exits_130(study_file, stores):
+    uri, storage = stores
+    process = tuner("run", str(study_file(body=SLOW)), "--trials", "5", "--no-progress")
+    wait_for(process, lambda: states(storage)[-1:] == ["RUNNING"])
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+
+    assert process.returncode == 130, err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith("interrupted: ") and "run the same command to continue" in last
+    assert states(storage)[-1] == "FAIL"
+    runs = all_runs(uri)
+    assert [r for r in runs if r.info.status == "RUNNING"] == []
+    [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    assert parent.info.status == "KILLED"
+    interrupted = [r for r in runs if r.data.tags.get("tuner.fail_reason") == "interrupted"]
+    assert [r.info.status for r in interrupted] == ["KILLED"]
+
+
+def test_study_stops_after_failures_in_a_row(study_file, cli):
+    text = study_file().read_text()
+    text = text.replace("learning_rate=tuner.Float(1e-2, 1e-1, log=True)", "learning_rate=1e30")
+    text = text.replace('optimizer=tuner.Choice(["adam", "nadam"])', 'optimizer="sgd"')
+    (Path.cwd() / "tiny.py").write_text(text)
+    result = cli("run", "tiny.py", "--trials", "6", "--max-failures", "2", "--no-progress")
+
+    assert result.exit_code == 2, result.output
+    assert "stopped after 2 failed trials in a row (last: training loss became NaN" in (
+        result.stderr)
+    assert states(f"sqlite:///{Path.cwd()}/mlruns/optuna.db") == ["FAIL", "FAIL"]
+
+
+def test_two_workers_share_one_study_without_duplicates(study_file, cli, stores):
+    uri, storage = stores
+    result = cli("run", study_file(), "--trials", "4", "--workers", "2")
+
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    runs = all_runs(uri)
+    [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    trial_runs = [r for r in runs if r.data.tags["tuner.role"] == "trial"]
+    assert sorted(int(r.data.tags["tuner.trial"]) for r in trial_runs) == [0, 1, 2, 3]
+    assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} == {parent.info.run_id}
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
+        r.info.run_id for r in trial_runs}
+    assert parent.info.status == "FINISHED"
+    assert "4 trials (4 complete" in result.stdout or "4 trials (3 complete" in result.stdout
