@@ -70,12 +70,21 @@ class Tracker:
         try:
             experiment = self.client.get_experiment_by_name(name)
             if experiment is None:
-                return self.client.create_experiment(name, tags={"tuner.study": name})
+                return self._create_experiment(name)
             if experiment.lifecycle_stage == "deleted":
                 self.client.restore_experiment(experiment.experiment_id)
             return experiment.experiment_id
         except mlflow.exceptions.MlflowException as exc:
             raise StoreError(f"MLflow tracking store: {exc.message.splitlines()[0]}") from exc
+
+    def _create_experiment(self, name: str) -> str:
+        """Create it; if a worker on another machine just did, use theirs."""
+        try:
+            return self.client.create_experiment(name, tags={"tuner.study": name})
+        except mlflow.exceptions.MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def log_study_params(self, params: Mapping[str, Any]) -> None:
         self._log(self.parent_run_id, params=params)

@@ -1,0 +1,69 @@
+"""Several machines on one study: Optuna and MLflow both on a real PostgreSQL server.
+
+Uses $TUNER_TEST_POSTGRES (default: the local server with trust auth); skipped
+when no server answers, except under CI, where .ci/run starts one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import mlflow
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from sqlalchemy.engine import make_url
+
+psycopg = pytest.importorskip("psycopg")
+
+SERVER = os.environ.get("TUNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def databases():
+    """Two fresh databases, one for Optuna and one for MLflow; dropped afterwards."""
+    try:
+        admin = psycopg.connect(SERVER, connect_timeout=3, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL at {SERVER}: {exc}")
+        pytest.skip(f"no PostgreSQL at {SERVER}")
+    names = [f"tuner_{uuid.uuid4().hex[:8]}_{role}" for role in ("optuna", "mlflow")]
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    yield [make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+           for name in names]
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_two_processes_share_a_postgres_study_and_tracking_store(databases, study_file):
+    storage, tracking = databases
+    # Create both schemas once, as the README says to before starting machines.
+    MlflowClient(tracking).search_experiments()
+    optuna.storages.RDBStorage(storage)
+    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file()), "--trials", "3",
+               "--no-progress", "--storage", storage, "--tracking-uri", tracking]
+
+    machines = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in machines]
+
+    assert [p.returncode for p in machines] == [0, 0], errors
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert sorted(t.number for t in study.trials) == list(range(6))
+    client = MlflowClient(tracking)
+    [experiment] = [e for e in client.search_experiments() if e.name == "tiny"]
+    runs = client.search_runs([experiment.experiment_id], "")
+    trial_runs = [r for r in runs if r.data.tags["tuner.role"] == "trial"]
+    parents = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    assert sorted(int(r.data.tags["tuner.trial"]) for r in trial_runs) == list(range(6))
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
+        r.info.run_id for r in trial_runs}
+    assert len(parents) == 2 and {p.info.status for p in parents} == {"FINISHED"}
+    mlflow.set_tracking_uri(tracking)
