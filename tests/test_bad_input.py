@@ -106,3 +106,19 @@ def test_existing_study_with_other_direction_is_refused_and_kept(study_file, cli
     assert_one_line_usage_error(result, "already exists with direction 'maximize'")
     storage = f"sqlite:///{workdir}/mlruns/optuna.db"
     assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 1
+
+
+def test_store_folder_that_cannot_be_created(study_file, cli, workdir):
+    (workdir / "mlruns").write_text("a file where the store folder should be")
+    result = cli("run", study_file(), "--no-progress")
+    assert_one_line_usage_error(result, "cannot create the store folder mlruns/")
+    assert (workdir / "mlruns").read_text().startswith("a file")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "x.py", "--trials", "abc"], "Invalid value for '--trials': 'abc' is not a valid"),
+    (["run", "x.py", "--workers", "0"], "Invalid value for '--workers'"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+])
+def test_click_usage_errors_are_one_line_too(args, expected, cli):
+    assert_one_line_usage_error(cli(*args), expected)

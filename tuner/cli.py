@@ -39,7 +39,25 @@ TRACKING_URI_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Click's own usage errors (a bad option value) as one line too, not usage + hint."""
+
+    def main(self, *args, **kwargs):  # noqa: ANN002, ANN003 - click's signature
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            command = f"{exc.ctx.command_path} --help" if exc.ctx else "tuner --help"
+            click.echo(f"Error: {exc.format_message()} (see `{command}`)", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
@@ -99,15 +117,17 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
     with _errors(ctx):
         import dataclasses
 
+        from tuner.studyfile import load_study_file
+
+        study = load_study_file(study_file)  # before TensorFlow loads: bad files fail fast
+        _quiet_libraries(ctx)
+
         from tuner import stores as stores_mod
         from tuner.engines.base import RunOptions
         from tuner.run import run_study
-        from tuner.studyfile import load_study_file
         from tuner.summary import format_outcome
         from tuner.workers import run_workers
 
-        _quiet_libraries()
-        study = load_study_file(study_file)
         if study_name:
             study = dataclasses.replace(study, name=study_name)
         stores = stores_mod.resolve(tracking_uri, storage)
@@ -128,7 +148,8 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
                                       stores_mod.redact(stores.tracking_uri)))
 
 
-def _client(tracking_uri: str | None) -> MlflowClient:
+def _client(ctx: click.Context, tracking_uri: str | None, *,
+            tensorflow: bool = False) -> MlflowClient:
     """A client of the study store; MLflow is imported here so ``--help`` stays fast."""
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -137,7 +158,7 @@ def _client(tracking_uri: str | None) -> MlflowClient:
 
     uri = existing_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
-    _quiet_libraries()
+    _quiet_libraries(ctx, tensorflow=tensorflow)
     return MlflowClient(uri)
 
 
@@ -155,7 +176,7 @@ def list_studies(ctx: click.Context, tracking_uri: str | None) -> None:
         from tuner.catalog import list_studies as load_all
         from tuner.tables import studies_table
 
-        click.echo(studies_table(load_all(_client(tracking_uri))))
+        click.echo(studies_table(load_all(_client(ctx, tracking_uri))))
 
 
 @main.command()
@@ -175,7 +196,7 @@ def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -
         from tuner.catalog import load_study
         from tuner.tables import trials_table
 
-        click.echo(trials_table(load_study(_client(tracking_uri), study), top_k))
+        click.echo(trials_table(load_study(_client(ctx, tracking_uri), study), top_k))
 
 
 @main.command()
@@ -199,7 +220,7 @@ def promote(ctx: click.Context, study: str, model_name: str, alias: str,
     with _errors(ctx):
         from tuner.registry import promote as register
 
-        done = register(_client(tracking_uri), study, model_name, alias=alias,
+        done = register(_client(ctx, tracking_uri), study, model_name, alias=alias,
                         trial_number=trial_number)
         verb = "registered" if done.created else "already registered as"
         click.echo(f"trial {done.trial.number} of {study} ({done.trial.value:.4f}) {verb} "
@@ -228,7 +249,7 @@ def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | N
 
         from tuner.predict import predict as run_predict
 
-        _client(tracking_uri)
+        _client(ctx, tracking_uri, tensorflow=True)
         text = run_predict(model_uri, Path(input_file)).to_csv()
         if output:
             Path(output).write_text(text)
@@ -267,8 +288,13 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
         exec_ui(command)
 
 
-def _quiet_libraries() -> None:
-    """After MLflow's import (which sets its own levels): warnings only."""
+def _quiet_libraries(ctx: click.Context, *, tensorflow: bool = True) -> None:
+    """TensorFlow loaded without its start-up chatter; MLflow and Optuna: warnings only."""
+    if tensorflow and not ctx.obj.get("debug"):
+        from tuner.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    import mlflow  # noqa: F401 - it sets its loggers' levels on import; set ours after
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Optuna logs a traceback per failed trial; tuner logs one line instead.
