@@ -63,6 +63,7 @@ def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
     first = tuner("run", path, "--trials", "6", "--no-progress", "--stale-after", "2")
     wait_for(first, lambda: states(storage)[-1:] == ["RUNNING"]
              and states(storage).count("COMPLETE") >= 2)
+    time.sleep(1)  # into the trial's training, its MLflow run open
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     before = {r.info.run_id: r for r in all_runs(uri)
@@ -80,7 +81,7 @@ def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
     assert study.trials[killed_number].state.name == "FAIL"
     assert [t.state.name for t in study.trials].count("COMPLETE") == len(before) + 2
     retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed_number]
-    assert [t.params for t in retried] == [killed_params]
+    assert len(retried) == 1 and killed_params.items() <= retried[0].params.items()
     assert retried[0].user_attrs["retry_of"] == killed_number
     runs = all_runs(uri)
     assert [r for r in runs if r.info.status == "RUNNING"] == []
