@@ -5,7 +5,7 @@ A study file imports this package and defines ``study = tuner.Study(...)``.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's C++ start-up logs
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow's C++ start-up logs
 
 from tuner.data import Data  # noqa: E402
 from tuner.errors import TunerError  # noqa: E402

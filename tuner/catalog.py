@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
@@ -34,6 +33,7 @@ class TrialRecord:
     run_id: str
     baseline: bool
     engine: str
+    algorithm: str
 
     @classmethod
     def from_run(cls, run: Run) -> TrialRecord:
@@ -44,7 +44,14 @@ class TrialRecord:
             value=metrics.get("trial_value"), params=dict(run.data.params),
             epochs=int(epochs) if epochs is not None else None, run_id=run.info.run_id,
             baseline=tags.get("tuner.baseline") == "true", engine=tags.get("tuner.engine", "?"),
+            algorithm=tags.get("tuner.algorithm", ""),
         )
+
+    @property
+    def label(self) -> str:
+        """Optuna's trial number; KerasTuner's as ``hyperband-N`` (engines share a study)."""
+        return f"{self.algorithm}-{self.number}" if self.engine == "keras-tuner" else str(
+            self.number)
 
     def key_params(self) -> dict[str, str]:
         """The searched architecture in a short form: widths joined, e.g. ``300-100``."""
@@ -99,7 +106,8 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
         raise StudyNotFound(f"no study named {name!r} in this tracking store (studies: {known})")
     record = StudyRecord(name=name, experiment_id=experiment.experiment_id)
     runs = _search_all(client, experiment.experiment_id, "tags.`tuner.role` = 'trial'")
-    record.trials = sorted((TrialRecord.from_run(r) for r in runs), key=lambda t: t.number)
+    record.trials = sorted((TrialRecord.from_run(r) for r in runs),
+                           key=lambda t: (t.engine, t.algorithm, t.number))
     if runs:
         latest = max(runs, key=lambda r: r.info.start_time)
         record.direction = latest.data.params.get("direction", record.direction)
@@ -114,14 +122,9 @@ def list_studies(client: MlflowClient) -> list[StudyRecord]:
     return [load_study(client, n) for n in sorted(names)]
 
 
-def find_trial(study: StudyRecord, number: int) -> TrialRecord:
+def find_trial(study: StudyRecord, label: str) -> TrialRecord:
     for trial in study.trials:
-        if trial.number == number:
+        if trial.label == label:
             return trial
-    raise TunerError(f"study {study.name!r} has no trial {number} "
-                     f"(trials 0..{len(study.trials) - 1})")
-
-
-def trial_summary(trial: TrialRecord) -> dict[str, Any]:
-    return {"trial": trial.number, "value": trial.value, "state": trial.state,
-            "epochs": trial.epochs, **trial.key_params(), "run_id": trial.run_id}
+    raise TunerError(f"study {study.name!r} has no trial {label} "
+                     f"(its trials: {', '.join(t.label for t in study.trials) or 'none'})")

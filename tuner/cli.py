@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is first imported
 
 import click
 
@@ -80,6 +80,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 @TRACKING_URI_OPTION
 @click.option("--study-name", help="Study name (default: the study's, else the file's stem).")
 @click.option("--seed", type=int, help="Seed of the sampler and of each trial (default: 0).")
+@click.option("--engine", type=click.Choice(["optuna", "keras-tuner"]), default="optuna",
+              show_default=True, help="Search engine: Optuna, or KerasTuner on the same study.")
+@click.option("--algorithm", type=click.Choice(["hyperband", "bayesian", "random"]),
+              default="hyperband", show_default=True, help="KerasTuner's algorithm.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes on this machine, sharing the study and the cores.")
 @click.option("--stale-after", type=click.IntRange(min=2), default=60, show_default=True,
@@ -95,8 +99,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float | None,
         storage: str | None, tracking_uri: str | None, study_name: str | None,
-        seed: int | None, workers: int, stale_after: int, retry_failed: int,
-        max_failures: int, progress: bool, worker_index: int | None,
+        seed: int | None, engine: str, algorithm: str, workers: int, stale_after: int,
+        retry_failed: int, max_failures: int, progress: bool, worker_index: int | None,
         parent_run_id: str | None) -> None:
     """Run (or continue) the study defined in STUDY_FILE.
 
@@ -109,11 +113,15 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
     Example:
       tuner run studies/fashion.py --trials 10
       tuner run studies/fashion.py --trials 20 --workers 2
+      tuner run studies/fashion.py --engine keras-tuner --algorithm hyperband --timeout 300
     """
     if trials is not None and trials <= 0:
         raise UsageFailure(f"--trials: expected a number > 0, received {trials}")
     if timeout is not None and timeout <= 0:
         raise UsageFailure(f"--timeout: expected seconds > 0, received {timeout}")
+    if workers > 1 and engine != "optuna":
+        raise UsageFailure("--workers: several workers need --engine optuna (Optuna's storage "
+                           "shares the study); run KerasTuner with one worker")
     with _errors(ctx):
         import dataclasses
 
@@ -137,7 +145,9 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
             timeout=timeout or study.timeout, seed=study.seed if seed is None else seed,
             show_progress_bar=progress and workers == 1, stale_after=stale_after,
             retry_failed=retry_failed, max_failures=max_failures,
-            worker=worker_index or 0, parent_run_id=parent_run_id,
+            worker=worker_index or 0, parent_run_id=parent_run_id, engine=engine,
+            algorithm=algorithm,
+            keras_tuner_dir=str(stores_mod.STORE_DIR.resolve() / "keras-tuner"),
         )
         if workers > 1:
             outcome = run_workers(study_file, study, options, workers)
@@ -203,11 +213,13 @@ def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -
 @click.argument("study")
 @click.option("--model", "model_name", required=True, help="Registered model name to add to.")
 @click.option("--alias", default="champion", show_default=True, help="Alias to point at it.")
-@click.option("--trial", "trial_number", type=int, help="Promote this trial, not the best.")
+@click.option("--trial", "trial_number",
+              help="Promote this trial, not the best: its number (hyperband-N etc. for "
+                   "KerasTuner's).")
 @TRACKING_URI_OPTION
 @click.pass_context
 def promote(ctx: click.Context, study: str, model_name: str, alias: str,
-            trial_number: int | None, tracking_uri: str | None) -> None:
+            trial_number: str | None, tracking_uri: str | None) -> None:
     """Register the best COMPLETE trial's model of STUDY and point ALIAS at it.
 
     Promoting a trial that is already a version of the model reuses that
@@ -223,7 +235,7 @@ def promote(ctx: click.Context, study: str, model_name: str, alias: str,
         done = register(_client(ctx, tracking_uri), study, model_name, alias=alias,
                         trial_number=trial_number)
         verb = "registered" if done.created else "already registered as"
-        click.echo(f"trial {done.trial.number} of {study} ({done.trial.value:.4f}) {verb} "
+        click.echo(f"trial {done.trial.label} of {study} ({done.trial.value:.4f}) {verb} "
                    f"{done.name} version {done.version}; alias {done.alias!r} -> {done.uri}")
 
 

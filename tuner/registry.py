@@ -30,7 +30,7 @@ class Promotion:
 
 
 def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: str = "champion",
-            trial_number: int | None = None) -> Promotion:
+            trial_number: str | None = None) -> Promotion:
     """Register the best COMPLETE trial's model (or trial ``trial_number``) and alias it.
 
     Promoting a trial already registered under ``model_name`` reuses its
@@ -48,14 +48,14 @@ def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: st
     return Promotion(model_name, str(version), alias, trial, created)
 
 
-def _pick(study: StudyRecord, trial_number: int | None) -> TrialRecord:
+def _pick(study: StudyRecord, trial_number: str | None) -> TrialRecord:
     if trial_number is None:
         if study.best is None:
             raise PromotionRefused(f"study {study.name!r} has no COMPLETE trial to promote")
         return study.best
     trial = find_trial(study, trial_number)
     if trial.state != "COMPLETE":
-        raise PromotionRefused(f"trial {trial.number} of study {study.name!r} is {trial.state}; "
+        raise PromotionRefused(f"trial {trial.label} of study {study.name!r} is {trial.state}; "
                                "only COMPLETE trials have a model to promote")
     return trial
 
@@ -66,16 +66,16 @@ def _register(client: MlflowClient, study: StudyRecord, trial: TrialRecord, name
         filter_string=f"source_run_id = '{trial.run_id}'",
     )
     if not models:
-        raise PromotionRefused(f"trial {trial.number} of study {study.name!r} has no logged model")
+        raise PromotionRefused(f"trial {trial.label} of study {study.name!r} has no logged model")
     run = client.get_run(trial.run_id)
     test_metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
-    tags = {"tuner.study": study.name, "tuner.trial": str(trial.number),
+    tags = {"tuner.study": study.name, "tuner.trial": trial.label,
             "tuner.run_id": trial.run_id, "tuner.objective": study.objective,
             "tuner.value": str(trial.value), "tuner.params": json.dumps(trial.params),
             **{f"tuner.{k}": str(v) for k, v in test_metrics.items()}}
     version = mlflow.register_model(models[0].model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=(
-        f"Trial {trial.number} of study {study.name}: {study.objective} = {trial.value:.4f}, "
+        f"Trial {trial.label} of study {study.name}: {study.objective} = {trial.value:.4f}, "
         + ", ".join(f"{k} = {v:.4f}" for k, v in sorted(test_metrics.items()))
         + f"; architecture {trial.key_params()}."
     ))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tuner.data import Data, check, infer_task
-from tuner.engines.base import Prepared, RunOptions, SearchOutcome
+from tuner.engines.base import Engine, Prepared, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
 from tuner.study import Study
@@ -34,10 +34,18 @@ def prepare(study: Study, seed: int) -> Prepared:
     return Prepared(data=data, task=task, settings=settings)
 
 
-def open_run(study: Study, options: RunOptions) -> tuple[Prepared, OptunaEngine, Tracker]:
+def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
+    if options.engine == "keras-tuner":
+        from tuner.engines.keras_tuner_engine import KerasTunerEngine
+
+        return KerasTunerEngine(study, prepared, options, options.algorithm)
+    return OptunaEngine(study, prepared, options)
+
+
+def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
     """Everything a search needs, stores created; the parent run is opened (or joined)."""
     prepared = prepare(study, options.seed)
-    engine = OptunaEngine(study, prepared, options)
+    engine = make_engine(study, prepared, options)
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
                       parent_run_id=options.parent_run_id)
     if options.parent_run_id is None:
@@ -68,7 +76,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     return outcome
 
 
-def close_parent(tracker: Tracker, status: str, engine: OptunaEngine) -> None:
+def close_parent(tracker: Tracker, status: str, engine: Engine) -> None:
     """The parent run holds the study's counts, best value, params, run id and plots."""
     outcome = engine.outcome()
     metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
@@ -79,6 +87,7 @@ def close_parent(tracker: Tracker, status: str, engine: OptunaEngine) -> None:
         tags = {"tuner.best_trial": str(outcome.best["number"]),
                 "tuner.best_run_id": str(outcome.best["run_id"])}
         params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
-        tracker.mark_best(outcome.best["run_id"])
-        tracker.log_study_artifacts(study_plots_html(engine.ostudy), outcome.best["params"])
+        if outcome.best["run_id"]:
+            tracker.mark_best(outcome.best["run_id"])
+        tracker.log_study_artifacts(study_plots_html(engine.optuna_view()), outcome.best["params"])
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)

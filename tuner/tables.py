@@ -58,4 +58,4 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
 
 
 def _number(trial: TrialRecord) -> str:
-    return f"{trial.number}*" if trial.baseline else str(trial.number)
+    return f"{trial.label}*" if trial.baseline else trial.label

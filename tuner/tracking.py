@@ -93,8 +93,10 @@ class Tracker:
         self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
     ) -> str:
         """Create the nested run of trial ``number`` and log its parameters."""
+        algorithm = self.tags.get("tuner.algorithm")
+        prefix = f"{algorithm}-" if self.tags.get("tuner.engine") == "keras-tuner" else ""
         run = self.client.create_run(
-            self.experiment_id, run_name=f"trial-{number:03d}",
+            self.experiment_id, run_name=f"{prefix}trial-{number:03d}",
             tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
                   "tuner.role": "trial", "tuner.trial": str(number), "tuner.state": "RUNNING"},
         )
@@ -142,8 +144,11 @@ class Tracker:
         self.client.log_dict(self.parent_run_id, dict(best_params), "best_params.json")
 
     def mark_best(self, run_id: str) -> None:
-        """Tag the study's best trial run ``tuner.best``, and only that one."""
-        for run in self.client.search_runs([self.experiment_id], "tags.`tuner.best` = 'true'"):
+        """Tag the best trial run of this engine (and algorithm) ``tuner.best``, only that one."""
+        same = " and ".join(f"tags.`{k}` = '{self.tags[k]}'"
+                            for k in ("tuner.engine", "tuner.algorithm") if k in self.tags)
+        for run in self.client.search_runs([self.experiment_id],
+                                           f"tags.`tuner.best` = 'true' and {same}"):
             if run.info.run_id != run_id:
                 self.client.delete_tag(run.info.run_id, "tuner.best")
         self.client.set_tag(run_id, "tuner.best", "true")

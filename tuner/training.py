@@ -56,15 +56,19 @@ def fit(
     max_epochs: int,
     patience: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    initial_epoch: int = 0,
 ) -> FitResult:
-    """Fit, restore the best epoch's weights, evaluate them on validation and test."""
+    """Fit, restore the best epoch's weights, evaluate them on validation and test.
+
+    ``initial_epoch`` continues a model trained before (a Hyperband round).
+    """
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=objective, mode="max" if direction == "maximize" else "min",
         patience=patience, restore_best_weights=True,
     )
     history = model.fit(
         data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-        batch_size=batch_size, epochs=max_epochs, verbose=0,
+        batch_size=batch_size, epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
         callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
                    *callbacks, early_stopping],
     ).history
@@ -73,7 +77,7 @@ def fit(
         raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
     metrics = _evaluate(model, data)
     best_epoch = early_stopping.best_epoch
-    value = metrics.get(f"final_{objective}", history[objective][best_epoch])
+    value = metrics.get(f"final_{objective}", history[objective][best_epoch - initial_epoch])
     return FitResult(value, best_epoch, len(losses), metrics, history)
 
 

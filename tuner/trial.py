@@ -61,21 +61,27 @@ class TrialRunner:
         *,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         pruned: tuple[type[BaseException], ...] = (),
+        model: keras.Model | None = None,
+        epochs: int | None = None,
+        initial_epoch: int = 0,
     ) -> FitResult:
         """Train and close the run as COMPLETE, PRUNED (on ``pruned``), FAIL or KILLED.
 
         Any error of build or fit becomes ``TrialFailed`` so the study goes on;
-        a ``TunerError`` (a setting that is wrong for every trial) stops it.
+        a ``TunerError`` (a setting that is wrong for every trial) stops it. An
+        engine that builds its own model (KerasTuner) passes it, and its epochs.
         """
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(self.settings.seed + number)
+        if model is None:
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(self.settings.seed + number)
         try:
-            model = build_model(params, self.data.x_train.shape[1:], self.task)
+            model = model or self.build(params)
             result = fit(
                 model, self.data, batch_size=params["batch_size"],
                 objective=self.settings.objective, direction=self.settings.direction,
-                max_epochs=self.settings.max_epochs, patience=self.settings.patience,
+                max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
                 callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
+                initial_epoch=initial_epoch,
             )
         except pruned:
             self.tracker.end_trial(run_id, "PRUNED")
@@ -91,6 +97,9 @@ class TrialRunner:
             raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
         self._complete(run_id, model, result)
         return result
+
+    def build(self, params: Mapping[str, Any]) -> keras.Model:
+        return build_model(params, self.data.x_train.shape[1:], self.task)
 
     def _complete(self, run_id: str, model: keras.Model, result: FitResult) -> None:
         self.tracker.log_metrics(run_id, {**result.metrics, "trial_value": result.value,

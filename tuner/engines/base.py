@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import optuna
 
 from tuner.data import Data, Task
-from tuner.trial import TrialSettings
+from tuner.trial import TrialRunner, TrialSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,23 @@ class RunOptions:
     max_failures: int = 5
     worker: int = 0
     parent_run_id: str | None = None
+    engine: str = "optuna"
+    algorithm: str = "hyperband"
+    keras_tuner_dir: str = "mlruns/keras-tuner"
+
+
+class Engine(Protocol):
+    """What ``tuner run`` needs of a search engine."""
+
+    name: str
+
+    def tags(self) -> dict[str, str]: ...
+
+    def search(self, runner: TrialRunner) -> SearchOutcome: ...
+
+    def outcome(self) -> SearchOutcome: ...
+
+    def optuna_view(self) -> optuna.Study: ...
 
 
 @dataclass(frozen=True)

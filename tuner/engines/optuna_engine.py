@@ -125,6 +125,9 @@ class OptunaEngine:
             marked.set_user_attr("retry_of", trial.number)
             RetryHeartbeatStaleTrialCallback(max_retry=self.options.retry_failed)(ostudy, marked)
 
+    def optuna_view(self) -> optuna.Study:
+        return self.ostudy
+
     def tags(self) -> dict[str, str]:
         return {"tuner.engine": self.name,
                 "tuner.sampler": type(self.ostudy.sampler).__name__,
