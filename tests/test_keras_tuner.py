@@ -43,7 +43,8 @@ def test_translated_space_matches_the_optuna_one(space):
         hp = translated[name]
         if name == "n_layers":
             continue
-        if isinstance(dist, optuna.distributions.IntDistribution) or isinstance(dist, optuna.distributions.FloatDistribution):
+        ranges = (optuna.distributions.IntDistribution, optuna.distributions.FloatDistribution)
+        if isinstance(dist, ranges):
             assert (hp.min_value, hp.max_value) == (dist.low, dist.high), name
             assert hp.sampling == ("log" if dist.log else "linear"), name
         else:
