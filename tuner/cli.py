@@ -7,6 +7,7 @@ status 2. Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -22,6 +23,8 @@ from tuner.summary import one_line
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from tuner.study import Study
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -93,6 +96,12 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="Re-run a configuration whose process died, up to N times.")
 @click.option("--max-failures", type=click.IntRange(min=1), default=5, show_default=True,
               help="Stop after this many failed trials in a row.")
+@click.option("--steps-per-execution", help="Batches per compiled call: a number, or auto "
+              "(about 1,024 samples per call) [default: the study's, auto].")
+@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]),
+              help="XLA compilation; auto = on where a GPU is [default: the study's, auto].")
+@click.option("--mixed-precision/--no-mixed-precision", default=None,
+              help="Train in mixed_float16 (for GPUs) [default: the study's, off].")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--worker-index", type=int, hidden=True)
 @click.option("--parent-run-id", hidden=True)
@@ -100,7 +109,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float | None,
         storage: str | None, tracking_uri: str | None, study_name: str | None,
         seed: int | None, engine: str, algorithm: str, workers: int, stale_after: int,
-        retry_failed: int, max_failures: int, progress: bool, worker_index: int | None,
+        retry_failed: int, max_failures: int, steps_per_execution: str | None,
+        jit_compile: str | None, mixed_precision: bool | None, progress: bool,
+        worker_index: int | None,
         parent_run_id: str | None) -> None:
     """Run (or continue) the study defined in STUDY_FILE.
 
@@ -123,11 +134,11 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         raise UsageFailure("--workers: several workers need --engine optuna (Optuna's storage "
                            "shares the study); run KerasTuner with one worker")
     with _errors(ctx):
-        import dataclasses
-
         from tuner.studyfile import load_study_file
 
         study = load_study_file(study_file)  # before TensorFlow loads: bad files fail fast
+        study = _with_overrides(study, name=study_name, steps_per_execution=steps_per_execution,
+                                jit_compile=jit_compile, mixed_precision=mixed_precision)
         _quiet_libraries(ctx)
 
         from tuner import stores as stores_mod
@@ -136,8 +147,6 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         from tuner.summary import format_outcome
         from tuner.workers import run_workers
 
-        if study_name:
-            study = dataclasses.replace(study, name=study_name)
         stores = stores_mod.resolve(tracking_uri, storage)
         options = RunOptions(
             tracking_uri=stores.tracking_uri, storage_url=stores.storage_url,
@@ -298,6 +307,25 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
                    f"/#/experiments/<id>/runs); Ctrl-C to stop", err=True)
         sys.stdout.flush()
         exec_ui(command)
+
+
+def _with_overrides(study: Study, *, name: str | None, steps_per_execution: str | None,
+                    jit_compile: str | None, mixed_precision: bool | None) -> Study:
+    """The study with the command line's settings in place of the file's."""
+    changes: dict[str, object] = {}
+    if name:
+        changes["name"] = name
+    if steps_per_execution is not None:
+        if steps_per_execution != "auto" and not steps_per_execution.isdigit():
+            raise UsageFailure("--steps-per-execution: expected a number > 0 or auto, "
+                               f"received {steps_per_execution!r}")
+        changes["steps_per_execution"] = (
+            steps_per_execution if steps_per_execution == "auto" else int(steps_per_execution))
+    if jit_compile is not None:
+        changes["jit_compile"] = {"auto": "auto", "on": True, "off": False}[jit_compile]
+    if mixed_precision is not None:
+        changes["mixed_precision"] = mixed_precision
+    return dataclasses.replace(study, **changes)
 
 
 def _quiet_libraries(ctx: click.Context, *, tensorflow: bool = True) -> None:

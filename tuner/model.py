@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ import keras
 from tuner.data import Task
 from tuner.study import METRICS
 
+SAMPLES_PER_EXECUTION = 1024
 OPTIMIZER_CLASSES: dict[str, type[keras.optimizers.Optimizer]] = {
     "adam": keras.optimizers.Adam,
     "sgd": keras.optimizers.SGD,
@@ -24,10 +26,35 @@ OUTPUTS: dict[str, tuple[str, str]] = {
 }
 
 
+@functools.cache
+def has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def compile_options(batch_size: int, steps_per_execution: int | str,
+                    jit_compile: bool | str) -> dict[str, Any]:
+    """Resolve ``"auto"``: see ``bench/README.md`` for the measurements behind it.
+
+    On a CPU a small batch spends most of a step in per-step overhead, so
+    several batches run per call (about 1,024 samples); XLA only where a GPU is.
+    """
+    if steps_per_execution == "auto":
+        steps_per_execution = max(1, SAMPLES_PER_EXECUTION // batch_size)
+    if jit_compile == "auto":
+        jit_compile = has_gpu()
+    return {"steps_per_execution": int(steps_per_execution), "jit_compile": bool(jit_compile)}
+
+
 def build_model(
-    params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task
+    params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
+    *, steps_per_execution: int = 1, jit_compile: bool = False,
 ) -> keras.Sequential:
-    """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task."""
+    """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
+
+    The output layer computes in float32 so that mixed precision stays stable.
+    """
     layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
@@ -36,8 +63,9 @@ def build_model(
         if params["dropout"] > 0:
             layers.append(keras.layers.Dropout(params["dropout"]))
     activation, loss = OUTPUTS[task.kind]
-    layers.append(keras.layers.Dense(task.n_outputs, activation=activation))
+    layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
     model = keras.Sequential(layers)
     optimizer = OPTIMIZER_CLASSES[params["optimizer"]](learning_rate=params["learning_rate"])
-    model.compile(optimizer=optimizer, loss=loss, metrics=[METRICS[task.kind]])
+    model.compile(optimizer=optimizer, loss=loss, metrics=[METRICS[task.kind]],
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model

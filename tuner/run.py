@@ -30,7 +30,12 @@ def prepare(study: Study, seed: int) -> Prepared:
     settings = TrialSettings(
         objective=objective, direction=study.direction_for(objective),
         max_epochs=study.max_epochs, patience=study.patience, seed=seed,
+        steps_per_execution=study.steps_per_execution, jit_compile=study.jit_compile,
     )
+    if study.mixed_precision:
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_float16")
     return Prepared(data=data, task=task, settings=settings)
 
 
@@ -50,7 +55,10 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
                       parent_run_id=options.parent_run_id)
     if options.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
-                                  "n_trials": options.n_trials, "timeout": options.timeout})
+                                  "n_trials": options.n_trials, "timeout": options.timeout,
+                                  "steps_per_execution": study.steps_per_execution,
+                                  "jit_compile": study.jit_compile,
+                                  "mixed_precision": study.mixed_precision})
     return prepared, engine, tracker
 
 

@@ -51,6 +51,9 @@ class Study:
     name: str | None = None
     class_names: Sequence[str] | None = None
     baselines: Sequence[Mapping[str, Any]] = ()
+    steps_per_execution: int | Literal["auto"] = "auto"
+    jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -71,6 +74,12 @@ class Study:
         if not isinstance(self.patience, int) or self.patience < 0:
             raise StudyConfigError(
                 f"patience: expected an integer >= 0, received {self.patience!r}"
+            )
+        if self.steps_per_execution != "auto":
+            _check_positive("steps_per_execution", self.steps_per_execution)
+        if self.jit_compile not in (True, False, "auto"):
+            raise StudyConfigError(
+                f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
         _check_named("sampler", self.sampler, SAMPLERS, optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, PRUNERS, optuna.pruners.BasePruner)

@@ -7,6 +7,7 @@ logging) and knows nothing of Optuna or MLflow.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ class FitResult:
     epochs_trained: int
     metrics: dict[str, float]
     history: dict[str, list[float]]
+    fit_seconds: float
+    evaluate_seconds: float
 
 
 class ObjectiveGuard(keras.callbacks.Callback):
@@ -66,6 +69,7 @@ def fit(
         monitor=objective, mode="max" if direction == "maximize" else "min",
         patience=patience, restore_best_weights=True,
     )
+    started = time.perf_counter()
     history = model.fit(
         data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
         batch_size=batch_size, epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
@@ -75,10 +79,12 @@ def fit(
     losses = history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
+    fitted = time.perf_counter()
     metrics = _evaluate(model, data)
     best_epoch = early_stopping.best_epoch
     value = metrics.get(f"final_{objective}", history[objective][best_epoch - initial_epoch])
-    return FitResult(value, best_epoch, len(losses), metrics, history)
+    return FitResult(value, best_epoch, len(losses), metrics, history,
+                     fit_seconds=fitted - started, evaluate_seconds=time.perf_counter() - fitted)
 
 
 def _evaluate(model: keras.Model, data: Data) -> dict[str, float]:

@@ -6,6 +6,7 @@ logging of a trial exists once whichever engine proposed the parameters.
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import keras
 
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError
-from tuner.model import build_model
+from tuner.model import build_model, compile_options
 from tuner.report import build_report
 from tuner.tracking import Tracker
 from tuner.training import FitResult, fit
@@ -32,10 +33,15 @@ class TrialSettings:
     max_epochs: int
     patience: int
     seed: int
+    steps_per_execution: int | str = "auto"
+    jit_compile: bool | str = "auto"
 
     def as_params(self) -> dict[str, Any]:
         return {"objective": self.objective, "direction": self.direction,
                 "max_epochs": self.max_epochs, "patience": self.patience, "seed": self.seed}
+
+    def compile_options(self, batch_size: int) -> dict[str, Any]:
+        return compile_options(batch_size, self.steps_per_execution, self.jit_compile)
 
 
 class TrialRunner:
@@ -51,7 +57,10 @@ class TrialRunner:
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Open the trial's run and log its parameters; returns the MLflow run id."""
-        return self.tracker.start_trial(number, {**params, **self.settings.as_params()}, tags)
+        return self.tracker.start_trial(number, {
+            **params, **self.settings.as_params(),
+            **self.settings.compile_options(params["batch_size"]),
+        }, tags)
 
     def train(
         self,
@@ -71,11 +80,13 @@ class TrialRunner:
         a ``TunerError`` (a setting that is wrong for every trial) stops it. An
         engine that builds its own model (KerasTuner) passes it, and its epochs.
         """
+        started = time.perf_counter()
         if model is None:
             keras.backend.clear_session()
             keras.utils.set_random_seed(self.settings.seed + number)
         try:
             model = model or self.build(params)
+            build_seconds = time.perf_counter() - started
             result = fit(
                 model, self.data, batch_size=params["batch_size"],
                 objective=self.settings.objective, direction=self.settings.direction,
@@ -95,22 +106,31 @@ class TrialRunner:
         except Exception as exc:
             self._fail(run_id, exc)
             raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
-        self._complete(run_id, model, result)
+        self._complete(run_id, model, result, {"time_build_s": build_seconds})
         return result
 
     def build(self, params: Mapping[str, Any]) -> keras.Model:
-        return build_model(params, self.data.x_train.shape[1:], self.task)
+        return build_model(params, self.data.x_train.shape[1:], self.task,
+                           **self.settings.compile_options(params["batch_size"]))
 
-    def _complete(self, run_id: str, model: keras.Model, result: FitResult) -> None:
-        self.tracker.log_metrics(run_id, {**result.metrics, "trial_value": result.value,
-                                          "best_epoch": result.best_epoch,
-                                          "epochs_trained": result.epochs_trained})
+    def _complete(self, run_id: str, model: keras.Model, result: FitResult,
+                  timings: dict[str, float]) -> None:
+        """Figures, model, then every final metric and the time each phase took."""
+        started = time.perf_counter()
         self.tracker.log_report(run_id, build_report(
             model, self.data, self.task, result.history, result.best_epoch, self.class_names
         ))
+        reported = time.perf_counter()
         self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
             "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
         })
+        timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
+                       time_report_s=reported - started,
+                       time_model_s=time.perf_counter() - reported)
+        self.tracker.log_metrics(run_id, {**result.metrics, **timings,
+                                          "trial_value": result.value,
+                                          "best_epoch": result.best_epoch,
+                                          "epochs_trained": result.epochs_trained})
         self.tracker.end_trial(run_id, "COMPLETE")
 
     def _fail(self, run_id: str, exc: BaseException) -> None:
