@@ -95,6 +95,9 @@ class TrialRunner:
                 initial_epoch=initial_epoch,
             )
         except pruned:
+            # Training time of pruned trials counts too in where a study's time went.
+            fitted = time.perf_counter() - started
+            self.tracker.log_metrics(run_id, {"time_fit_s": fitted})
             self.tracker.end_trial(run_id, "PRUNED")
             raise
         except KeyboardInterrupt:

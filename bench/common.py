@@ -1,0 +1,63 @@
+"""Shared by the benchmarks: data, the reference model, tables and JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import logging  # noqa: E402
+
+import keras  # noqa: E402
+
+logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
+
+from tuner.data import Data  # noqa: E402
+from tuner.datasets import fashion_mnist, synthetic  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+REFERENCE = {"n_layers": 2, "units_0": 300, "units_1": 100, "activation": "relu",
+             "dropout": 0.0, "optimizer": "sgd", "learning_rate": 0.01}
+
+
+def load(smoke: bool) -> Data:
+    """Fashion-MNIST, or in smoke mode the small synthetic set (seconds, offline)."""
+    return synthetic() if smoke else fashion_mnist()
+
+
+def bare_model(input_shape: tuple[int, ...], n_classes: int) -> keras.Sequential:
+    """The tutorials' 300-100 MLP with Keras defaults, as a user writes it by hand."""
+    layers = [keras.Input(shape=input_shape)]
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten())
+    layers += [keras.layers.Dense(300, activation="relu"),
+               keras.layers.Dense(100, activation="relu"),
+               keras.layers.Dense(n_classes, activation="softmax")]
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [list(map(str, header))] + [
+        [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+             for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def save(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
+               "cpus": os.cpu_count(), **payload}
+    path.write_text(json.dumps(payload, indent=2))
+    return path

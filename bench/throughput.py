@@ -1,0 +1,77 @@
+"""Reference trial throughput: bare Keras `fit` against a tuner trial, same model, one run.
+
+    python bench/throughput.py            # Fashion-MNIST, batch 32/128/512, 5 epochs
+    python bench/throughput.py --smoke    # synthetic data, 1 epoch: checks it runs
+
+Both train the tutorials' 784-300-100-10 MLP (SGD 0.01) from the same seed.
+"bare" is `model.fit` with Keras defaults; "tuner" is `tuner.training.fit` on
+a model from `tuner.model.build_model` with tuner's default compile options
+(steps_per_execution, jit_compile on "auto"), EarlyStopping and all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import keras
+from common import REFERENCE, bare_model, load, save, table
+
+from tuner.data import infer_task
+from tuner.model import build_model, compile_options
+from tuner.training import fit
+
+
+def run(batch_sizes: list[int], epochs: int, smoke: bool) -> list[dict]:
+    data = load(smoke)
+    task = infer_task(data.y_train)
+    n_samples = len(data.x_train) * epochs
+    rows = []
+    for batch_size in batch_sizes:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        model = bare_model(data.x_train.shape[1:], max(task.n_outputs, 2))
+        started = time.perf_counter()
+        history = model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
+                            validation_data=(data.x_val, data.y_val), verbose=0)
+        bare_s = time.perf_counter() - started
+        bare_acc = history.history["val_accuracy"][-1]
+
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        options = compile_options(batch_size, "auto", "auto")
+        params = {**REFERENCE, "batch_size": batch_size}
+        model = build_model(params, data.x_train.shape[1:], task, **options)
+        result = fit(model, data, batch_size=batch_size, objective="val_accuracy",
+                     direction="maximize", max_epochs=epochs, patience=epochs)
+        rows.append({
+            "batch_size": batch_size, **options,
+            "bare_samples_per_s": n_samples / bare_s,
+            "tuner_samples_per_s": n_samples / result.fit_seconds,
+            "speedup": bare_s / result.fit_seconds,
+            "bare_val_accuracy": bare_acc,
+            "tuner_val_accuracy": result.history["val_accuracy"][-1],
+        })
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-sizes", default="32,128,512")
+    args = parser.parse_args()
+    epochs = 1 if args.smoke else args.epochs
+    rows = run([int(b) for b in args.batch_sizes.split(",")], epochs, args.smoke)
+    print(table(["batch", "steps/exec", "jit", "bare samples/s", "tuner samples/s",
+                 "tuner / bare", "bare val acc", "tuner val acc"],
+                [[r["batch_size"], r["steps_per_execution"], r["jit_compile"],
+                  round(r["bare_samples_per_s"]), round(r["tuner_samples_per_s"]),
+                  f"{r['speedup']:.2f}x", r["bare_val_accuracy"], r["tuner_val_accuracy"]]
+                 for r in rows]))
+    print("wrote", save("throughput-smoke" if args.smoke else "throughput",
+                        {"epochs": epochs, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
