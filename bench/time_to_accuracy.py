@@ -35,7 +35,7 @@ from tuner.studyfile import load_study_file  # noqa: E402
 STUDIES = Path(__file__).parents[1] / "studies"
 SETUPS = {
     "optuna TPE + median (default)": {"engine": "optuna", "sampler": "tpe", "pruner": "median"},
-    "optuna TPE, no pruning": {"engine": "optuna", "sampler": "tpe", "pruner": "none"},
+    "optuna TPE no pruning": {"engine": "optuna", "sampler": "tpe", "pruner": "none"},
     "optuna random + median": {"engine": "optuna", "sampler": "random", "pruner": "median"},
     "keras-tuner hyperband": {"engine": "keras-tuner", "algorithm": "hyperband"},
     "keras-tuner bayesian": {"engine": "keras-tuner", "algorithm": "bayesian"},
@@ -123,7 +123,7 @@ def main() -> None:
                       median(runs, "completed"), median(runs, "pruned"), median(runs, "epochs")]
                      for name, runs in results.items()]))
         pruned, unpruned = (results.get("optuna TPE + median (default)"),
-                            results.get("optuna TPE, no pruning"))
+                            results.get("optuna TPE no pruning"))
         if pruned and unpruned:
             per_trial = [median(r, "epochs") / max(median(r, "started"), 1)
                          for r in (pruned, unpruned)]
