@@ -96,6 +96,11 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="Re-run a configuration whose process died, up to N times.")
 @click.option("--max-failures", type=click.IntRange(min=1), default=5, show_default=True,
               help="Stop after this many failed trials in a row.")
+@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
+              help="Optuna sampler [default: the study's, tpe]; grid needs a finite space.")
+@click.option("--pruner", type=click.Choice(["median", "hyperband", "successive-halving",
+                                             "none"]),
+              help="Optuna pruner [default: the study's, median].")
 @click.option("--steps-per-execution", help="Batches per compiled call: a number, or auto "
               "(about 1,024 samples per call) [default: the study's, auto].")
 @click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]),
@@ -109,7 +114,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float | None,
         storage: str | None, tracking_uri: str | None, study_name: str | None,
         seed: int | None, engine: str, algorithm: str, workers: int, stale_after: int,
-        retry_failed: int, max_failures: int, steps_per_execution: str | None,
+        retry_failed: int, max_failures: int, sampler: str | None, pruner: str | None,
+        steps_per_execution: str | None,
         jit_compile: str | None, mixed_precision: bool | None, progress: bool,
         worker_index: int | None,
         parent_run_id: str | None) -> None:
@@ -137,7 +143,8 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         from tuner.studyfile import load_study_file
 
         study = load_study_file(study_file)  # before TensorFlow loads: bad files fail fast
-        study = _with_overrides(study, name=study_name, steps_per_execution=steps_per_execution,
+        study = _with_overrides(study, name=study_name, sampler=sampler, pruner=pruner,
+                                steps_per_execution=steps_per_execution,
                                 jit_compile=jit_compile, mixed_precision=mixed_precision)
         _quiet_libraries(ctx)
 
@@ -279,6 +286,55 @@ def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | N
             click.echo(text, nl=False)
 
 
+@main.command("lr-find")
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "nadam", "adamw"]),
+              default="adam", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Batch size [default: the middle of the study's choices].")
+@click.option("--steps", type=click.IntRange(min=20), default=300, show_default=True,
+              help="Training steps while the rate rises from 1e-5 to 10.")
+@click.option("--apply", is_flag=True, help="Print the search-space line to paste.")
+@TRACKING_URI_OPTION
+@click.pass_context
+def lr_find(ctx: click.Context, study_file: str, optimizer: str, batch_size: int | None,
+            steps: int, apply: bool, tracking_uri: str | None) -> None:
+    """Find a learning-rate range for STUDY_FILE's data and a middle-of-the-space model.
+
+    Trains a few hundred steps while the rate grows exponentially from 1e-5 to
+    10, logs the loss-against-rate plot to MLflow (a run named lr-find in the
+    study's experiment) and prints the suggested range.
+
+    \b
+    Example:
+      tuner lr-find studies/fashion.py --optimizer adam --apply
+    """
+    with _errors(ctx):
+        from tuner.studyfile import load_study_file
+
+        study = load_study_file(study_file)
+        _quiet_libraries(ctx)
+        from tuner import figures
+        from tuner import stores as stores_mod
+        from tuner.lr_find import default_params, find_learning_rate
+        from tuner.run import prepare
+        from tuner.tracking import log_lr_finding
+
+        prepared = prepare(study, study.seed)
+        params = default_params(study.space, optimizer, batch_size)
+        finding = find_learning_rate(prepared, params, n_steps=steps)
+        uri = stores_mod.resolve(tracking_uri, None).tracking_uri
+        log_lr_finding(uri, study.name, params, {"suggested_low": finding.low,
+                                                 "suggested_high": finding.high},
+                       figures.lr_finder(finding.rates, finding.losses, finding.low,
+                                         finding.high))
+        click.echo(f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
+                   f"{finding.low:.2g} .. {finding.high:.2g} "
+                   f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})")
+        if apply:
+            click.echo(finding.space_line())
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
@@ -309,12 +365,12 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
         exec_ui(command)
 
 
-def _with_overrides(study: Study, *, name: str | None, steps_per_execution: str | None,
+def _with_overrides(study: Study, *, name: str | None, sampler: str | None,
+                    pruner: str | None, steps_per_execution: str | None,
                     jit_compile: str | None, mixed_precision: bool | None) -> Study:
     """The study with the command line's settings in place of the file's."""
-    changes: dict[str, object] = {}
-    if name:
-        changes["name"] = name
+    changes: dict[str, object] = {
+        k: v for k, v in {"name": name, "sampler": sampler, "pruner": pruner}.items() if v}
     if steps_per_execution is not None:
         if steps_per_execution != "auto" and not steps_per_execution.isdigit():
             raise UsageFailure("--steps-per-execution: expected a number > 0 or auto, "

@@ -7,6 +7,7 @@ set for validation, as the Keras tutorials do with Fashion-MNIST.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,8 +15,8 @@ import numpy as np
 
 from tuner.errors import DataError
 
-TaskKind = Literal["multiclass", "binary", "regression"]
-TASKS: tuple[TaskKind, ...] = ("multiclass", "binary", "regression")
+TaskKind = Literal["multiclass", "binary", "multilabel", "regression"]
+TASKS: tuple[TaskKind, ...] = ("multiclass", "binary", "multilabel", "regression")
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,37 @@ class Task:
 
     kind: TaskKind
     n_outputs: int
+    one_hot: bool = False
+
+
+def encode_labels(data: Data) -> tuple[Data, list[str] | None]:
+    """String class labels become 0..k-1 (sorted names); the names are kept for output."""
+    if np.asarray(data.y_train).dtype.kind not in "OUS":
+        return data, None
+    names = sorted({str(v) for v in data.y_train})
+    index = {name: i for i, name in enumerate(names)}
+    encoded = {}
+    for split, field in (("train", "y_train"), ("validation", "y_val"), ("test", "y_test")):
+        labels = getattr(data, field)
+        if labels is None:
+            continue
+        unknown = sorted({str(v) for v in labels} - index.keys())
+        if unknown:
+            raise DataError(f"{split} split: class names {unknown[:3]} do not occur in training")
+        encoded[field] = np.array([index[str(v)] for v in labels], dtype="int64")
+    return dataclasses.replace(data, **encoded), names
 
 
 def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
-    """The task a label array implies; ``requested`` overrides what is inferred."""
+    """The task a label array implies; ``requested`` overrides what is inferred.
+
+    One column per output: 0/1 rows summing to 1 are one-hot classes, other
+    0/1 rows are multi-label, anything else is multi-output regression.
+    """
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return _infer_wide(y, requested)
+    y = y.ravel()
     if requested == "regression" or (requested is None and _looks_continuous(y)):
         return Task("regression", 1 if y.ndim == 1 else int(y.shape[1]))
     if not _integral(y):
@@ -79,6 +106,21 @@ def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
             raise DataError(f"task 'binary': labels must be 0 or 1, received {labels.tolist()}")
         return Task("binary", 1)
     return Task("multiclass", int(labels.max()) + 1)
+
+
+def _infer_wide(y: np.ndarray, requested: TaskKind | None) -> Task:
+    width = int(y.shape[1])
+    binary = bool(np.isin(y, (0, 1)).all())
+    if requested == "regression" or (requested is None and not binary):
+        return Task("regression", width)
+    if not binary:
+        raise DataError(f"task {requested!r}: label columns must hold 0 or 1")
+    one_hot = bool((y.sum(axis=1) == 1).all())
+    if requested == "multilabel" or (requested is None and not one_hot):
+        return Task("multilabel", width)
+    if not one_hot:
+        raise DataError("task 'multiclass': one-hot label rows must each hold exactly one 1")
+    return Task("multiclass", width, one_hot=True)
 
 
 def _looks_continuous(y: np.ndarray) -> bool:
@@ -117,9 +159,18 @@ def check(data: Data, task: Task) -> None:
 
 
 def _check_labels(name: str, y: np.ndarray, task: Task) -> None:
+    wide = task.kind == "multilabel" or task.one_hot or task.n_outputs > 1 and (
+        task.kind == "regression")
+    if wide and (y.ndim != 2 or y.shape[1] != task.n_outputs):
+        raise DataError(f"{name} split: expected {task.n_outputs} label columns, "
+                        f"received shape {y.shape[1:]}")
     if task.kind == "regression":
         if not np.all(np.isfinite(y)):
             raise DataError(f"{name} split: targets contain NaN or infinite values")
+        return
+    if task.kind == "multilabel" or task.one_hot:
+        if not np.isin(y, (0, 1)).all():
+            raise DataError(f"{name} split: label columns must hold 0 or 1")
         return
     if not _integral(y) or y.size and (y.min() < 0 or y.max() >= max(task.n_outputs, 2)):
         raise DataError(

@@ -73,15 +73,10 @@ def _keras_load(load_data: Callable[[], tuple], name: str, how_to_get: str) -> t
 
 
 def _images(train: tuple, test: tuple, validation: int) -> Data:
+    """Raw 0-255 pixels: the models rescale them in a layer of their own."""
     (x, y), (x_test, y_test) = train, test
-    return Data.split(
-        _scale(x), y.astype("int64"), validation=validation,
-        x_test=_scale(x_test), y_test=y_test.astype("int64"),
-    )
-
-
-def _scale(images: np.ndarray) -> np.ndarray:
-    return images.astype("float32") / 255.0
+    return Data.split(x, y.astype("int64"), validation=validation, x_test=x_test,
+                      y_test=y_test.astype("int64"))
 
 
 def fashion_mnist(validation: int = 5000) -> Data:
@@ -131,12 +126,11 @@ def _shuffled_split(x: np.ndarray, y: np.ndarray, seed: int) -> Data:
 
 
 def digits(seed: int = 0) -> Data:
-    """scikit-learn's bundled 8x8 digits (1,797 images, ten classes), scaled to [0, 1]."""
+    """scikit-learn's bundled 8x8 digits (1,797 images, ten classes), raw values 0-16."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    x = (bunch.images / 16.0).astype("float32")
-    return _shuffled_split(x, bunch.target.astype("int64"), seed)
+    return _shuffled_split(bunch.images.astype("float32"), bunch.target.astype("int64"), seed)
 
 
 def diabetes(seed: int = 0) -> Data:
@@ -145,3 +139,20 @@ def diabetes(seed: int = 0) -> Data:
 
     bunch = load_diabetes()
     return _shuffled_split(bunch.data.astype("float32"), bunch.target.astype("float32"), seed)
+
+
+def iris(seed: int = 0) -> Data:
+    """scikit-learn's bundled iris: 150 flowers, four raw measurements, three classes."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    return _shuffled_split(bunch.data.astype("float32"), bunch.target.astype("int64"), seed)
+
+
+def inbox(n: int = 2000, seed: int = 0) -> Data:
+    """Generated multi-label data: columns spam and urgent, each 0 or 1, from six features."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32") * [1, 2, 5, 1, 10, 1] + [0, 3, 0, 1, 50, 0]
+    spam = (x[:, 0] + 0.5 * x[:, 1] > 1.5).astype("int64")
+    urgent = (0.2 * x[:, 2] - 0.1 * (x[:, 4] - 50) > 0.2).astype("int64")
+    return _shuffled_split(x.astype("float32"), np.stack([spam, urgent], axis=1), seed)

@@ -64,5 +64,22 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, split: str) -> Fig
     return fig
 
 
+def lr_finder(rates: Sequence[float], losses: Sequence[float], low: float,
+              high: float) -> Figure:
+    """Smoothed loss against a learning rate rising step by step; the suggestion shaded."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(rates, losses)
+    ax.axvspan(low, high, color="green", alpha=0.15, label=f"suggested {low:.2g} .. {high:.2g}")
+    ax.set_xscale("log")
+    finite = [v for v in losses if np.isfinite(v)]
+    if finite:
+        ax.set_ylim(min(finite) * 0.9, min(max(finite), 4 * min(finite)) * 1.1)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def close(fig: Figure) -> None:
     plt.close(fig)

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 
 from tuner.data import Task
+from tuner.preprocessing import InputScaling
 from tuner.study import METRICS
 
 SAMPLES_PER_EXECUTION = 1024
@@ -22,6 +23,7 @@ OPTIMIZER_CLASSES: dict[str, type[keras.optimizers.Optimizer]] = {
 OUTPUTS: dict[str, tuple[str, str]] = {
     "multiclass": ("softmax", "sparse_categorical_crossentropy"),
     "binary": ("sigmoid", "binary_crossentropy"),
+    "multilabel": ("sigmoid", "binary_crossentropy"),
     "regression": ("linear", "mse"),
 }
 
@@ -50,12 +52,14 @@ def compile_options(batch_size: int, steps_per_execution: int | str,
 def build_model(
     params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
     *, steps_per_execution: int = 1, jit_compile: bool = False,
+    scaling: InputScaling | None = None,
 ) -> keras.Sequential:
     """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
 
     The output layer computes in float32 so that mixed precision stays stable.
     """
     layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
+    layers += scaling.layers() if scaling else []
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
     for i in range(params["n_layers"]):
@@ -63,6 +67,8 @@ def build_model(
         if params["dropout"] > 0:
             layers.append(keras.layers.Dropout(params["dropout"]))
     activation, loss = OUTPUTS[task.kind]
+    if task.one_hot:
+        loss = "categorical_crossentropy"
     layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
     model = keras.Sequential(layers)
     optimizer = OPTIMIZER_CLASSES[params["optimizer"]](learning_rate=params["learning_rate"])

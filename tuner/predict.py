@@ -77,6 +77,11 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     if task == "regression":
         return Predictions(("row", "value"), [(i, float(v)) for i, v in enumerate(outputs[:, 0])])
     names = metadata.get("tuner_class_names")
+    if task == "multilabel":
+        label = [names[k] if names else str(k) for k in range(outputs.shape[1])]
+        rows = [(i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
+                for i, row in enumerate(outputs)]
+        return Predictions(("row", "labels"), rows)
     if task == "binary":
         positive = outputs[:, 0]
         labels = (positive > 0.5).astype(int)

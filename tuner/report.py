@@ -41,11 +41,18 @@ def build_report(
         return report
     labels = list(range(max(task.n_outputs, 2)))
     names = [str(n) for n in class_names] if class_names else [str(i) for i in labels]
+    if task.kind == "multilabel":  # a report per label; a confusion matrix would mislead
+        report.documents["classification_report.json"] = skmetrics.classification_report(
+            np.asarray(y), (y_pred > 0.5).astype(int), target_names=names[:task.n_outputs],
+            output_dict=True, zero_division=0,
+        )
+        return report
+    truth = np.asarray(y).argmax(1) if task.one_hot else np.asarray(y).ravel()
     predicted = (y_pred[:, 0] > 0.5).astype(int) if task.kind == "binary" else y_pred.argmax(1)
-    matrix = skmetrics.confusion_matrix(np.asarray(y).ravel(), predicted, labels=labels)
+    matrix = skmetrics.confusion_matrix(truth, predicted, labels=labels)
     report.figures["confusion_matrix.png"] = figures.confusion_matrix(matrix, names, split)
     report.documents["classification_report.json"] = skmetrics.classification_report(
-        np.asarray(y).ravel(), predicted, labels=labels, target_names=names,
+        truth, predicted, labels=labels, target_names=names,
         output_dict=True, zero_division=0,
     )
     return report

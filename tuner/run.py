@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tuner.data import Data, check, infer_task
+from tuner.data import Data, check, encode_labels, infer_task
 from tuner.engines.base import Engine, Prepared, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
+from tuner.preprocessing import choose as choose_scaling
 from tuner.study import Study
 from tuner.study_plots import study_plots_html
 from tuner.tracking import Tracker
@@ -24,6 +25,7 @@ def prepare(study: Study, seed: int) -> Prepared:
     if not isinstance(data, Data):
         raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
                         f"received {type(data).__name__}")
+    data, label_names = encode_labels(data)
     task = infer_task(data.y_train, study.task)
     check(data, task)
     objective = study.objective_for(task)
@@ -36,7 +38,9 @@ def prepare(study: Study, seed: int) -> Prepared:
         import keras
 
         keras.mixed_precision.set_global_policy("mixed_float16")
-    return Prepared(data=data, task=task, settings=settings)
+    class_names = list(study.class_names) if study.class_names else label_names
+    return Prepared(data=data, task=task, settings=settings, class_names=class_names,
+                    scaling=choose_scaling(data.x_train, study.normalize))
 
 
 def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
@@ -58,7 +62,8 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
                                   "n_trials": options.n_trials, "timeout": options.timeout,
                                   "steps_per_execution": study.steps_per_execution,
                                   "jit_compile": study.jit_compile,
-                                  "mixed_precision": study.mixed_precision})
+                                  "mixed_precision": study.mixed_precision,
+                                  "preprocessing": prepared.scaling.describe()})
     return prepared, engine, tracker
 
 
@@ -70,7 +75,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     """
     prepared, engine, tracker = open_run(study, options)
     runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker,
-                         study.class_names)
+                         prepared.class_names, prepared.scaling)
     status = "FAILED"
     try:
         outcome = engine.search(runner)

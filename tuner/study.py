@@ -17,9 +17,11 @@ from tuner.errors import StudyConfigError
 from tuner.space import Space
 
 Direction = Literal["maximize", "minimize"]
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
-METRICS: dict[TaskKind, str] = {"multiclass": "accuracy", "binary": "accuracy", "regression": "mae"}
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
+PRUNERS = ("median", "hyperband", "successive-halving", "none")
+METRICS: dict[TaskKind, str] = {
+    "multiclass": "accuracy", "binary": "accuracy", "multilabel": "accuracy", "regression": "mae",
+}
 
 
 def objective_names(task: Task) -> tuple[str, ...]:
@@ -54,6 +56,7 @@ class Study:
     steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
+    normalize: bool | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         if not callable(self.data):

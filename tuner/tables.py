@@ -54,6 +54,14 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
     rows = [[_number(t), t.value, t.state, t.epochs, *(t.key_params().get(p) for p in params),
              t.run_id] for t in ranked]
     lines.append(render(["trial", "value", "state", "epochs", *params, "run id"], rows))
+    baselines = [t for t in study.ranked() if t.baseline]
+    if baselines:
+        gain = ranked[0].value - baselines[0].value
+        better = gain if study.direction == "maximize" else -gain
+        lines.append(f"* baseline; best baseline {baselines[0].label}: {baselines[0].value:.4f}, "
+                     f"best trial {ranked[0].label}: {ranked[0].value:.4f} "
+                     f"({'+' if better >= 0 else '-'}{abs(gain):.4f} "
+                     f"{'better' if better >= 0 else 'worse'})")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import mlflow
 import numpy as np
+from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
@@ -47,6 +48,24 @@ def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
     parent_id = run.data.tags.get("mlflow.parentRunId")
     if parent_id and client.get_run(parent_id).info.status == "RUNNING":
         client.set_terminated(parent_id, status="KILLED")
+
+
+def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any],
+                   suggested: Mapping[str, float], fig: Figure) -> str:
+    """One run, tagged ``tuner.role = lr-find``, in the study's experiment."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study_name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        study_name, tags={"tuner.study": study_name})
+    run = client.create_run(experiment_id, run_name="lr-find",
+                            tags={"tuner.study": study_name, "tuner.role": "lr-find"})
+    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()],
+                     metrics=[Metric(k, v, int(time.time() * 1000), 0)
+                              for k, v in suggested.items()])
+    client.log_figure(run.info.run_id, fig, "lr_finder.png")
+    figures.close(fig)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
 
 
 class Tracker:

@@ -17,6 +17,7 @@ import keras
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError
 from tuner.model import build_model, compile_options
+from tuner.preprocessing import InputScaling
 from tuner.report import build_report
 from tuner.tracking import Tracker
 from tuner.training import FitResult, fit
@@ -48,12 +49,14 @@ class TrialRunner:
     """Trains trials of one study and records each as a nested MLflow run."""
 
     def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker,
-                 class_names: Sequence[str] | None = None) -> None:
+                 class_names: Sequence[str] | None = None,
+                 scaling: InputScaling | None = None) -> None:
         self.data = data
         self.task = task
         self.settings = settings
         self.tracker = tracker
         self.class_names = list(class_names) if class_names else None
+        self.scaling = scaling
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Open the trial's run and log its parameters; returns the MLflow run id."""
@@ -114,6 +117,7 @@ class TrialRunner:
 
     def build(self, params: Mapping[str, Any]) -> keras.Model:
         return build_model(params, self.data.x_train.shape[1:], self.task,
+                           scaling=self.scaling,
                            **self.settings.compile_options(params["batch_size"]))
 
     def _complete(self, run_id: str, model: keras.Model, result: FitResult,
@@ -123,6 +127,9 @@ class TrialRunner:
         self.tracker.log_report(run_id, build_report(
             model, self.data, self.task, result.history, result.best_epoch, self.class_names
         ))
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *_, **__: lines.append(line))
+        self.tracker.log_text(run_id, "\n".join(lines), "model_summary.txt")
         reported = time.perf_counter()
         self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
             "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
@@ -132,6 +139,7 @@ class TrialRunner:
                        time_model_s=time.perf_counter() - reported)
         self.tracker.log_metrics(run_id, {**result.metrics, **timings,
                                           "trial_value": result.value,
+                                          "n_parameters": model.count_params(),
                                           "best_epoch": result.best_epoch,
                                           "epochs_trained": result.epochs_trained})
         self.tracker.end_trial(run_id, "COMPLETE")

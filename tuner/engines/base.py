@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import optuna
 
 from tuner.data import Data, Task
+from tuner.preprocessing import InputScaling
 from tuner.trial import TrialRunner, TrialSettings
 
 
@@ -18,6 +19,8 @@ class Prepared:
     data: Data
     task: Task
     settings: TrialSettings
+    class_names: list[str] | None = None
+    scaling: InputScaling = InputScaling("none")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from optuna_integration import KerasPruningCallback
 
 from tuner.engines.base import Prepared, RunOptions, SearchOutcome
 from tuner.errors import StudyConfigError, TooManyFailures, TrialFailed
+from tuner.space import Choice, Float, Int, Space
 from tuner.stores import open_storage
 from tuner.study import Study
 from tuner.tracking import close_orphaned_run
@@ -25,12 +26,41 @@ MEDIAN_STARTUP_TRIALS = 4
 MEDIAN_WARMUP_EPOCHS = 2
 
 
-def make_sampler(spec: str | optuna.samplers.BaseSampler, seed: int) -> optuna.samplers.BaseSampler:
-    """Optuna's TPE (multivariate, grouped for the per-layer widths) or random sampler."""
+def grid(space: Space) -> dict[str, list[Any]]:
+    """The grid of a space whose every searched dimension is a ``Choice``."""
+    for name in ("n_layers", "units", "learning_rate", "batch_size", "optimizer", "activation",
+                 "dropout"):
+        if isinstance(getattr(space, name), Int | Float):
+            raise StudyConfigError(
+                f"sampler 'grid' needs a finite space: space.{name} is a range; "
+                f"give it as tuner.Choice([...]) or a fixed value"
+            )
+    choices = {name: list(dim.values) for name, dim in vars(space).items()
+               if isinstance(dim, Choice) and name != "units"}
+    n_layers = space.n_layers
+    deepest = max(n_layers.values) if isinstance(n_layers, Choice) else n_layers
+    if isinstance(space.units, Choice):
+        choices.update({f"units_{i}": list(space.units.values) for i in range(deepest)})
+    return choices
+
+
+def make_sampler(
+    spec: str | optuna.samplers.BaseSampler, seed: int, space: Space
+) -> optuna.samplers.BaseSampler:
+    """Optuna's samplers by name; TPE is multivariate and grouped for per-layer widths."""
     if isinstance(spec, optuna.samplers.BaseSampler):
         return spec
     if spec == "random":
         return optuna.samplers.RandomSampler(seed=seed)
+    if spec == "grid":
+        return optuna.samplers.GridSampler(grid(space), seed=seed)
+    if spec in ("cmaes", "qmc"):
+        with warnings.catch_warnings():  # experimental and deprecation notes of Optuna's own
+            warnings.simplefilter("ignore")
+            if spec == "qmc":
+                return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+            # CMA-ES models the numeric dimensions; choices fall back to random sampling.
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     with warnings.catch_warnings():
         # ``group`` is marked experimental; it is what makes multivariate TPE
         # model the per-layer widths, whose number varies with ``n_layers``.
@@ -48,6 +78,8 @@ def make_pruner(
         return spec
     if spec == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
+    if spec == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
     if spec == "none":
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(
@@ -109,7 +141,7 @@ class OptunaEngine:
         # A resumed study (or another worker) gets its own stream of random
         # numbers, or its random start-up trials would repeat configurations.
         offset = len(self.ostudy.trials) + 1000 * options.worker
-        self.ostudy.sampler = make_sampler(study.sampler, options.seed + offset)
+        self.ostudy.sampler = make_sampler(study.sampler, options.seed + offset, study.space)
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
