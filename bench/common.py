@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import logging  # noqa: E402
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
 
@@ -26,8 +27,17 @@ REFERENCE = {"n_layers": 2, "units_0": 300, "units_1": 100, "activation": "relu"
 
 
 def load(smoke: bool) -> Data:
-    """Fashion-MNIST, or in smoke mode the small synthetic set (seconds, offline)."""
+    """Fashion-MNIST (raw 0-255 pixels), or in smoke mode the small synthetic set."""
     return synthetic() if smoke else fashion_mnist()
+
+
+def scaled_by_hand(data: Data) -> Data:
+    """What a tutorial does before a bare `fit`: pixels divided by 255 up front."""
+    if data.x_train.dtype != np.uint8:
+        return data
+    return Data(*(a.astype("float32") / 255.0 if i % 2 == 0 else a
+                  for i, a in enumerate((data.x_train, data.y_train, data.x_val, data.y_val,
+                                         data.x_test, data.y_test))))
 
 
 def bare_model(input_shape: tuple[int, ...], n_classes: int) -> keras.Sequential:

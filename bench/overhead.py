@@ -25,6 +25,7 @@ import tuner
 from tuner.data import infer_task
 from tuner.engines.base import RunOptions
 from tuner.model import build_model
+from tuner.preprocessing import choose
 from tuner.run import run_study
 
 CONFIGS = [
@@ -41,12 +42,14 @@ CONFIGS = [
 
 
 def bare(data, configs, epochs) -> list[float]:
+    """The configurations by hand: same model and scaling layer as tuner's, no bookkeeping."""
     task = infer_task(data.y_train)
+    scaling = choose(data.x_train, "auto")
     seconds = []
     for config in configs:
         started = time.perf_counter()
         keras.backend.clear_session()
-        model = build_model(config, data.x_train.shape[1:], task)
+        model = build_model(config, data.x_train.shape[1:], task, scaling=scaling)
         model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=epochs,
                   validation_data=(data.x_val, data.y_val), verbose=0)
         model.evaluate(data.x_val, data.y_val, verbose=0)

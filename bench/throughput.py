@@ -4,9 +4,11 @@
     python bench/throughput.py --smoke    # synthetic data, 1 epoch: checks it runs
 
 Both train the tutorials' 784-300-100-10 MLP (SGD 0.01) from the same seed.
-"bare" is `model.fit` with Keras defaults; "tuner" is `tuner.training.fit` on
-a model from `tuner.model.build_model` with tuner's default compile options
-(steps_per_execution, jit_compile on "auto"), EarlyStopping and all.
+"bare" is `model.fit` with Keras defaults on pixels divided by 255 by hand;
+"tuner" is `tuner.training.fit` on raw pixels and a model from
+`tuner.model.build_model` (its Rescaling layer included) with tuner's default
+compile options (steps_per_execution, jit_compile on "auto"), EarlyStopping
+and all.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import argparse
 import time
 
 import keras
-from common import REFERENCE, bare_model, load, save, table
+from common import REFERENCE, bare_model, load, save, scaled_by_hand, table
 
 from tuner.data import infer_task
 from tuner.model import build_model, compile_options
+from tuner.preprocessing import choose
 from tuner.training import fit
 
 
 def run(batch_sizes: list[int], epochs: int, smoke: bool) -> list[dict]:
     data = load(smoke)
+    by_hand = scaled_by_hand(data)
+    scaling = choose(data.x_train, "auto")
     task = infer_task(data.y_train)
     n_samples = len(data.x_train) * epochs
     rows = []
@@ -32,8 +37,9 @@ def run(batch_sizes: list[int], epochs: int, smoke: bool) -> list[dict]:
         keras.utils.set_random_seed(0)
         model = bare_model(data.x_train.shape[1:], max(task.n_outputs, 2))
         started = time.perf_counter()
-        history = model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
-                            validation_data=(data.x_val, data.y_val), verbose=0)
+        history = model.fit(by_hand.x_train, by_hand.y_train, batch_size=batch_size,
+                            epochs=epochs, validation_data=(by_hand.x_val, by_hand.y_val),
+                            verbose=0)
         bare_s = time.perf_counter() - started
         bare_acc = history.history["val_accuracy"][-1]
 
@@ -41,7 +47,7 @@ def run(batch_sizes: list[int], epochs: int, smoke: bool) -> list[dict]:
         keras.utils.set_random_seed(0)
         options = compile_options(batch_size, "auto", "auto")
         params = {**REFERENCE, "batch_size": batch_size}
-        model = build_model(params, data.x_train.shape[1:], task, **options)
+        model = build_model(params, data.x_train.shape[1:], task, scaling=scaling, **options)
         result = fit(model, data, batch_size=batch_size, objective="val_accuracy",
                      direction="maximize", max_epochs=epochs, patience=epochs)
         rows.append({
