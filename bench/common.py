@@ -21,7 +21,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per n
 from tuner.data import Data  # noqa: E402
 from tuner.datasets import fashion_mnist, synthetic  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS", Path(__file__).parent / "results"))
 REFERENCE = {"n_layers": 2, "units_0": 300, "units_1": 100, "activation": "relu",
              "dropout": 0.0, "optimizer": "sgd", "learning_rate": 0.01}
 

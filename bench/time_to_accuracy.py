@@ -107,7 +107,7 @@ def main() -> None:
                         help="comma-separated names from: " + ", ".join(SETUPS))
     args = parser.parse_args()
     study_file = STUDIES / ("synthetic.py" if args.smoke else "fashion.py")
-    budgets = [10.0] if args.smoke else [float(b) for b in args.budgets.split(",")]
+    budgets = [4.0] if args.smoke else [float(b) for b in args.budgets.split(",")]
     seeds = [0] if args.smoke else [int(s) for s in args.seeds.split(",")]
     names = [n.strip() for n in args.setups.split(",")]
     everything = {}

@@ -1,0 +1,29 @@
+"""Every benchmark runs end to end in smoke mode (tiny data and budgets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parents[1] / "bench"
+
+
+@pytest.mark.parametrize(("script", "result"), [
+    ("throughput.py", "throughput-smoke.json"),
+    ("overhead.py", "overhead-smoke.json"),
+    ("bookkeeping.py", "bookkeeping-smoke.json"),
+    ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
+])
+def test_benchmark_smoke_run_prints_a_table_and_writes_json(script, result, workdir):
+    env = {**os.environ, "BENCH_RESULTS": str(workdir)}
+    done = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], cwd=BENCH,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "|---" in done.stdout
+    payload = json.loads((workdir / result).read_text())
+    assert payload["cpus"] >= 1 and payload["date"]
