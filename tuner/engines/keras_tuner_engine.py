@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,9 @@ class KerasTunerEngine:
         self.limit = None if self.options.n_trials is None else (
             len(self.tuner.oracle.trials) + self.options.n_trials)
         self.tuner.oracle.max_trials = self.limit
+        # Hyperband reloads a round's best weights, not its optimizer state; Keras
+        # warns about that once per round.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         try:
             self.tuner.search(epochs=self.study.max_epochs, verbose=0)
         except RuntimeError as exc:
