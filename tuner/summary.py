@@ -25,7 +25,8 @@ def format_outcome(study_name: str, outcome: SearchOutcome,
         lines.append("no trial completed")
         return "\n".join(lines)
     best = outcome.best
-    lines.append(f"best trial: #{best['number']}  {outcome.objective} = {best['value']:.4f}")
+    label = best.get("label", f"#{best['number']}")
+    lines.append(f"best trial: {label}  {outcome.objective} = {best['value']:.4f}")
     width = max(len(k) for k in best["params"])
     lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best["params"].items()]
     lines.append(f"MLflow run: {best['run_id']}  (tracking URI {tracking_uri})")

@@ -182,7 +182,8 @@ class KerasTunerEngine:
         done = self.tuner.oracle.get_best_trials(1) if self.tuner else []
         if done and done[0].score is not None:
             trial = done[0]
-            best = {"number": int(trial.trial_id), "value": trial.score,
+            number = int(trial.trial_id)
+            best = {"number": number, "label": f"{self.algorithm}-{number}", "value": trial.score,
                     "params": space_params(self.study.space, trial.hyperparameters),
                     "run_id": self.run_ids.get(trial.trial_id)}
         return SearchOutcome(objective=self.objective_key, states=states, best=best)
