@@ -66,4 +66,16 @@ def test_two_processes_share_a_postgres_study_and_tracking_store(databases, stud
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
         r.info.run_id for r in trial_runs}
     assert len(parents) == 2 and {p.info.status for p in parents} == {"FINISHED"}
+
+    # The commands after the search work on the PostgreSQL backend store too.
+    cli = [sys.executable, "-m", "tuner.cli"]
+    listed = subprocess.run([*cli, "ls", "--tracking-uri", tracking], capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:3] == [
+        "tiny", str(sum(t.state.name == "COMPLETE" for t in study.trials)),
+        str(sum(t.state.name == "PRUNED" for t in study.trials))], listed.stdout + listed.stderr
+    promoted = subprocess.run([*cli, "promote", "tiny", "--model", "pg-mlp", "--tracking-uri",
+                               tracking], capture_output=True, text=True, timeout=120)
+    assert promoted.returncode == 0, promoted.stderr
     mlflow.set_tracking_uri(tracking)
+    assert str(client.get_model_version_by_alias("pg-mlp", "champion").version) == "1"
