@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tuner.data import Data
-from tuner.errors import DataError
+from tuner.errors import DataError, first_line
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
@@ -67,9 +67,8 @@ def _keras_load(load_data: Callable[[], tuple], name: str, how_to_get: str) -> t
         with _download_timeout(DOWNLOAD_TIMEOUT_S):
             return load_data()
     except Exception as exc:  # urllib, socket and Keras raise many kinds here
-        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise DataError(f"{name} is not available locally and could not be downloaded "
-                        f"({first_line}); {how_to_get}") from exc
+                        f"({first_line(exc)}); {how_to_get}") from exc
 
 
 def _images(train: tuple, test: tuple, validation: int) -> Data:

@@ -6,6 +6,11 @@ failed and the study goes on, every other ``TunerError`` stops the study.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (or its type), for one-line reports."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 class TunerError(Exception):
     """Base of every error tuner raises on purpose."""
 

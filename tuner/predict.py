@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, first_line
 
 
 class PredictError(TunerError):
@@ -68,8 +68,7 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     except PredictError:
         raise
     except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
-        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise PredictError(f"cannot load model {model_uri}: {first_line}") from exc
+        raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
     x = _fit_to_signature(load_input(input_path), info)
     outputs = np.asarray(model.predict(x, verbose=0))
     metadata = info.metadata or {}

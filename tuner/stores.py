@@ -18,7 +18,7 @@ import sqlalchemy
 from optuna.trial import FrozenTrial
 from sqlalchemy.engine import make_url
 
-from tuner.errors import StoreError
+from tuner.errors import StoreError, first_line
 
 STORE_DIR = Path("mlruns")
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -107,5 +107,6 @@ def open_storage(
                 heartbeat_stale_trial_callback=stale_trial_callback,
             )
     except Exception as exc:  # SQLAlchemy and drivers raise many kinds
-        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise StoreError(f"cannot open the Optuna storage {redact(url)}: {first_line}") from exc
+        raise StoreError(
+            f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
+        ) from exc

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 
 from tuner.data import Data, Task
-from tuner.errors import TrialFailed, TunerError
+from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
 from tuner.report import build_report
@@ -145,6 +145,6 @@ class TrialRunner:
         self.tracker.end_trial(run_id, "COMPLETE")
 
     def _fail(self, run_id: str, exc: BaseException) -> None:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         self.tracker.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
         self.tracker.end_trial(run_id, "FAIL", {"tuner.fail_reason": reason[:500]})
