@@ -191,7 +191,8 @@ def test_promote_registers_best_once_and_alias_loads_it(searched, cli, workdir):
     (["predict", "models:/never-registered@champion", "x.npy"], "cannot load model"),
     (["predict", "models:/tiny-mlp/1", "missing.npy"], "input file missing.npy does not exist"),
 ])
-def test_refusals_exit_2_with_one_line(searched, cli, args, message):
+def test_refusals_exit_2_with_one_line(searched, cli, args, message, workdir):
+    np.save(workdir / "x.npy", np.zeros((2, 2), "float32"))  # an input that exists
     result = cli(*args, "--tracking-uri", searched)
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1

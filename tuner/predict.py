@@ -58,7 +58,11 @@ def _fit_to_signature(x: np.ndarray, info: mlflow.models.model.ModelInfo) -> np.
 
 
 def predict(model_uri: str, input_path: Path) -> Predictions:
-    """Load through the Keras flavor (its predict can be silenced), label by the metadata."""
+    """Load through the Keras flavor (its predict can be silenced), label by the metadata.
+
+    The input is read first: a missing or unreadable file fails before any model loads.
+    """
+    inputs = load_input(input_path)
     try:
         info = mlflow.models.get_model_info(model_uri)
         if "keras" not in info.flavors or info.signature is None:
@@ -69,7 +73,7 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
         raise
     except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
         raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
-    x = _fit_to_signature(load_input(input_path), info)
+    x = _fit_to_signature(inputs, info)
     outputs = np.asarray(model.predict(x, verbose=0))
     metadata = info.metadata or {}
     task = metadata.get("tuner_task", "regression")
