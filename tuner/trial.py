@@ -99,8 +99,10 @@ class TrialRunner:
             )
         except pruned:
             # Training time of pruned trials counts too in where a study's time went.
-            fitted = time.perf_counter() - started
-            self.tracker.log_metrics(run_id, {"time_fit_s": fitted})
+            self.tracker.log_metrics(run_id, {
+                "time_build_s": build_seconds,
+                "time_fit_s": time.perf_counter() - started - build_seconds,
+            })
             self.tracker.end_trial(run_id, "PRUNED")
             raise
         except KeyboardInterrupt:
