@@ -53,6 +53,17 @@ STUDY_FILE_CASES = {
                           "objective: expected one of"),
     "loader returns a tuple": (LOADER.format(change="return x, y"),
                                "must return tuner.Data, received tuple"),
+    "categorical not a list": ("import tuner\nstudy = tuner.Study(data=list, categorical='2')\n",
+                               "categorical: expected a list of distinct column numbers"),
+    "categorical column missing": (LOADER.format(change="").replace(
+        "trials=1", "categorical=[5]"), "categorical: column 5 does not exist; the data has "
+        "columns 0..1"),
+    "categorical not codes": (LOADER.format(change="").replace("trials=1", "categorical=[0]"),
+                              "categorical column 0 holds non-integer values"),
+    "one fold": ("import tuner\nstudy = tuner.Study(data=list, cv=1)\n",
+                 "cv: expected a number of folds >= 2, received 1"),
+    "auto rate out of place": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
+                               "dropout='auto'))\n", "space.dropout: expected values >= 0"),
 }
 
 

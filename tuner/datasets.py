@@ -155,3 +155,24 @@ def inbox(n: int = 2000, seed: int = 0) -> Data:
     spam = (x[:, 0] + 0.5 * x[:, 1] > 1.5).astype("int64")
     urgent = (0.2 * x[:, 2] - 0.1 * (x[:, 4] - 50) > 0.2).astype("int64")
     return _shuffled_split(x.astype("float32"), np.stack([spam, urgent], axis=1), seed)
+
+
+CUSTOMERS_COLUMNS = ("tenure_months", "monthly_charge", "plan", "region")
+
+
+def customers(n: int = 2000, seed: int = 0) -> Data:
+    """Generated churn data with two categorical columns, given as integer codes.
+
+    Columns: tenure in months, monthly charge, plan (0 monthly, 1 yearly,
+    2 two-year) and region (codes 10-14, one of which churns far more).
+    Churn depends on the plan and the region as categories, not as numbers.
+    """
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, n)
+    charge = rng.normal(70, 25, n).clip(15, 150)
+    plan = rng.integers(0, 3, n)
+    region = rng.integers(10, 15, n)
+    risk = (1.5 * (plan == 0) - 1.2 * (plan == 2) + 1.8 * (region == 12)
+            - 0.04 * tenure + 0.02 * (charge - 70) + rng.normal(0, 0.5, n))
+    x = np.stack([tenure, charge, plan, region], axis=1).astype("float32")
+    return _shuffled_split(x, (risk > 0).astype("int64"), seed)

@@ -8,6 +8,7 @@ range ends a few times below it and starts a hundred times below.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,10 +16,14 @@ from typing import Any
 
 import keras
 import numpy as np
+from mlflow.tracking import MlflowClient
 
+from tuner import figures
 from tuner.engines.base import Prepared
 from tuner.model import build_model
-from tuner.space import Choice, Float, Int, Space
+from tuner.space import AUTO, Choice, Float, Int, Space
+from tuner.study import Study
+from tuner.tracking import log_lr_finding
 
 START_LR = 1e-5
 END_LR = 10.0
@@ -109,3 +114,49 @@ def _smooth(losses: list[float]) -> list[float]:
         average = SMOOTHING * average + (1 - SMOOTHING) * (loss if math.isfinite(loss) else 1e9)
         smoothed.append(average / (1 - SMOOTHING ** i))
     return smoothed
+
+
+def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> Study:
+    """``learning_rate="auto"``: the finder's ranges for the space's optimizers, joined.
+
+    Each finding is logged as an lr-find run tagged ``tuner.auto``; a resumed
+    study or a worker reuses the first finding per optimizer, so every trial of
+    a study samples from the same range.
+    """
+    if study.space.learning_rate != AUTO:
+        return study
+    optimizer = study.space.optimizer
+    optimizers = optimizer.values if isinstance(optimizer, Choice) else (optimizer,)
+    found = _earlier_findings(tracking_uri, study.name)
+    for name in optimizers:
+        if name in found:
+            continue
+        params = default_params(study.space, name, None)
+        finding = find_learning_rate(prepared, params)
+        log_lr_finding(tracking_uri, study.name, params,
+                       {"suggested_low": finding.low, "suggested_high": finding.high},
+                       figures.lr_finder(finding.rates, finding.losses, finding.low,
+                                         finding.high), tags={"tuner.auto": "true"})
+        found[name] = (finding.low, finding.high)
+    low = min(found[name][0] for name in optimizers)
+    high = max(found[name][1] for name in optimizers)
+    space = dataclasses.replace(study.space, learning_rate=Float(low, high, log=True))
+    return dataclasses.replace(study, space=space)
+
+
+def _earlier_findings(tracking_uri: str, study_name: str) -> dict[str, tuple[float, float]]:
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study_name)
+    if experiment is None:
+        return {}
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        "tags.`tuner.role` = 'lr-find' and tags.`tuner.auto` = 'true'",
+        order_by=["attributes.start_time ASC"])
+    found: dict[str, tuple[float, float]] = {}
+    for run in runs:
+        metrics = run.data.metrics
+        if {"suggested_low", "suggested_high"} <= metrics.keys():
+            found.setdefault(run.data.params["optimizer"],
+                             (metrics["suggested_low"], metrics["suggested_high"]))
+    return found

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from tuner.crossval import make_folds
 from tuner.data import Data, check, encode_labels, infer_task
 from tuner.engines.base import Engine, Prepared, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
+from tuner.lr_find import auto_learning_rate
 from tuner.preprocessing import choose as choose_scaling
 from tuner.study import Study
 from tuner.study_plots import study_plots_html
@@ -39,8 +41,11 @@ def prepare(study: Study, seed: int) -> Prepared:
 
         keras.mixed_precision.set_global_policy("mixed_float16")
     class_names = list(study.class_names) if study.class_names else label_names
+    folds = make_folds(data, task, study.cv, seed, study.normalize, study.categorical) \
+        if study.cv else ()
     return Prepared(data=data, task=task, settings=settings, class_names=class_names,
-                    scaling=choose_scaling(data.x_train, study.normalize))
+                    scaling=choose_scaling(data.x_train, study.normalize, study.categorical),
+                    folds=folds)
 
 
 def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
@@ -54,6 +59,10 @@ def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine
 def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
     """Everything a search needs, stores created; the parent run is opened (or joined)."""
     prepared = prepare(study, options.seed)
+    searched = auto_learning_rate(study, prepared, options.tracking_uri)
+    found = {} if searched is study else {"learning_rate_found": "{:.3g}..{:.3g}".format(
+        searched.space.learning_rate.low, searched.space.learning_rate.high)}
+    study = searched
     engine = make_engine(study, prepared, options)
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
                       parent_run_id=options.parent_run_id)
@@ -63,7 +72,8 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
                                   "steps_per_execution": study.steps_per_execution,
                                   "jit_compile": study.jit_compile,
                                   "mixed_precision": study.mixed_precision,
-                                  "preprocessing": prepared.scaling.describe()})
+                                  "preprocessing": prepared.scaling.describe(),
+                                  "cv": study.cv, **found})
     return prepared, engine, tracker
 
 
@@ -75,7 +85,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     """
     prepared, engine, tracker = open_run(study, options)
     runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker,
-                         prepared.class_names, prepared.scaling)
+                         prepared.class_names, prepared.scaling, prepared.folds)
     status = "FAILED"
     try:
         outcome = engine.search(runner)

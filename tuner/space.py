@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 
 from tuner.errors import SpaceError
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam", "adamw")
+AUTO = "auto"
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
 
 
@@ -100,7 +101,8 @@ class Space:
 
     n_layers: Int | int = field(default_factory=lambda: Int(1, 4))
     units: Int | int = field(default_factory=lambda: Int(16, 1024, log=True))
-    learning_rate: Float | float = field(default_factory=lambda: Float(1e-4, 1e-1, log=True))
+    learning_rate: Float | float | Literal["auto"] = field(
+        default_factory=lambda: Float(1e-4, 1e-1, log=True))
     batch_size: Choice | int = field(default_factory=lambda: Choice([32, 64, 128, 256, 512]))
     optimizer: Choice | str = field(default_factory=lambda: Choice(OPTIMIZERS))
     activation: Choice | str = "relu"
@@ -127,7 +129,8 @@ class Space:
         self._check_bounds("n_layers", 0, None)
         self._check_bounds("units", 1, None)
         self._check_bounds("batch_size", 1, None)
-        self._check_bounds("learning_rate", 0, None, strict=True)
+        if self.learning_rate != AUTO:  # replaced by the finder's range before a search
+            self._check_bounds("learning_rate", 0, None, strict=True)
         self._check_bounds("dropout", 0, 1, upper_strict=True)
 
     def _check_bounds(
@@ -137,9 +140,10 @@ class Space:
         dim = getattr(self, name)
         values = (dim.low, dim.high) if isinstance(dim, Int | Float) else _values(dim)
         for v in values:
-            too_low = v <= low if strict else v < low
-            too_high = high is not None and (v >= high if upper_strict else v > high)
-            if not isinstance(v, int | float) or too_low or too_high:
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            too_low = number and (v <= low if strict else v < low)
+            too_high = number and high is not None and (v >= high if upper_strict else v > high)
+            if not number or too_low or too_high:
                 upper = f" and {'<' if upper_strict else '<='} {high}" if high is not None else ""
                 raise SpaceError(
                     f"space.{name}: expected values {'>' if strict else '>='} {low}{upper}, "

@@ -57,6 +57,8 @@ class Study:
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
     normalize: bool | Literal["auto"] = "auto"
+    categorical: Sequence[int] = ()
+    cv: int | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -84,6 +86,10 @@ class Study:
             raise StudyConfigError(
                 f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
+        _check_categorical(self.categorical)
+        if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
+                                    or self.cv < 2):
+            raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
         _check_named("sampler", self.sampler, SAMPLERS, optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, PRUNERS, optuna.pruners.BasePruner)
 
@@ -109,6 +115,15 @@ def _check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise StudyConfigError(f"{name}: expected a number > 0, received {value!r}")
+
+
+def _check_categorical(columns: Any) -> None:
+    ok = isinstance(columns, Sequence) and not isinstance(columns, str) and all(
+        isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in columns)
+    if not ok or len(set(columns)) != len(columns):
+        raise StudyConfigError(
+            f"categorical: expected a list of distinct column numbers >= 0, received {columns!r}"
+        )
 
 
 def _check_named(name: str, value: Any, names: tuple[str, ...], base: type) -> None:

@@ -51,14 +51,16 @@ def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
 
 
 def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any],
-                   suggested: Mapping[str, float], fig: Figure) -> str:
+                   suggested: Mapping[str, float], fig: Figure,
+                   tags: Mapping[str, str] | None = None) -> str:
     """One run, tagged ``tuner.role = lr-find``, in the study's experiment."""
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(study_name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(
         study_name, tags={"tuner.study": study_name})
     run = client.create_run(experiment_id, run_name="lr-find",
-                            tags={"tuner.study": study_name, "tuner.role": "lr-find"})
+                            tags={"tuner.study": study_name, "tuner.role": "lr-find",
+                                  **(tags or {})})
     client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()],
                      metrics=[Metric(k, v, int(time.time() * 1000), 0)
                               for k, v in suggested.items()])
@@ -122,8 +124,8 @@ class Tracker:
         self._log(run.info.run_id, params=params)
         return run.info.run_id
 
-    def epoch_logger(self, run_id: str) -> EpochLogger:
-        return EpochLogger(self, run_id)
+    def epoch_logger(self, run_id: str, prefix: str = "") -> EpochLogger:
+        return EpochLogger(self, run_id, prefix)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         self._log(run_id, metrics=metrics, step=step)
@@ -191,13 +193,18 @@ class Tracker:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Logs every epoch's training and validation values with ``step=epoch``."""
+    """Logs every epoch's training and validation values with ``step=epoch``.
 
-    def __init__(self, tracker: Tracker, run_id: str) -> None:
+    ``prefix`` keeps apart the curves of several fits in one run (CV folds).
+    """
+
+    def __init__(self, tracker: Tracker, run_id: str, prefix: str = "") -> None:
         super().__init__()
         self.tracker = tracker
         self.run_id = run_id
+        self.prefix = prefix
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        values = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+        values = {f"{self.prefix}{k}": float(v) for k, v in (logs or {}).items()
+                  if np.isscalar(v) or np.ndim(v) == 0}
         self.tracker.log_metrics(self.run_id, values, step=epoch)

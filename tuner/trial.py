@@ -6,14 +6,17 @@ logging of a trial exists once whichever engine proposed the parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np
 
+from tuner.crossval import Fold
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.model import build_model, compile_options
@@ -50,8 +53,9 @@ class TrialRunner:
 
     def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker,
                  class_names: Sequence[str] | None = None,
-                 scaling: InputScaling | None = None) -> None:
+                 scaling: InputScaling | None = None, folds: Sequence[Fold] = ()) -> None:
         self.data = data
+        self.folds = tuple(folds)
         self.task = task
         self.settings = settings
         self.tracker = tracker
@@ -76,20 +80,28 @@ class TrialRunner:
         model: keras.Model | None = None,
         epochs: int | None = None,
         initial_epoch: int = 0,
+        on_fold: Callable[[int, float], None] | None = None,
     ) -> FitResult:
         """Train and close the run as COMPLETE, PRUNED (on ``pruned``), FAIL or KILLED.
 
         Any error of build or fit becomes ``TrialFailed`` so the study goes on;
         a ``TunerError`` (a setting that is wrong for every trial) stops it. An
         engine that builds its own model (KerasTuner) passes it, and its epochs.
+        With folds, the trial's value is the mean over folds (``on_fold`` hears
+        the running mean after each, and may prune), and the model logged is
+        then trained on the study's own training split.
         """
         started = time.perf_counter()
-        if model is None:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(self.settings.seed + number)
+        build_seconds = 0.0
         try:
-            model = model or self.build(params)
-            build_seconds = time.perf_counter() - started
+            cv_metrics = self._cross_validate(run_id, number, params, on_fold) \
+                if self.folds else {}
+            build_started = time.perf_counter()
+            if model is None:
+                keras.backend.clear_session()
+                keras.utils.set_random_seed(self.settings.seed + number)
+                model = self.build(params)
+            build_seconds = time.perf_counter() - build_started
             result = fit(
                 model, self.data, batch_size=params["batch_size"],
                 objective=self.settings.objective, direction=self.settings.direction,
@@ -114,13 +126,40 @@ class TrialRunner:
         except Exception as exc:
             self._fail(run_id, exc)
             raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
-        self._complete(run_id, model, result, {"time_build_s": build_seconds})
+        timings = {"time_build_s": build_seconds}
+        if cv_metrics:
+            timings["time_cv_s"] = build_started - started
+            result = dataclasses.replace(
+                result, value=cv_metrics[f"cv_mean_{self.settings.objective}"],
+                metrics={**result.metrics, **cv_metrics})
+        self._complete(run_id, model, result, timings)
         return result
 
-    def build(self, params: Mapping[str, Any]) -> keras.Model:
+    def build(self, params: Mapping[str, Any], scaling: InputScaling | None = None) -> keras.Model:
         return build_model(params, self.data.x_train.shape[1:], self.task,
-                           scaling=self.scaling,
+                           scaling=scaling or self.scaling,
                            **self.settings.compile_options(params["batch_size"]))
+
+    def _cross_validate(self, run_id: str, number: int, params: Mapping[str, Any],
+                        on_fold: Callable[[int, float], None] | None) -> dict[str, float]:
+        """Train a fresh model per fold; each fold's curves are logged as ``fold<i>_*``."""
+        objective = self.settings.objective
+        values: list[float] = []
+        for i, fold in enumerate(self.folds):
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(self.settings.seed + number)
+            result = fit(
+                self.build(params, fold.scaling), fold.data, batch_size=params["batch_size"],
+                objective=objective, direction=self.settings.direction,
+                max_epochs=self.settings.max_epochs, patience=self.settings.patience,
+                callbacks=[self.tracker.epoch_logger(run_id, prefix=f"fold{i}_")],
+            )
+            values.append(result.value)
+            self.tracker.log_metrics(run_id, {f"cv_{objective}": result.value}, step=i)
+            if on_fold:
+                on_fold(i, float(np.mean(values)))
+        return {f"cv_mean_{objective}": float(np.mean(values)),
+                f"cv_std_{objective}": float(np.std(values))}
 
     def _complete(self, run_id: str, model: keras.Model, result: FitResult,
                   timings: dict[str, float]) -> None:

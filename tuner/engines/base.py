@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import optuna
 
+from tuner.crossval import Fold
 from tuner.data import Data, Task
 from tuner.preprocessing import InputScaling
 from tuner.trial import TrialRunner, TrialSettings
@@ -21,6 +22,7 @@ class Prepared:
     settings: TrialSettings
     class_names: list[str] | None = None
     scaling: InputScaling = InputScaling("none")
+    folds: tuple[Fold, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ import keras_tuner as kt
 import optuna
 
 from tuner.engines.base import Prepared, RunOptions, SearchOutcome
-from tuner.errors import TooManyFailures
+from tuner.errors import StudyConfigError, TooManyFailures
 from tuner.space import Choice, Float, Int, Space
 from tuner.study import Study
 from tuner.trial import TrialRunner
@@ -98,6 +98,9 @@ class KerasTunerEngine:
 
     def __init__(self, study: Study, prepared: Prepared, options: RunOptions,
                  algorithm: str = "hyperband") -> None:
+        if study.cv:
+            raise StudyConfigError("cv: the keras-tuner engine does not cross-validate; "
+                                   "run this study with --engine optuna, or drop cv")
         self.study = study
         self.options = options
         self.algorithm = algorithm

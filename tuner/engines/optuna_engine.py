@@ -87,6 +87,16 @@ def make_pruner(
     )
 
 
+def _fold_reporter(trial: optuna.Trial) -> Callable[[int, float], None]:
+    """Report the running mean over folds; the pruner compares it fold by fold."""
+    def report(fold: int, running_mean: float) -> None:
+        trial.report(running_mean, fold)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after fold {fold} (running mean {running_mean:.4g})")
+
+    return report
+
+
 class FailureStreak:
     """Stops the study after ``limit`` FAIL trials in a row, rather than burn the budget."""
 
@@ -130,7 +140,7 @@ class OptunaEngine:
         )
         self.ostudy = optuna.create_study(
             storage=storage, study_name=study.name, direction=direction,
-            pruner=make_pruner(study.pruner, study.max_epochs), load_if_exists=True,
+            pruner=make_pruner(study.pruner, study.cv or study.max_epochs), load_if_exists=True,
         )
         stored = self.ostudy.direction.name.lower()
         if stored != direction:
@@ -185,12 +195,12 @@ class OptunaEngine:
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
+            # Cross-validated trials report once per fold, others once per epoch.
+            pruning = {"on_fold": _fold_reporter(trial)} if runner.folds else {
+                "callbacks": [KerasPruningCallback(trial, self.objective_key)]}
             try:
-                result = runner.train(
-                    run_id, trial.number, params,
-                    callbacks=[KerasPruningCallback(trial, self.objective_key)],
-                    pruned=(optuna.TrialPruned,),
-                )
+                result = runner.train(run_id, trial.number, params, pruned=(optuna.TrialPruned,),
+                                      **pruning)
             except TrialFailed as exc:
                 trial.set_user_attr("fail_reason", str(exc)[:500])
                 log.warning("trial %d failed: %s (error.txt of MLflow run %s)",
@@ -211,4 +221,6 @@ class OptunaEngine:
             best = {"number": trial.number, "value": trial.value,
                     "params": trial.user_attrs.get("params", trial.params),
                     "run_id": trial.user_attrs.get("mlflow_run_id")}
-        return SearchOutcome(objective=self.objective_key, states=states, best=best)
+        objective = self.objective_key + (f" (mean of {self.study.cv} folds)"
+                                          if self.study.cv else "")
+        return SearchOutcome(objective=objective, states=states, best=best)
