@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import shutil
 import statistics
@@ -149,7 +148,7 @@ def main() -> None:
     root = RESULTS / label
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for seed in seeds:  # seed-major, so the machine's drift spreads over every set-up
-        for i, name in enumerate(names):
+        for name in names:
             folder = root / f"{max(budgets):.0f}s-seed{seed}-setup{list(SETUPS).index(name)}"
             if not (folder / "done").exists():
                 shutil.rmtree(folder, ignore_errors=True)

@@ -60,8 +60,10 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     """Everything a search needs, stores created; the parent run is opened (or joined)."""
     prepared = prepare(study, options.seed)
     searched = auto_learning_rate(study, prepared, options.tracking_uri)
-    found = {} if searched is study else {"learning_rate_found": "{:.3g}..{:.3g}".format(
-        searched.space.learning_rate.low, searched.space.learning_rate.high)}
+    found = {}
+    if searched is not study:
+        rates = searched.space.learning_rate
+        found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
     study = searched
     engine = make_engine(study, prepared, options)
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
