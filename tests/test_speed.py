@@ -54,3 +54,33 @@ def test_bad_steps_per_execution_is_a_usage_error(study_file, cli):
     result = cli("run", study_file(), "--steps-per-execution", "many")
     assert result.exit_code == 2
     assert "--steps-per-execution: expected a number > 0 or auto" in result.stderr
+
+
+def test_only_trials_among_the_best_k_log_figures_and_a_model(study_file, cli, workdir):
+    body = FIXED.replace("learning_rate=0.01", "learning_rate=tuner.Float(1e-4, 0.3, log=True)")
+    body = body.replace("seed=7,", "seed=7, artifacts_for_top=1, pruner='none',")
+    assert cli("run", study_file(body=body), "--trials", "6", "--no-progress").exit_code == 0
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
+                              order_by=["attributes.end_time"])
+    import mlflow
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    best_so_far = None
+    for run in runs:
+        value = run.data.metrics["trial_value"]
+        expected = best_so_far is None or value >= best_so_far
+        best_so_far = value if expected else best_so_far
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        models = mlflow.search_logged_models(
+            experiment_ids=[experiment.experiment_id], output_format="list",
+            filter_string=f"source_run_id = '{run.info.run_id}'")
+        assert ("learning_curves.png" in artifacts) == expected == bool(models), run.info.run_name
+        assert "model_summary.txt" in artifacts
+        if not expected:
+            assert run.data.tags["tuner.artifacts"] == "none: not among the best 1 when it finished"
+            trial = run.data.tags["tuner.trial"]
+            refused = cli("promote", "tiny", "--model", "m", "--trial", trial)
+            assert refused.exit_code != 0 and "has no logged model: only trials" in refused.stderr
+    assert any("tuner.artifacts" in r.data.tags for r in runs)  # the setting did skip some
+    assert cli("promote", "tiny", "--model", "m").exit_code == 0  # the best always has one

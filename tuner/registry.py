@@ -66,7 +66,9 @@ def _register(client: MlflowClient, study: StudyRecord, trial: TrialRecord, name
         filter_string=f"source_run_id = '{trial.run_id}'",
     )
     if not models:
-        raise PromotionRefused(f"trial {trial.label} of study {study.name!r} has no logged model")
+        raise PromotionRefused(
+            f"trial {trial.label} of study {study.name!r} has no logged model: only trials "
+            "among the study's best artifacts_for_top when they finished log one")
     run = client.get_run(trial.run_id)
     test_metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
     tags = {"tuner.study": study.name, "tuner.trial": trial.label,

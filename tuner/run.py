@@ -35,6 +35,7 @@ def prepare(study: Study, seed: int) -> Prepared:
         objective=objective, direction=study.direction_for(objective),
         max_epochs=study.max_epochs, patience=study.patience, seed=seed,
         steps_per_execution=study.steps_per_execution, jit_compile=study.jit_compile,
+        artifacts_for_top=study.artifacts_for_top,
     )
     if study.mixed_precision:
         import keras

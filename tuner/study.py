@@ -59,6 +59,7 @@ class Study:
     normalize: bool | Literal["auto"] = "auto"
     categorical: Sequence[int] = ()
     cv: int | None = None
+    artifacts_for_top: int | None = 5
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -86,6 +87,7 @@ class Study:
             raise StudyConfigError(
                 f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
+        _check_positive("artifacts_for_top", self.artifacts_for_top, allow_none=True)
         _check_categorical(self.categorical)
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
                                     or self.cv < 2):

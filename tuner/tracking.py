@@ -127,8 +127,19 @@ class Tracker:
     def epoch_logger(self, run_id: str, prefix: str = "") -> EpochLogger:
         return EpochLogger(self, run_id, prefix)
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
-        self._log(run_id, metrics=metrics, step=step)
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0,
+                    tags: Mapping[str, str] | None = None) -> None:
+        self._log(run_id, metrics=metrics, step=step, tags=tags)
+
+    def ranks_among_best(self, value: float, direction: str, k: int) -> bool:
+        """Whether fewer than ``k`` COMPLETE trials of the study did better than ``value``."""
+        better = ">" if direction == "maximize" else "<"
+        beaten_by = self.client.search_runs(
+            [self.experiment_id],
+            "tags.`tuner.role` = 'trial' and tags.`tuner.state` = 'COMPLETE' and "
+            f"metrics.trial_value {better} {np.format_float_positional(value, trim='-')}",
+            max_results=k)
+        return len(beaten_by) < k
 
     def log_model(self, run_id: str, model: keras.Model, sample: np.ndarray,
                   metadata: Mapping[str, Any]) -> str:
