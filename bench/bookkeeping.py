@@ -1,24 +1,35 @@
-"""Bookkeeping share of a study: wall time not spent in fit + evaluate, over the total.
+"""Bookkeeping share of a study, and where a trial's set-up time goes.
 
-    python bench/bookkeeping.py           # studies/fashion.py x 4 trials, synthetic.py x 8
+    python bench/bookkeeping.py           # studies/fashion.py x 10 trials, synthetic.py x 8
     python bench/bookkeeping.py --smoke   # synthetic.py x 2
 
-Runs each study in this process (TensorFlow's import, the same for any Keras
-program, is not counted) into a temporary store with tuner's defaults, then
-reads each trial's `time_fit_s` and `time_evaluate_s` back from MLflow.
+Share: runs each study in this process (TensorFlow's import, the same for any
+Keras program, is not counted) into a temporary store with tuner's defaults,
+then reads each trial's `time_fit_s` and `time_evaluate_s` back from MLflow;
+share = (wall time - their sum) / wall time.
+
+Set-up: for the tutorials' reference model, the time from the end of one
+trial to the first trained step of the next: clearing Keras's state (with and
+without the full garbage collection `clear_session` runs by default), building
+and compiling the model, and one `fit` call on one compiled step (the trace).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import save, table
+import keras
+from common import REFERENCE, load, save, table
 from mlflow.tracking import MlflowClient
 
+from tuner.data import infer_task
 from tuner.engines.base import RunOptions
+from tuner.model import build_model, compile_options
+from tuner.preprocessing import choose
 from tuner.run import run_study
 from tuner.studyfile import load_study_file
 
@@ -46,18 +57,50 @@ def share(study_file: Path, n_trials: int) -> dict:
             **phases}
 
 
+def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
+    """Median seconds of clear + build + compile + first trace, with and without gc."""
+    data = load(smoke)
+    task, scaling = infer_task(data.y_train), choose(data.x_train, "auto")
+    params = {**REFERENCE, "batch_size": 32}
+    options = compile_options(32, "auto", "auto")
+    one_call = options["steps_per_execution"] * params["batch_size"]
+    rows = []
+    for free_memory in (True, False, True, False):
+        phases: dict[str, list[float]] = {"clear": [], "build": [], "trace": []}
+        for _ in range(repeats):
+            started = time.perf_counter()
+            keras.backend.clear_session(free_memory=free_memory)
+            cleared = time.perf_counter()
+            model = build_model(params, data.x_train.shape[1:], task, scaling=scaling, **options)
+            built = time.perf_counter()
+            model.fit(data.x_train[:one_call], data.y_train[:one_call], batch_size=32,
+                      epochs=1, verbose=0)
+            traced = time.perf_counter()
+            for name, seconds in (("clear", cleared - started), ("build", built - cleared),
+                                  ("trace", traced - built)):
+                phases[name].append(seconds)
+        medians = {name: statistics.median(v) for name, v in phases.items()}
+        rows.append({"gc": free_memory, **medians, "total": sum(medians.values())})
+    return rows[2:]  # the first pair warms up TensorFlow
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    plan = [("synthetic.py", 2)] if args.smoke else [("fashion.py", 4), ("synthetic.py", 8)]
+    setup = setup_times(args.smoke)
+    print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
+                [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
+                  r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
+    plan = [("synthetic.py", 2)] if args.smoke else [("fashion.py", 10), ("synthetic.py", 8)]
     rows = [share(STUDIES / name, n) for name, n in plan]
     print(table(["study", "trials", "total s", "fit+evaluate s", "bookkeeping share",
                  "build s", "figures s", "model logging s"],
                 [[r["study"], r["trials"], r["total_s"], r["fit_evaluate_s"],
                   f"{100 * r['bookkeeping_share']:.1f}%", r["time_build_s"],
                   r["time_report_s"], r["time_model_s"]] for r in rows]))
-    print("wrote", save("bookkeeping-smoke" if args.smoke else "bookkeeping", {"rows": rows}))
+    print("wrote", save("bookkeeping-smoke" if args.smoke else "bookkeeping",
+                        {"rows": rows, "setup": setup}))
 
 
 if __name__ == "__main__":

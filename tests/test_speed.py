@@ -84,3 +84,22 @@ def test_only_trials_among_the_best_k_log_figures_and_a_model(study_file, cli, w
             assert refused.exit_code != 0 and "has no logged model: only trials" in refused.stderr
     assert any("tuner.artifacts" in r.data.tags for r in runs)  # the setting did skip some
     assert cli("promote", "tiny", "--model", "m").exit_code == 0  # the best always has one
+
+
+def test_mixed_precision_survives_clear_session_between_trials(study_file, cli, workdir):
+    path = study_file(body=FIXED.replace("max_epochs=8", "max_epochs=2"))
+    assert cli("run", path, "--trials", "2", "--no-progress", "--mixed-precision",
+               "--study-name", "mixed").exit_code == 0
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("mixed")
+    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
+                              order_by=["attributes.start_time"])
+    import mlflow
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    [model_info] = mlflow.search_logged_models(
+        experiment_ids=[experiment.experiment_id], output_format="list",
+        filter_string=f"source_run_id = '{runs[-1].info.run_id}'")
+    model = mlflow.keras.load_model(model_info.model_uri)  # the second trial's
+    policies = [layer.dtype_policy.name for layer in model.layers]
+    assert policies[-2:] == ["mixed_float16", "float32"], policies
+    assert all(r.data.params["mixed_precision"] == "True" for r in runs)

@@ -68,26 +68,32 @@ def metric(task: Task) -> keras.metrics.Metric:
 def build_model(
     params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
     *, steps_per_execution: int = 1, jit_compile: bool = False,
-    scaling: InputScaling | None = None,
+    scaling: InputScaling | None = None, mixed_precision: bool = False,
 ) -> keras.Sequential:
     """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
 
-    The output layer computes in float32 so that mixed precision stays stable.
+    Mixed precision is set per layer, not as Keras's global policy, which every
+    ``clear_session`` between trials resets: hidden layers compute in float16,
+    the output layer in float32, and the loss is scaled against underflow.
     """
+    hidden_dtype = "mixed_float16" if mixed_precision else None
     layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
     layers += scaling.layers() if scaling else []
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
     for i in range(params["n_layers"]):
-        layers.append(keras.layers.Dense(params[f"units_{i}"], activation=params["activation"]))
+        layers.append(keras.layers.Dense(params[f"units_{i}"], activation=params["activation"],
+                                         dtype=hidden_dtype))
         if params["dropout"] > 0:
-            layers.append(keras.layers.Dropout(params["dropout"]))
+            layers.append(keras.layers.Dropout(params["dropout"], dtype=hidden_dtype))
     activation, loss = OUTPUTS[task.kind]
     if task.one_hot:
         loss = "categorical_crossentropy"
     layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
     model = keras.Sequential(layers)
     optimizer = OPTIMIZER_CLASSES[params["optimizer"]](learning_rate=params["learning_rate"])
+    if mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric(task)],
                   steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model

@@ -35,12 +35,8 @@ def prepare(study: Study, seed: int) -> Prepared:
         objective=objective, direction=study.direction_for(objective),
         max_epochs=study.max_epochs, patience=study.patience, seed=seed,
         steps_per_execution=study.steps_per_execution, jit_compile=study.jit_compile,
-        artifacts_for_top=study.artifacts_for_top,
+        artifacts_for_top=study.artifacts_for_top, mixed_precision=study.mixed_precision,
     )
-    if study.mixed_precision:
-        import keras
-
-        keras.mixed_precision.set_global_policy("mixed_float16")
     class_names = list(study.class_names) if study.class_names else label_names
     folds = make_folds(data, task, study.cv, seed, study.normalize, study.categorical) \
         if study.cv else ()

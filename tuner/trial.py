@@ -40,6 +40,7 @@ class TrialSettings:
     steps_per_execution: int | str = "auto"
     jit_compile: bool | str = "auto"
     artifacts_for_top: int | None = None
+    mixed_precision: bool = False
 
     def as_params(self) -> dict[str, Any]:
         return {"objective": self.objective, "direction": self.direction,
@@ -47,7 +48,8 @@ class TrialSettings:
                 "artifacts_for_top": self.artifacts_for_top}
 
     def compile_options(self, batch_size: int) -> dict[str, Any]:
-        return compile_options(batch_size, self.steps_per_execution, self.jit_compile)
+        return {**compile_options(batch_size, self.steps_per_execution, self.jit_compile),
+                "mixed_precision": self.mixed_precision}
 
 
 class TrialRunner:
