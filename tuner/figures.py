@@ -1,25 +1,23 @@
 """Figures of one trial, for the MLflow UI: learning curves, confusion matrix, fit plot.
 
 Pure functions from arrays to matplotlib figures; ``tracking`` logs them.
+Figures are made with matplotlib's object API, not pyplot's global registry,
+so a trial's figures can be drawn on a background thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: figures are only written to files
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> Figure:
     """Training and validation loss and metric by epoch; the restored epoch marked."""
     metrics = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    fig = Figure(figsize=(5 * len(metrics), 3.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, name in zip(axes[0], metrics, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
         ax.plot(epochs, history[name], label=f"training {name}")
@@ -36,7 +34,8 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], split: str)
     """Counts of true (rows) against predicted (columns) classes."""
     n = len(class_names)
     size = max(4.0, 0.55 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), class_names)
@@ -53,7 +52,8 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], split: str)
 
 def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, split: str) -> Figure:
     """Regression fit: each point a row, the diagonal a perfect prediction."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     ax.scatter(y_true, y_pred, s=8, alpha=0.6)
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([low, high], [low, high], color="grey", linestyle="--")
@@ -67,7 +67,8 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, split: str) -> Fig
 def lr_finder(rates: Sequence[float], losses: Sequence[float], low: float,
               high: float) -> Figure:
     """Smoothed loss against a learning rate rising step by step; the suggestion shaded."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     ax.plot(rates, losses)
     ax.axvspan(low, high, color="green", alpha=0.15, label=f"suggested {low:.2g} .. {high:.2g}")
     ax.set_xscale("log")
@@ -79,7 +80,3 @@ def lr_finder(rates: Sequence[float], losses: Sequence[float], low: float,
     ax.legend()
     fig.tight_layout()
     return fig
-
-
-def close(fig: Figure) -> None:
-    plt.close(fig)

@@ -25,29 +25,52 @@ class TrialReport:
     documents: dict[str, Any] = field(default_factory=dict)
 
 
-def build_report(
+@dataclass(frozen=True)
+class ReportInputs:
+    """What a trial's figures need, taken while its model is at hand (predictions)."""
+
+    task: Task
+    history: Mapping[str, Sequence[float]]
+    best_epoch: int
+    split: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    class_names: Sequence[str] | None
+
+
+def collect(
     model: keras.Model, data: Data, task: Task, history: Mapping[str, Sequence[float]],
     best_epoch: int, class_names: Sequence[str] | None,
-) -> TrialReport:
-    """Learning curves always; confusion matrix and report, or predicted-vs-true plot."""
-    report = TrialReport(figures={"learning_curves.png": figures.learning_curves(history,
-                                                                                 best_epoch)})
+) -> ReportInputs:
     split, (x, y) = _report_split(data)
     y_pred = model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return ReportInputs(task, dict(history), best_epoch, split, np.asarray(y), y_pred,
+                        class_names)
+
+
+def render(inputs: ReportInputs) -> TrialReport:
+    """Learning curves always; confusion matrix and report, or predicted-vs-true plot.
+
+    Needs no model, so it can run off the training thread.
+    """
+    task, y, y_pred, split = inputs.task, inputs.y_true, inputs.y_pred, inputs.split
+    report = TrialReport(figures={"learning_curves.png": figures.learning_curves(
+        inputs.history, inputs.best_epoch)})
     if task.kind == "regression":
         report.figures["predicted_vs_true.png"] = figures.predicted_vs_true(
-            np.asarray(y).ravel(), y_pred.ravel(), split
+            y.ravel(), y_pred.ravel(), split
         )
         return report
     labels = list(range(max(task.n_outputs, 2)))
+    class_names = inputs.class_names
     names = [str(n) for n in class_names] if class_names else [str(i) for i in labels]
     if task.kind == "multilabel":  # a report per label; a confusion matrix would mislead
         report.documents["classification_report.json"] = skmetrics.classification_report(
-            np.asarray(y), (y_pred > 0.5).astype(int), target_names=names[:task.n_outputs],
+            y, (y_pred > 0.5).astype(int), target_names=names[:task.n_outputs],
             output_dict=True, zero_division=0,
         )
         return report
-    truth = np.asarray(y).argmax(1) if task.one_hot else np.asarray(y).ravel()
+    truth = y.argmax(1) if task.one_hot else y.ravel()
     predicted = (y_pred[:, 0] > 0.5).astype(int) if task.kind == "binary" else y_pred.argmax(1)
     matrix = skmetrics.confusion_matrix(truth, predicted, labels=labels)
     report.figures["confusion_matrix.png"] = figures.confusion_matrix(matrix, names, split)

@@ -93,6 +93,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
         status = "KILLED"
         raise Interrupted(engine.outcome()) from None
     finally:
+        runner.finish()
         if options.parent_run_id is None:
             close_parent(tracker, status, engine)
     return outcome

@@ -19,7 +19,6 @@ from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from tuner import figures
 from tuner.errors import StoreError
 from tuner.report import TrialReport
 
@@ -65,7 +64,6 @@ def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any]
                      metrics=[Metric(k, v, int(time.time() * 1000), 0)
                               for k, v in suggested.items()])
     client.log_figure(run.info.run_id, fig, "lr_finder.png")
-    figures.close(fig)
     client.set_terminated(run.info.run_id)
     return run.info.run_id
 
@@ -158,7 +156,6 @@ class Tracker:
     def log_report(self, run_id: str, report: TrialReport) -> None:
         for name, fig in report.figures.items():
             self.client.log_figure(run_id, fig, name)
-            figures.close(fig)
         for name, document in report.documents.items():
             self.client.log_dict(run_id, document, name)
 

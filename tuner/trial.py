@@ -7,9 +7,11 @@ logging of a trial exists once whichever engine proposed the parameters.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +23,12 @@ from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
-from tuner.report import build_report
+from tuner.report import ReportInputs, collect, render
 from tuner.tracking import Tracker
 from tuner.training import FitResult, fit
 
 MODEL_SAMPLE_ROWS = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,19 @@ class TrialRunner:
         self.tracker = tracker
         self.class_names = list(class_names) if class_names else None
         self.scaling = scaling
+        # Figures are drawn and logged on one background thread while the next
+        # trial trains; ``finish`` waits for them.
+        self.figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuner-figures")
+        self.pending: list[Future[None]] = []
+
+    def finish(self) -> None:
+        """At the end of a search: wait until every trial's figures are logged."""
+        self.figures.shutdown(wait=True)
+        for future in self.pending:
+            error = future.exception()
+            if error is not None:
+                log.warning("a trial's figures were not logged: %s", first_line(error))
+        self.pending.clear()
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Open the trial's run and log its parameters; returns the MLflow run id."""
@@ -167,10 +183,12 @@ class TrialRunner:
 
     def _complete(self, run_id: str, model: keras.Model, result: FitResult,
                   timings: dict[str, float]) -> None:
-        """Summary, figures and model (for the best trials), final metrics, phase times.
+        """Summary, model and figures (for the best trials), final metrics, phase times.
 
         Figures and the model cost more than the rest of a trial's logging; with
         ``artifacts_for_top = k`` only a trial among the best k so far gets them.
+        The figures are drawn on a background thread while the next trial
+        trains, so they are submitted last, after the model is logged.
         """
         started = time.perf_counter()
         lines: list[str] = []
@@ -179,10 +197,8 @@ class TrialRunner:
         top = self.settings.artifacts_for_top
         among_best = top is None or self.tracker.ranks_among_best(
             result.value, self.settings.direction, top)
-        if among_best:
-            self.tracker.log_report(run_id, build_report(
-                model, self.data, self.task, result.history, result.best_epoch, self.class_names
-            ))
+        inputs = collect(model, self.data, self.task, result.history, result.best_epoch,
+                         self.class_names) if among_best else None
         reported = time.perf_counter()
         if among_best:
             self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
@@ -200,6 +216,11 @@ class TrialRunner:
                                           "best_epoch": result.best_epoch,
                                           "epochs_trained": result.epochs_trained})
         self.tracker.end_trial(run_id, "COMPLETE")
+        if inputs is not None:
+            self.pending.append(self.figures.submit(self._log_report, run_id, inputs))
+
+    def _log_report(self, run_id: str, inputs: ReportInputs) -> None:
+        self.tracker.log_report(run_id, render(inputs))
 
     def _fail(self, run_id: str, exc: BaseException) -> None:
         reason = first_line(exc)
