@@ -37,6 +37,7 @@ def test_fast_settings_reach_the_accuracy_of_keras_defaults(study_file, cli, wor
     fast_run, plain_run = only_trial(workdir, "fast"), only_trial(workdir, "plain")
     assert fast_run.data.params["steps_per_execution"] == "64"
     assert plain_run.data.params["steps_per_execution"] == "1"
+    assert fast_run.data.params["validation_batch_size"] == "1024"
     assert fast_run.data.params["jit_compile"] == plain_run.data.params["jit_compile"] == "False"
     assert fast_run.data.metrics["final_val_accuracy"] == pytest.approx(
         plain_run.data.metrics["final_val_accuracy"], abs=0.02)

@@ -19,6 +19,15 @@ from tuner.errors import StudyConfigError, TrialFailed
 EVAL_BATCH_SIZE = 1024
 
 
+def validation_batch_size(batch_size: int) -> int:
+    """Validation in batches of at least 1,024: the same numbers, fewer steps.
+
+    Measured at batch 32 on this CPU: 3 epochs took 3.5 s instead of 4.0-4.5 s,
+    with identical validation losses (bench/README.md).
+    """
+    return max(batch_size, EVAL_BATCH_SIZE)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """What a finished fit yields: the objective value and the final metrics."""
@@ -72,7 +81,8 @@ def fit(
     started = time.perf_counter()
     history = model.fit(
         data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-        batch_size=batch_size, epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
+        batch_size=batch_size, validation_batch_size=validation_batch_size(batch_size),
+        epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
         callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
                    *callbacks, early_stopping],
     ).history

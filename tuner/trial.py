@@ -25,7 +25,7 @@ from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
 from tuner.report import ReportInputs, collect, render
 from tuner.tracking import Tracker
-from tuner.training import FitResult, fit
+from tuner.training import FitResult, fit, validation_batch_size
 
 MODEL_SAMPLE_ROWS = 5
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class TrialRunner:
         return self.tracker.start_trial(number, {
             **params, **self.settings.as_params(),
             **self.settings.compile_options(params["batch_size"]),
+            "validation_batch_size": validation_batch_size(params["batch_size"]),
         }, tags)
 
     def train(
