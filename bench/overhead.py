@@ -7,7 +7,8 @@ The same configurations (enqueued as baselines, no pruning, no early stop) are
 trained once by a bare Keras loop (build, compile, fit with validation,
 evaluate) and once by `run_study` with full MLflow logging (curves, figures,
 model) into a temporary store, in one process. Both use the same compile
-options (steps_per_execution=1, no XLA), so the ratio is bookkeeping alone.
+options (steps_per_execution=1, no XLA) and validation batch, so the ratio is
+bookkeeping alone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tuner.engines.base import RunOptions
 from tuner.model import build_model
 from tuner.preprocessing import choose
 from tuner.run import run_study
+from tuner.training import validation_batch_size
 
 CONFIGS = [
     {**REFERENCE, "batch_size": 128},
@@ -51,7 +53,8 @@ def bare(data, configs, epochs) -> list[float]:
         keras.backend.clear_session()
         model = build_model(config, data.x_train.shape[1:], task, scaling=scaling)
         model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=epochs,
-                  validation_data=(data.x_val, data.y_val), verbose=0)
+                  validation_data=(data.x_val, data.y_val), verbose=0,
+                  validation_batch_size=validation_batch_size(config["batch_size"]))
         model.evaluate(data.x_val, data.y_val, verbose=0)
         model.evaluate(data.x_test, data.y_test, verbose=0)
         seconds.append(time.perf_counter() - started)
