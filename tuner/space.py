@@ -9,7 +9,7 @@ can narrow, widen or fix any of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -150,17 +150,20 @@ class Space:
                     f"received {v!r}"
                 )
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Sample one configuration; fixed dimensions are copied as they are."""
-        params: dict[str, Any] = {"n_layers": self._pick(trial, "n_layers", self.n_layers)}
+    def draw(self, pick: Callable[[str, Any], Any]) -> dict[str, Any]:
+        """One configuration, each dimension drawn by ``pick(name, dimension)``.
+
+        The layout every engine shares: ``n_layers`` first, then one width per
+        hidden layer (``units_0``, ``units_1``, ...), then the rest.
+        """
+        params: dict[str, Any] = {"n_layers": pick("n_layers", self.n_layers)}
         for i in range(params["n_layers"]):
-            params[f"units_{i}"] = self._pick(trial, f"units_{i}", self.units)
+            params[f"units_{i}"] = pick(f"units_{i}", self.units)
         for name in ("learning_rate", "batch_size", "optimizer", "activation", "dropout"):
-            params[name] = self._pick(trial, name, getattr(self, name))
+            params[name] = pick(name, getattr(self, name))
         return params
 
-    @staticmethod
-    def _pick(trial: optuna.Trial, name: str, dim: Any) -> Any:
-        if isinstance(dim, Int | Float | Choice):
-            return dim.suggest(trial, name)
-        return dim
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Sample one configuration; fixed dimensions are copied as they are."""
+        return self.draw(lambda name, dim: dim.suggest(trial, name)
+                         if isinstance(dim, Int | Float | Choice) else dim)

@@ -50,12 +50,7 @@ def define(hp: kt.HyperParameters, name: str, dim: Any) -> Any:
 
 def space_params(space: Space, hp: kt.HyperParameters) -> dict[str, Any]:
     """The params dict of ``Space.suggest``, drawn from KerasTuner's hyperparameters."""
-    params: dict[str, Any] = {"n_layers": define(hp, "n_layers", space.n_layers)}
-    for i in range(params["n_layers"]):
-        params[f"units_{i}"] = define(hp, f"units_{i}", space.units)
-    for name in ("learning_rate", "batch_size", "optimizer", "activation", "dropout"):
-        params[name] = define(hp, name, getattr(space, name))
-    return params
+    return space.draw(lambda name, dim: define(hp, name, dim))
 
 
 class StudyHyperModel(kt.HyperModel):
