@@ -125,9 +125,8 @@ class Tracker:
     def epoch_logger(self, run_id: str, prefix: str = "") -> EpochLogger:
         return EpochLogger(self, run_id, prefix)
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0,
-                    tags: Mapping[str, str] | None = None) -> None:
-        self._log(run_id, metrics=metrics, step=step, tags=tags)
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        self._log(run_id, metrics=metrics, step=step)
 
     def ranks_among_best(self, value: float, direction: str, k: int) -> bool:
         """Whether fewer than ``k`` COMPLETE trials of the study did better than ``value``."""

@@ -196,18 +196,16 @@ class TrialRunner:
         model.summary(print_fn=lambda line, *_, **__: lines.append(line))
         self.tracker.log_text(run_id, "\n".join(lines), "model_summary.txt")
         top = self.settings.artifacts_for_top
-        among_best = top is None or self.tracker.ranks_among_best(
-            result.value, self.settings.direction, top)
-        inputs = collect(model, self.data, self.task, result.history, result.best_epoch,
-                         self.class_names) if among_best else None
+        inputs = None
+        if top is None or self.tracker.ranks_among_best(result.value, self.settings.direction,
+                                                        top):
+            inputs = collect(model, self.data, self.task, result.history, result.best_epoch,
+                             self.class_names)
         reported = time.perf_counter()
-        if among_best:
+        if inputs is not None:
             self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
             })
-        else:
-            self.tracker.log_metrics(run_id, {}, tags={
-                "tuner.artifacts": f"none: not among the best {top} when it finished"})
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
                        time_report_s=reported - started,
                        time_model_s=time.perf_counter() - reported)
@@ -216,7 +214,9 @@ class TrialRunner:
                                           "n_parameters": model.count_params(),
                                           "best_epoch": result.best_epoch,
                                           "epochs_trained": result.epochs_trained})
-        self.tracker.end_trial(run_id, "COMPLETE")
+        skipped = {} if inputs is not None else {
+            "tuner.artifacts": f"none: not among the best {top} when it finished"}
+        self.tracker.end_trial(run_id, "COMPLETE", skipped)
         if inputs is not None:
             self.pending.append(self.figures.submit(self._log_report, run_id, inputs))
 
