@@ -314,20 +314,15 @@ def lr_find(ctx: click.Context, study_file: str, optimizer: str, batch_size: int
 
         study = load_study_file(study_file)
         _quiet_libraries(ctx)
-        from tuner import figures
         from tuner import stores as stores_mod
         from tuner.lr_find import default_params, find_learning_rate
         from tuner.run import prepare
-        from tuner.tracking import log_lr_finding
 
         prepared = prepare(study, study.seed)
         params = default_params(study.space, optimizer, batch_size)
         finding = find_learning_rate(prepared, params, n_steps=steps)
         uri = stores_mod.resolve(tracking_uri, None).tracking_uri
-        log_lr_finding(uri, study.name, params, {"suggested_low": finding.low,
-                                                 "suggested_high": finding.high},
-                       figures.lr_finder(finding.rates, finding.losses, finding.low,
-                                         finding.high))
+        finding.log(uri, study.name, params)
         click.echo(f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
                    f"{finding.low:.2g} .. {finding.high:.2g} "
                    f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})")

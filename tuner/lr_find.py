@@ -44,6 +44,13 @@ class LRFinding:
     def space_line(self) -> str:
         return f"learning_rate=tuner.Float({self.low:.2g}, {self.high:.2g}, log=True),"
 
+    def log(self, tracking_uri: str, study_name: str, params: Mapping[str, Any],
+            tags: Mapping[str, str] | None = None) -> None:
+        """An lr-find run in the study's experiment: the suggestion as metrics, the plot."""
+        log_lr_finding(tracking_uri, study_name, params,
+                       {"suggested_low": self.low, "suggested_high": self.high},
+                       figures.lr_finder(self.rates, self.losses, self.low, self.high), tags)
+
 
 def default_params(space: Space, optimizer: str, batch_size: int | None) -> dict[str, Any]:
     """A middle-of-the-space model: median depth, geometric-mean width."""
@@ -133,10 +140,7 @@ def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> S
             continue
         params = default_params(study.space, name, None)
         finding = find_learning_rate(prepared, params)
-        log_lr_finding(tracking_uri, study.name, params,
-                       {"suggested_low": finding.low, "suggested_high": finding.high},
-                       figures.lr_finder(finding.rates, finding.losses, finding.low,
-                                         finding.high), tags={"tuner.auto": "true"})
+        finding.log(tracking_uri, study.name, params, tags={"tuner.auto": "true"})
         found[name] = (finding.low, finding.high)
     low = min(found[name][0] for name in optimizers)
     high = max(found[name][1] for name in optimizers)
