@@ -138,13 +138,15 @@ class Tracker:
             max_results=k)
         return len(beaten_by) < k
 
-    def log_model(self, run_id: str, model: keras.Model, sample: np.ndarray,
-                  metadata: Mapping[str, Any]) -> str:
+    def log_model(self, run_id: str, model: keras.Model, inputs: np.ndarray,
+                  outputs: np.ndarray, metadata: Mapping[str, Any]) -> str:
         """Log the model with a signature so both the Keras and pyfunc loaders take it.
 
-        ``metadata`` (task, class names) lets ``tuner predict`` label its output.
+        The signature is read off a few rows and the model's outputs for them
+        (the report's predictions: no extra pass). ``metadata`` (task, class
+        names) lets ``tuner predict`` label its output.
         """
-        signature = mlflow.models.infer_signature(sample, model.predict(sample, verbose=0))
+        signature = mlflow.models.infer_signature(inputs, outputs)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.keras.log_model(
                 model, name="model", signature=signature, pip_requirements=model_requirements(),

@@ -211,7 +211,8 @@ class TrialRunner:
                              self.class_names)
         reported = time.perf_counter()
         if inputs is not None:
-            self.tracker.log_model(run_id, model, self.data.x_val[:MODEL_SAMPLE_ROWS], metadata={
+            rows = slice(MODEL_SAMPLE_ROWS)
+            self.tracker.log_model(run_id, model, inputs.x[rows], inputs.y_pred[rows], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
             })
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
