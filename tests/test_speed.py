@@ -104,3 +104,18 @@ def test_mixed_precision_survives_clear_session_between_trials(study_file, cli, 
     policies = [layer.dtype_policy.name for layer in model.layers]
     assert policies[-2:] == ["mixed_float16", "float32"], policies
     assert all(r.data.params["mixed_precision"] == "True" for r in runs)
+
+
+def test_report_predictions_by_calling_the_model_match_keras_predict():
+    import keras
+    import numpy as np
+
+    from tuner import report
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    x = np.random.default_rng(0).normal(size=(report.PREDICT_ROWS_PER_CALL + 17, 2))
+    called = report.predict(model, x.astype("float32"))
+    assert called.shape == (len(x), 3)  # more rows than one call takes: chunks joined in order
+    np.testing.assert_allclose(called, model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
