@@ -62,6 +62,9 @@ STUDY_FILE_CASES = {
                               "categorical column 0 holds non-integer values"),
     "one fold": ("import tuner\nstudy = tuner.Study(data=list, cv=1)\n",
                  "cv: expected a number of folds >= 2, received 1"),
+    "unknown precision": ("import tuner\nstudy = tuner.Study(data=list, mixed_precision='fp8')\n",
+                          "mixed_precision: expected False, True (float16), 'float16' or "
+                          "'bfloat16', received 'fp8'"),
     "auto rate out of place": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
                                "dropout='auto'))\n", "space.dropout: expected values >= 0"),
 }
@@ -130,6 +133,7 @@ def test_store_folder_that_cannot_be_created(study_file, cli, workdir):
     (["run", "x.py", "--trials", "abc"], "Invalid value for '--trials': 'abc' is not a valid"),
     (["run", "x.py", "--workers", "0"], "Invalid value for '--workers'"),
     (["frobnicate"], "No such command 'frobnicate'"),
+    (["run", "x.py", "--mixed-precision", "fp8"], "Invalid value for '--mixed-precision'"),
 ])
 def test_click_usage_errors_are_one_line_too(args, expected, cli):
     assert_one_line_usage_error(cli(*args), expected)

@@ -103,7 +103,25 @@ def test_mixed_precision_survives_clear_session_between_trials(study_file, cli, 
     model = mlflow.keras.load_model(model_info.model_uri)  # the second trial's
     policies = [layer.dtype_policy.name for layer in model.layers]
     assert policies[-2:] == ["mixed_float16", "float32"], policies
-    assert all(r.data.params["mixed_precision"] == "True" for r in runs)
+    assert all(r.data.params["mixed_precision"] == "float16" for r in runs)
+
+
+def test_bfloat16_hidden_layers_without_loss_scaling(study_file, cli, workdir):
+    path = study_file(body=FIXED.replace("max_epochs=8", "max_epochs=2")
+                      .replace("seed=7,", "seed=7, mixed_precision='bfloat16',"))
+    assert cli("run", path, "--trials", "1", "--no-progress").exit_code == 0
+    run = only_trial(workdir, "tiny")
+    import mlflow
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    [model_info] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list",
+        filter_string=f"source_run_id = '{run.info.run_id}'")
+    model = mlflow.keras.load_model(model_info.model_uri)
+    assert [layer.dtype_policy.name for layer in model.layers][-2:] == ["mixed_bfloat16",
+                                                                       "float32"]
+    assert not isinstance(model.optimizer, __import__("keras").optimizers.LossScaleOptimizer)
+    assert run.data.params["mixed_precision"] == "bfloat16"
+    assert run.data.metrics["final_val_accuracy"] > 0.8
 
 
 def test_report_predictions_by_calling_the_model_match_keras_predict():

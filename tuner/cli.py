@@ -105,8 +105,10 @@ def main(ctx: click.Context, debug: bool) -> None:
               "(about 1,024 samples per call) [default: the study's, auto].")
 @click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]),
               help="XLA compilation; auto = on where a GPU is [default: the study's, auto].")
-@click.option("--mixed-precision/--no-mixed-precision", default=None,
-              help="Train in mixed_float16 (for GPUs) [default: the study's, off].")
+@click.option("--mixed-precision", type=click.Choice(["float16", "bfloat16", "off"]),
+              is_flag=False, flag_value="float16",
+              help="Hidden layers in float16 (GPUs; the value when none is given) or "
+              "bfloat16 (CPUs with AVX512_BF16/AMX) [default: the study's, off].")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--worker-index", type=int, hidden=True)
 @click.option("--parent-run-id", hidden=True)
@@ -116,7 +118,7 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         seed: int | None, engine: str, algorithm: str, workers: int, stale_after: int,
         retry_failed: int, max_failures: int, sampler: str | None, pruner: str | None,
         steps_per_execution: str | None,
-        jit_compile: str | None, mixed_precision: bool | None, progress: bool,
+        jit_compile: str | None, mixed_precision: str | None, progress: bool,
         worker_index: int | None,
         parent_run_id: str | None) -> None:
     """Run (or continue) the study defined in STUDY_FILE.
@@ -362,7 +364,7 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
 
 def _with_overrides(study: Study, *, name: str | None, sampler: str | None,
                     pruner: str | None, steps_per_execution: str | None,
-                    jit_compile: str | None, mixed_precision: bool | None) -> Study:
+                    jit_compile: str | None, mixed_precision: str | None) -> Study:
     """The study with the command line's settings in place of the file's."""
     changes: dict[str, object] = {
         k: v for k, v in {"name": name, "sampler": sampler, "pruner": pruner}.items() if v}
@@ -375,7 +377,7 @@ def _with_overrides(study: Study, *, name: str | None, sampler: str | None,
     if jit_compile is not None:
         changes["jit_compile"] = {"auto": "auto", "on": True, "off": False}[jit_compile]
     if mixed_precision is not None:
-        changes["mixed_precision"] = mixed_precision
+        changes["mixed_precision"] = False if mixed_precision == "off" else mixed_precision
     return dataclasses.replace(study, **changes)
 
 

@@ -55,7 +55,7 @@ class Study:
     baselines: Sequence[Mapping[str, Any]] = ()
     steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
-    mixed_precision: bool = False
+    mixed_precision: bool | Literal["float16", "bfloat16"] = False
     normalize: bool | Literal["auto"] = "auto"
     categorical: Sequence[int] = ()
     cv: int | None = None
@@ -88,6 +88,10 @@ class Study:
                 f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
         _check_positive("artifacts_for_top", self.artifacts_for_top, allow_none=True)
+        if not (isinstance(self.mixed_precision, bool)
+                or self.mixed_precision in ("float16", "bfloat16")):
+            raise StudyConfigError("mixed_precision: expected False, True (float16), 'float16' "
+                                   f"or 'bfloat16', received {self.mixed_precision!r}")
         _check_categorical(self.categorical)
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
                                     or self.cv < 2):

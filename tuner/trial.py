@@ -43,7 +43,7 @@ class TrialSettings:
     steps_per_execution: int | str = "auto"
     jit_compile: bool | str = "auto"
     artifacts_for_top: int | None = None
-    mixed_precision: bool = False
+    mixed_precision: bool | str = False
 
     def as_params(self) -> dict[str, Any]:
         return {"objective": self.objective, "direction": self.direction,

@@ -36,11 +36,29 @@ def worker_command(study_file: str, study: Study, options: RunOptions, index: in
         "--stale-after", str(options.stale_after), "--retry-failed", str(options.retry_failed),
         "--max-failures", str(options.max_failures),
     ]
+    command += study_overrides(study)
     if n_trials is not None:
         command += ["--trials", str(n_trials)]
     if options.timeout is not None:
         command += ["--timeout", str(options.timeout)]
     return command
+
+
+def study_overrides(study: Study) -> list[str]:
+    """The settings a worker must share with the coordinator, as ``tuner run`` options.
+
+    A worker reads the study file again; without these, options given to the
+    coordinator (``--pruner none``, ``--mixed-precision``) would not reach it.
+    """
+    named = [item for option, value in (("--sampler", study.sampler), ("--pruner", study.pruner))
+             if isinstance(value, str) for item in (option, value)]
+    precision = study.mixed_precision
+    return [
+        *named,
+        "--steps-per-execution", str(study.steps_per_execution),
+        "--jit-compile", {True: "on", False: "off"}.get(study.jit_compile, "auto"),
+        "--mixed-precision", {True: "float16", False: "off"}.get(precision, precision),
+    ]
 
 
 def thread_env(n_workers: int) -> dict[str, str]:
