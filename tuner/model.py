@@ -68,11 +68,11 @@ def metric(task: Task) -> keras.metrics.Metric:
 def precision_policy(mixed_precision: bool | str) -> str | None:
     """The hidden layers' Keras dtype policy; None keeps float32.
 
-    ``True`` means float16, for GPUs. bfloat16 suits CPUs with AVX512_BF16 or
-    AMX (measured here: batch-512 training about 1.4x faster, bench/README.md)
-    and needs no loss scaling: its exponent range is float32's.
+    float16 is for GPUs. bfloat16 suits CPUs with AVX512_BF16 or AMX (measured
+    here: batch-512 trials 1.3-1.5x faster, bench/README.md) and needs no loss
+    scaling: its exponent range is float32's.
     """
-    if mixed_precision is False:
+    if not mixed_precision:
         return None
     return "mixed_bfloat16" if mixed_precision == "bfloat16" else "mixed_float16"
 

@@ -52,7 +52,7 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """The model's outputs by calling it, a few thousand rows a call.
 
     Keras's ``predict`` builds a dataset and traces a new function for every
-    new model (0.06-0.4 s a trial here); for data that fits in memory Keras's
+    new model (0.06-0.2 s a trial here); for data that fits in memory Keras's
     docs advise calling the model directly. Same numbers, measured here.
     """
     chunks = [keras.ops.convert_to_numpy(model(x[i:i + PREDICT_ROWS_PER_CALL], training=False))

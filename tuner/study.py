@@ -92,6 +92,8 @@ class Study:
                 or self.mixed_precision in ("float16", "bfloat16")):
             raise StudyConfigError("mixed_precision: expected False, True (float16), 'float16' "
                                    f"or 'bfloat16', received {self.mixed_precision!r}")
+        if self.mixed_precision is True:  # one name for it in params and on the command line
+            object.__setattr__(self, "mixed_precision", "float16")
         _check_categorical(self.categorical)
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
                                     or self.cv < 2):

@@ -52,12 +52,11 @@ def study_overrides(study: Study) -> list[str]:
     """
     named = [item for option, value in (("--sampler", study.sampler), ("--pruner", study.pruner))
              if isinstance(value, str) for item in (option, value)]
-    precision = study.mixed_precision
     return [
         *named,
         "--steps-per-execution", str(study.steps_per_execution),
         "--jit-compile", {True: "on", False: "off"}.get(study.jit_compile, "auto"),
-        "--mixed-precision", {True: "float16", False: "off"}.get(precision, precision),
+        "--mixed-precision", study.mixed_precision or "off",
     ]
 
 
