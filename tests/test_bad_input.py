@@ -65,6 +65,9 @@ STUDY_FILE_CASES = {
     "unknown precision": ("import tuner\nstudy = tuner.Study(data=list, mixed_precision='fp8')\n",
                           "mixed_precision: expected False, True (float16), 'float16' or "
                           "'bfloat16', received 'fp8'"),
+    "unknown input pipeline": ("import tuner\nstudy = tuner.Study(data=list, "
+                               "input_pipeline='disk')\n", "input_pipeline: expected 'auto', "
+                               "'dataset' or 'arrays', received 'disk'"),
     "auto rate out of place": ("import tuner\nstudy = tuner.Study(data=list, space=tuner.Space("
                                "dropout='auto'))\n", "space.dropout: expected values >= 0"),
 }
@@ -134,6 +137,7 @@ def test_store_folder_that_cannot_be_created(study_file, cli, workdir):
     (["run", "x.py", "--workers", "0"], "Invalid value for '--workers'"),
     (["frobnicate"], "No such command 'frobnicate'"),
     (["run", "x.py", "--mixed-precision", "fp8"], "Invalid value for '--mixed-precision'"),
+    (["run", "x.py", "--input-pipeline", "disk"], "Invalid value for '--input-pipeline'"),
 ])
 def test_click_usage_errors_are_one_line_too(args, expected, cli):
     assert_one_line_usage_error(cli(*args), expected)

@@ -134,7 +134,8 @@ def test_study_stops_after_failures_in_a_row(study_file, cli):
 def test_two_workers_share_one_study_without_duplicates(study_file, cli, stores):
     uri, storage = stores
     result = cli("run", study_file(), "--trials", "4", "--workers", "2",
-                 "--steps-per-execution", "3", "--mixed-precision", "bfloat16")
+                 "--steps-per-execution", "3", "--mixed-precision", "bfloat16",
+                 "--input-pipeline", "arrays")
 
     assert result.exit_code == 0, result.output
     study = optuna.load_study(study_name="tiny", storage=storage)
@@ -148,6 +149,6 @@ def test_two_workers_share_one_study_without_duplicates(study_file, cli, stores)
         r.info.run_id for r in trial_runs}
     assert parent.info.status == "FINISHED"
     # the coordinator's options reached each worker, which reads the study file again
-    assert {(r.data.params["steps_per_execution"], r.data.params["mixed_precision"])
-            for r in trial_runs} == {("3", "bfloat16")}
+    assert {(r.data.params["steps_per_execution"], r.data.params["mixed_precision"],
+             r.data.params["input_pipeline"]) for r in trial_runs} == {("3", "bfloat16", "arrays")}
     assert "4 trials (4 complete" in result.stdout or "4 trials (3 complete" in result.stdout

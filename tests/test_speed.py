@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tuner import inputs
 from tuner.model import compile_options
 
 FIXED = """
@@ -31,13 +33,15 @@ def test_fast_settings_reach_the_accuracy_of_keras_defaults(study_file, cli, wor
     path = study_file(body=FIXED)
     fast = cli("run", path, "--trials", "1", "--no-progress", "--study-name", "fast")
     plain = cli("run", path, "--trials", "1", "--no-progress", "--study-name", "plain",
-                "--steps-per-execution", "1", "--jit-compile", "off")
+                "--steps-per-execution", "1", "--jit-compile", "off", "--input-pipeline", "arrays")
 
     assert fast.exit_code == 0 and plain.exit_code == 0, fast.output + plain.output
     fast_run, plain_run = only_trial(workdir, "fast"), only_trial(workdir, "plain")
     assert fast_run.data.params["steps_per_execution"] == "64"
     assert plain_run.data.params["steps_per_execution"] == "1"
     assert fast_run.data.params["validation_batch_size"] == "1024"
+    assert fast_run.data.params["input_pipeline"] == "dataset"  # auto: 800 rows are small
+    assert plain_run.data.params["input_pipeline"] == "arrays"
     assert fast_run.data.params["jit_compile"] == plain_run.data.params["jit_compile"] == "False"
     assert fast_run.data.metrics["final_val_accuracy"] == pytest.approx(
         plain_run.data.metrics["final_val_accuracy"], abs=0.02)
@@ -137,3 +141,28 @@ def test_report_predictions_by_calling_the_model_match_keras_predict():
     called = report.predict(model, x.astype("float32"))
     assert called.shape == (len(x), 3)  # more rows than one call takes: chunks joined in order
     np.testing.assert_allclose(called, model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_training_dataset_reshuffles_every_row_each_epoch():
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20)
+    dataset = inputs.training_dataset(x, y, batch_size=8, seed=3)
+    epochs: list[np.ndarray] = []
+    for _ in range(2):
+        rows = [(bx.numpy(), by.numpy()) for bx, by in dataset]
+        assert [len(by) for _, by in rows] == [8, 8, 4]
+        xs, ys = np.concatenate([bx for bx, _ in rows]), np.concatenate([by for _, by in rows])
+        np.testing.assert_array_equal(xs, x[ys])  # rows stay paired with their labels
+        epochs.append(ys)
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(20))
+    assert list(epochs[0]) != list(epochs[1]) != list(range(20))
+    again = [by.numpy() for _, by in inputs.training_dataset(x, y, batch_size=8, seed=3)]
+    np.testing.assert_array_equal(np.concatenate(again), epochs[0])  # the seed fixes the order
+
+
+def test_auto_input_pipeline_uses_datasets_for_small_training_data():
+    small, large = np.zeros((800, 2), "float32"), np.zeros((2000, 784), "uint8")
+    assert inputs.choose("auto", small) == "dataset"
+    assert inputs.choose("auto", large) == "arrays"
+    assert inputs.choose("arrays", small) == "arrays"
+    assert inputs.choose("dataset", large) == "dataset"

@@ -109,6 +109,9 @@ def main(ctx: click.Context, debug: bool) -> None:
               is_flag=False, flag_value="float16",
               help="Hidden layers in float16 (GPUs; the value when none is given) or "
               "bfloat16 (CPUs with AVX512_BF16/AMX) [default: the study's, off].")
+@click.option("--input-pipeline", type=click.Choice(["auto", "dataset", "arrays"]),
+              help="Training data as tf.data datasets or as arrays for Keras; auto = datasets "
+              "up to 1 MiB of training data [default: the study's, auto].")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--worker-index", type=int, hidden=True)
 @click.option("--parent-run-id", hidden=True)
@@ -118,7 +121,8 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         seed: int | None, engine: str, algorithm: str, workers: int, stale_after: int,
         retry_failed: int, max_failures: int, sampler: str | None, pruner: str | None,
         steps_per_execution: str | None,
-        jit_compile: str | None, mixed_precision: str | None, progress: bool,
+        jit_compile: str | None, mixed_precision: str | None, input_pipeline: str | None,
+        progress: bool,
         worker_index: int | None,
         parent_run_id: str | None) -> None:
     """Run (or continue) the study defined in STUDY_FILE.
@@ -147,7 +151,8 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         study = load_study_file(study_file)  # before TensorFlow loads: bad files fail fast
         study = _with_overrides(study, name=study_name, sampler=sampler, pruner=pruner,
                                 steps_per_execution=steps_per_execution,
-                                jit_compile=jit_compile, mixed_precision=mixed_precision)
+                                jit_compile=jit_compile, mixed_precision=mixed_precision,
+                                input_pipeline=input_pipeline)
         _quiet_libraries(ctx)
 
         from tuner import stores as stores_mod
@@ -364,10 +369,12 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
 
 def _with_overrides(study: Study, *, name: str | None, sampler: str | None,
                     pruner: str | None, steps_per_execution: str | None,
-                    jit_compile: str | None, mixed_precision: str | None) -> Study:
+                    jit_compile: str | None, mixed_precision: str | None,
+                    input_pipeline: str | None) -> Study:
     """The study with the command line's settings in place of the file's."""
     changes: dict[str, object] = {
-        k: v for k, v in {"name": name, "sampler": sampler, "pruner": pruner}.items() if v}
+        k: v for k, v in {"name": name, "sampler": sampler, "pruner": pruner,
+                          "input_pipeline": input_pipeline}.items() if v}
     if steps_per_execution is not None:
         if steps_per_execution != "auto" and not steps_per_execution.isdigit():
             raise UsageFailure("--steps-per-execution: expected a number > 0 or auto, "

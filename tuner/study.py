@@ -56,6 +56,7 @@ class Study:
     steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool | Literal["float16", "bfloat16"] = False
+    input_pipeline: Literal["auto", "dataset", "arrays"] = "auto"
     normalize: bool | Literal["auto"] = "auto"
     categorical: Sequence[int] = ()
     cv: int | None = None
@@ -92,6 +93,9 @@ class Study:
                 or self.mixed_precision in ("float16", "bfloat16")):
             raise StudyConfigError("mixed_precision: expected False, True (float16), 'float16' "
                                    f"or 'bfloat16', received {self.mixed_precision!r}")
+        if self.input_pipeline not in ("auto", "dataset", "arrays"):
+            raise StudyConfigError("input_pipeline: expected 'auto', 'dataset' or 'arrays', "
+                                   f"received {self.input_pipeline!r}")
         if self.mixed_precision is True:  # one name for it in params and on the command line
             object.__setattr__(self, "mixed_precision", "float16")
         _check_categorical(self.categorical)

@@ -15,6 +15,8 @@ import keras
 
 from tuner.data import Data
 from tuner.errors import StudyConfigError, TrialFailed
+from tuner.inputs import choose as choose_pipeline
+from tuner.inputs import evaluation_dataset, training_dataset
 
 EVAL_BATCH_SIZE = 1024
 
@@ -69,10 +71,14 @@ def fit(
     patience: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     initial_epoch: int = 0,
+    input_pipeline: str = "auto",
+    seed: int | None = None,
 ) -> FitResult:
     """Fit, restore the best epoch's weights, evaluate them on validation and test.
 
     ``initial_epoch`` continues a model trained before (a Hyperband round).
+    ``input_pipeline`` (see ``tuner.inputs``) says how the arrays reach Keras;
+    ``seed`` fixes the order of the training rows in each epoch.
     """
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=objective, mode="max" if direction == "maximize" else "min",
@@ -80,8 +86,7 @@ def fit(
     )
     started = time.perf_counter()
     history = model.fit(
-        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-        batch_size=batch_size, validation_batch_size=validation_batch_size(batch_size),
+        **_inputs(data, batch_size, choose_pipeline(input_pipeline, data.x_train), seed),
         epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
         callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
                    *callbacks, early_stopping],
@@ -95,6 +100,18 @@ def fit(
     value = metrics.get(f"final_{objective}", history[objective][best_epoch - initial_epoch])
     return FitResult(value, best_epoch, len(losses), metrics, history,
                      fit_seconds=fitted - started, evaluate_seconds=time.perf_counter() - fitted)
+
+
+def _inputs(data: Data, batch_size: int, pipeline: str,
+            seed: int | None) -> dict[str, object]:
+    """``fit``'s data arguments: tf.data datasets, or arrays that Keras batches itself."""
+    val_batch = validation_batch_size(batch_size)
+    if pipeline == "dataset":  # shuffled by the dataset; Keras would warn it ignores shuffle
+        return {"x": training_dataset(data.x_train, data.y_train, batch_size, seed),
+                "validation_data": evaluation_dataset(data.x_val, data.y_val, val_batch),
+                "shuffle": False}
+    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val),
+            "batch_size": batch_size, "validation_batch_size": val_batch}
 
 
 def _evaluate(model: keras.Model, data: Data) -> dict[str, float]:

@@ -21,6 +21,7 @@ import numpy as np
 from tuner.crossval import Fold
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError, first_line
+from tuner.inputs import choose as choose_pipeline
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
 from tuner.report import ReportInputs, collect, render
@@ -44,6 +45,7 @@ class TrialSettings:
     jit_compile: bool | str = "auto"
     artifacts_for_top: int | None = None
     mixed_precision: bool | str = False
+    input_pipeline: str = "auto"
 
     def as_params(self) -> dict[str, Any]:
         return {"objective": self.objective, "direction": self.direction,
@@ -88,6 +90,7 @@ class TrialRunner:
             **params, **self.settings.as_params(),
             **self.settings.compile_options(params["batch_size"]),
             "validation_batch_size": validation_batch_size(params["batch_size"]),
+            "input_pipeline": choose_pipeline(self.settings.input_pipeline, self.data.x_train),
         }, tags)
 
     def train(
@@ -126,7 +129,8 @@ class TrialRunner:
                 objective=self.settings.objective, direction=self.settings.direction,
                 max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
                 callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
-                initial_epoch=initial_epoch,
+                initial_epoch=initial_epoch, input_pipeline=self.settings.input_pipeline,
+                seed=self.settings.seed + number,
             )
         except pruned:
             # Training time of pruned trials counts too in where a study's time went.
@@ -182,6 +186,7 @@ class TrialRunner:
                 objective=objective, direction=self.settings.direction,
                 max_epochs=self.settings.max_epochs, patience=self.settings.patience,
                 callbacks=[self.tracker.epoch_logger(run_id, prefix=f"fold{i}_")],
+                input_pipeline=self.settings.input_pipeline, seed=self.settings.seed + number,
             )
             values.append(result.value)
             self.tracker.log_metrics(run_id, {f"cv_{objective}": result.value}, step=i)

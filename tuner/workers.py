@@ -57,6 +57,7 @@ def study_overrides(study: Study) -> list[str]:
         "--steps-per-execution", str(study.steps_per_execution),
         "--jit-compile", {True: "on", False: "off"}.get(study.jit_compile, "auto"),
         "--mixed-precision", study.mixed_precision or "off",
+        "--input-pipeline", study.input_pipeline,
     ]
 
 
