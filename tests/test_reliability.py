@@ -11,11 +11,16 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_STUDY
+from tuner.run import prepare
+from tuner.studyfile import load_study_file
+from tuner.tracking import Tracker
+from tuner.trial import TrialRunner
 
 # Slow enough trials (a few seconds each) to be caught in the middle of one.
 SLOW = (TINY_STUDY.format(extra="")
@@ -152,3 +157,34 @@ def test_two_workers_share_one_study_without_duplicates(study_file, cli, stores)
     assert {(r.data.params["steps_per_execution"], r.data.params["mixed_precision"],
              r.data.params["input_pipeline"]) for r in trial_runs} == {("3", "bfloat16", "arrays")}
     assert "4 trials (4 complete" in result.stdout or "4 trials (3 complete" in result.stdout
+
+
+class CtrlCTurnedIntoAnotherError(keras.callbacks.Callback):
+    """What TensorFlow's C++ code did with a Ctrl-C that arrived while it traced."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # Python runs the SIGINT handler here
+        except KeyboardInterrupt:
+            raise SystemError("Objects/listobject.c:338: bad argument to internal function") \
+                from None
+
+
+def test_ctrl_c_that_a_library_turned_into_another_error_still_interrupts(workdir):
+    study = load_study_file(Path(__file__).parents[1] / "studies" / "synthetic.py")
+    prepared = prepare(study, seed=0)
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    runner = TrialRunner(prepared.data, prepared.task, prepared.settings,
+                         Tracker(uri, study.name, {}), scaling=prepared.scaling)
+    params = {"n_layers": 1, "units_0": 4, "learning_rate": 0.01, "batch_size": 64,
+              "optimizer": "adam", "activation": "relu", "dropout": 0.0}
+    run_id = runner.start(0, params, {})
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.train(run_id, 0, params, callbacks=[CtrlCTurnedIntoAnotherError()])
+    runner.finish()
+
+    run = MlflowClient(uri).get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["tuner.fail_reason"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

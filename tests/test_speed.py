@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -47,6 +50,9 @@ def test_fast_settings_reach_the_accuracy_of_keras_defaults(study_file, cli, wor
         plain_run.data.metrics["final_val_accuracy"], abs=0.02)
     for phase in ("build", "fit", "evaluate", "report", "model"):
         assert fast_run.data.metrics[f"time_{phase}_s"] > 0
+    for store in ("mlflow.db", "optuna.db"):  # cheaper commits: write-ahead logging
+        with closing(sqlite3.connect(workdir / "mlruns" / store)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.parametrize(("batch_size", "expected"), [(32, 32), (128, 8), (512, 2), (2048, 1)])
@@ -130,7 +136,6 @@ def test_bfloat16_hidden_layers_without_loss_scaling(study_file, cli, workdir):
 
 def test_report_predictions_by_calling_the_model_match_keras_predict():
     import keras
-    import numpy as np
 
     from tuner import report
 

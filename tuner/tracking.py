@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.errors import StoreError
 from tuner.report import TrialReport
+from tuner.stores import write_ahead_log
 
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
@@ -74,6 +75,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str],
                  parent_run_id: str | None = None) -> None:
         """Open a new parent run, or join ``parent_run_id`` (a worker of a coordinator)."""
+        write_ahead_log(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri)
         self.tags = {"tuner.study": study_name, **tags}

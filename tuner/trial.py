@@ -22,6 +22,7 @@ from tuner.crossval import Fold
 from tuner.data import Data, Task
 from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.inputs import choose as choose_pipeline
+from tuner.interrupts import InterruptWatch
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
 from tuner.report import ReportInputs, collect, render
@@ -117,38 +118,42 @@ class TrialRunner:
         """
         started = time.perf_counter()
         build_seconds = 0.0
-        try:
-            cv_metrics = self._cross_validate(run_id, number, params, on_fold) \
-                if self.folds else {}
-            build_started = time.perf_counter()
-            if model is None:
-                model = self._fresh_model(number, params)
-            build_seconds = time.perf_counter() - build_started
-            result = fit(
-                model, self.data, batch_size=params["batch_size"],
-                objective=self.settings.objective, direction=self.settings.direction,
-                max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
-                callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
-                initial_epoch=initial_epoch, input_pipeline=self.settings.input_pipeline,
-                seed=self.settings.seed + number,
-            )
-        except pruned:
-            # Training time of pruned trials counts too in where a study's time went.
-            self.tracker.log_metrics(run_id, {
-                "time_build_s": build_seconds,
-                "time_fit_s": time.perf_counter() - started - build_seconds,
-            })
-            self.tracker.end_trial(run_id, "PRUNED")
-            raise
-        except KeyboardInterrupt:
-            self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
-            raise
-        except TunerError as exc:
-            self._fail(run_id, exc)
-            raise
-        except Exception as exc:
-            self._fail(run_id, exc)
-            raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+        with InterruptWatch() as interrupt:
+            try:
+                cv_metrics = self._cross_validate(run_id, number, params, on_fold) \
+                    if self.folds else {}
+                build_started = time.perf_counter()
+                if model is None:
+                    model = self._fresh_model(number, params)
+                build_seconds = time.perf_counter() - build_started
+                result = fit(
+                    model, self.data, batch_size=params["batch_size"],
+                    objective=self.settings.objective, direction=self.settings.direction,
+                    max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
+                    callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
+                    initial_epoch=initial_epoch, input_pipeline=self.settings.input_pipeline,
+                    seed=self.settings.seed + number,
+                )
+            except pruned:
+                # Training time of pruned trials counts too in where a study's time went.
+                self.tracker.log_metrics(run_id, {
+                    "time_build_s": build_seconds,
+                    "time_fit_s": time.perf_counter() - started - build_seconds,
+                })
+                self.tracker.end_trial(run_id, "PRUNED")
+                raise
+            except KeyboardInterrupt:
+                self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                raise
+            except TunerError as exc:
+                self._fail(run_id, exc)
+                raise
+            except Exception as exc:
+                if interrupt.requested:  # Ctrl-C that TensorFlow turned into another error
+                    self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                    raise KeyboardInterrupt from exc
+                self._fail(run_id, exc)
+                raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
         timings = {"time_build_s": build_seconds}
         if cv_metrics:
             timings["time_cv_s"] = build_started - started
