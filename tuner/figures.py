@@ -14,9 +14,15 @@ from matplotlib.figure import Figure
 
 
 def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> Figure:
-    """Training and validation loss and metric by epoch; the restored epoch marked."""
+    """Training and validation loss and metric by epoch; the restored epoch marked.
+
+    Fixed margins rather than ``tight_layout``, which renders the figure once
+    more to measure it: 0.09 s instead of 0.2 s a trial here, drawn on the
+    thread that shares the interpreter with training.
+    """
     metrics = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
-    fig = Figure(figsize=(5 * len(metrics), 3.6))
+    width = 5 * len(metrics)
+    fig = Figure(figsize=(width, 3.6))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, name in zip(axes[0], metrics, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
@@ -26,7 +32,8 @@ def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> 
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend(fontsize="small")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.14, top=0.9,
+                        wspace=0.22)
     return fig
 
 
