@@ -17,6 +17,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("throughput.py", "throughput-smoke.json"),
     ("overhead.py", "overhead-smoke.json"),
     ("bookkeeping.py", "bookkeeping-smoke.json"),
+    ("input_pipeline.py", "input_pipeline-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(script, result, workdir):
