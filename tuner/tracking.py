@@ -7,6 +7,7 @@ fluent active-run stack), so a trial's logging does not depend on global state.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from importlib import metadata
@@ -26,15 +27,16 @@ from tuner.stores import write_ahead_log
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
 
-def model_requirements() -> list[str]:
+@functools.cache
+def model_requirements() -> tuple[str, ...]:
     """Pinned requirements of a logged model; giving them skips MLflow's slow inference."""
-    pins = []
+    pins: list[str] = []
     for name in ("tensorflow", "keras"):
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-    return pins
+    return tuple(pins)
 
 
 def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
@@ -146,13 +148,15 @@ class Tracker:
 
         The signature is read off a few rows and the model's outputs for them
         (the report's predictions: no extra pass). ``metadata`` (task, class
-        names) lets ``tuner predict`` label its output.
+        names) lets ``tuner predict`` label its output. The run is made active
+        for the call: MLflow 3.17's ``Model.log(run_id=...)`` without an active
+        run files the logged model under the default experiment, not the run's.
         """
         signature = mlflow.models.infer_signature(inputs, outputs)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.keras.log_model(
-                model, name="model", signature=signature, pip_requirements=model_requirements(),
-                metadata=dict(metadata),
+                model, name="model", signature=signature,
+                pip_requirements=list(model_requirements()), metadata=dict(metadata),
             )
         return info.model_uri
 
