@@ -171,3 +171,29 @@ def test_auto_input_pipeline_uses_datasets_for_small_training_data():
     assert inputs.choose("auto", large) == "arrays"
     assert inputs.choose("arrays", small) == "arrays"
     assert inputs.choose("dataset", large) == "dataset"
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_final_validation_metrics_are_those_of_the_restored_model(dropout):
+    import keras
+
+    from tuner.data import infer_task
+    from tuner.datasets import synthetic
+    from tuner.model import build_model
+    from tuner.training import fit
+
+    data = synthetic()
+    params = {"n_layers": 2, "units_0": 16, "units_1": 8, "activation": "relu",
+              "dropout": dropout, "optimizer": "adam", "learning_rate": 0.05}
+    model = build_model(params, (2,), infer_task(data.y_train), steps_per_execution=8)
+    result = fit(model, data, batch_size=32, objective="val_loss", direction="minimize",
+                 max_epochs=12, patience=2, seed=0)
+
+    assert result.best_epoch < result.epochs_trained - 1  # stopped early: weights restored
+    scores = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0,
+                            return_dict=True)
+    assert result.metrics["final_val_loss"] == pytest.approx(scores["loss"], rel=1e-6)
+    assert result.metrics["final_val_accuracy"] == pytest.approx(scores["accuracy"], rel=1e-6)
+    assert result.value == result.metrics["final_val_loss"]
+    assert set(result.metrics) >= {"test_loss", "test_accuracy"}
+    keras.backend.clear_session()
