@@ -2,6 +2,7 @@
 
     python bench/bookkeeping.py           # studies/fashion.py x 10 trials, synthetic.py x 8
     python bench/bookkeeping.py --smoke   # synthetic.py x 2
+    python bench/bookkeeping.py --studies synthetic.py:8   # some studies only
 
 Share: runs each study in this process (TensorFlow's import, the same for any
 Keras program, is not counted) with tuner's defaults twice: into a fresh
@@ -98,12 +99,15 @@ def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--studies", default="fashion.py:10,synthetic.py:8",
+                        help="study files of studies/ and their trials, FILE:N,...")
     args = parser.parse_args()
     setup = setup_times(args.smoke)
     print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
                 [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
                   r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
-    plan = [("synthetic.py", 2)] if args.smoke else [("fashion.py", 10), ("synthetic.py", 8)]
+    plan = [("synthetic.py", 2)] if args.smoke else [
+        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
     rows = [row for name, n in plan for row in share(STUDIES / name, n)]
     print(table(["study", "store", "trials", "total s", "fit+evaluate s", "bookkeeping share",
                  "build s", "predictions + summary s", "model logging s"],
