@@ -3,7 +3,7 @@
 Keras turns arrays given to ``fit`` into a pipeline of its own (index shuffling,
 a parallel ``map`` of gathers) and starts it afresh every epoch, for training
 and again for validation. On small data that start dominates an epoch: 800
-synthetic rows took 0.057 s an epoch that way and 0.016 s as the datasets
+synthetic rows took 0.06 s an epoch that way and 0.01-0.02 s as the datasets
 below (bench/README.md). Same meaning: the training rows are reshuffled every
 epoch from a seed, validation is read in order.
 """
@@ -16,16 +16,15 @@ import numpy as np
 import tensorflow as tf
 
 Pipeline = Literal["dataset", "arrays"]
-PIPELINES = ("auto", "dataset", "arrays")
 SMALL_DATA_BYTES = 1 << 20
 
 
 def choose(setting: str, x_train: np.ndarray) -> Pipeline:
     """Resolve ``"auto"``: these datasets for training data up to 1 MiB, else Keras's own.
 
-    On Fashion-MNIST (43 MB) an epoch is long and the element-wise shuffle of
-    55,000 images cost as much as it saved (0.83-1.10x of Keras's pipeline,
-    within noise), so large data stays with Keras's gather-based pipeline.
+    On Fashion-MNIST (43 MB) the element-wise shuffle of 55,000 images cost
+    more than it saved (a fit took 1.07-1.2x as long as with Keras's
+    pipeline), so large data stays with Keras's gather-based pipeline.
     """
     if setting == "auto":
         return "dataset" if x_train.nbytes <= SMALL_DATA_BYTES else "arrays"

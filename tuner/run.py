@@ -7,7 +7,6 @@ from tuner.data import Data, check, encode_labels, infer_task
 from tuner.engines.base import Engine, Prepared, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
-from tuner.inputs import choose as choose_pipeline
 from tuner.lr_find import auto_learning_rate
 from tuner.preprocessing import choose as choose_scaling
 from tuner.study import Study
@@ -37,7 +36,7 @@ def prepare(study: Study, seed: int) -> Prepared:
         max_epochs=study.max_epochs, patience=study.patience, seed=seed,
         steps_per_execution=study.steps_per_execution, jit_compile=study.jit_compile,
         artifacts_for_top=study.artifacts_for_top, mixed_precision=study.mixed_precision,
-        input_pipeline=choose_pipeline(study.input_pipeline, data.x_train),
+        input_pipeline=study.input_pipeline,
     )
     class_names = list(study.class_names) if study.class_names else label_names
     folds = make_folds(data, task, study.cv, seed, study.normalize, study.categorical) \
@@ -73,7 +72,7 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
                                   "steps_per_execution": study.steps_per_execution,
                                   "jit_compile": study.jit_compile,
                                   "mixed_precision": study.mixed_precision,
-                                  "input_pipeline": prepared.settings.input_pipeline,
+                                  "input_pipeline": study.input_pipeline,
                                   "preprocessing": prepared.scaling.describe(),
                                   "cv": study.cv, **found})
     return prepared, engine, tracker
