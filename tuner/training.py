@@ -121,8 +121,8 @@ def _inputs(data: Data, batch_size: int, pipeline: str,
 
 def _test_metrics(model: keras.Model, data: Data) -> dict[str, float]:
     """``test_*`` metrics of the restored model, when the study has a test split."""
-    if data.x_test is None or data.y_test is None:
+    test = data.splits().get("test")
+    if test is None:
         return {}
-    scores = model.evaluate(data.x_test, data.y_test, batch_size=EVAL_BATCH_SIZE, verbose=0,
-                            return_dict=True)
+    scores = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0, return_dict=True)
     return {f"test_{k}": float(v) for k, v in scores.items()}
