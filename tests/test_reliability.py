@@ -8,15 +8,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_STUDY
+from tuner.data import Task
+from tuner.report import ReportInputs
+from tuner.report_process import ReportQueue
 from tuner.run import prepare
 from tuner.studyfile import load_study_file
 from tuner.tracking import Tracker
@@ -105,10 +110,15 @@ def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
 
 def test_ctrl_c_records_the_trial_closes_the_parent_and_exits_130(study_file, stores):
     uri, storage = stores
-    process = tuner("run", str(study_file(body=SLOW)), "--trials", "5", "--no-progress")
-    wait_for(process, lambda: states(storage)[-1:] == ["RUNNING"])
+    # Its own process group, Ctrl-C sent to the group as a terminal does.
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "run",
+                                str(study_file(body=SLOW)), "--trials", "5", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    wait_for(process, lambda: states(storage)[-1:] == ["RUNNING"]
+             and "COMPLETE" in states(storage))
     time.sleep(1)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
 
     assert process.returncode == 130, err
@@ -121,6 +131,11 @@ def test_ctrl_c_records_the_trial_closes_the_parent_and_exits_130(study_file, st
     assert parent.info.status == "KILLED"
     interrupted = [r for r in runs if r.data.tags.get("tuner.fail_reason") == "interrupted"]
     assert [r.info.status for r in interrupted] == ["KILLED"]
+    complete = [r for r in runs if r.data.tags.get("tuner.state") == "COMPLETE"]
+    assert complete
+    for run in complete:  # the figures process did not take the Ctrl-C
+        names = {a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id)}
+        assert "learning_curves.png" in names, names
 
 
 def test_study_stops_after_failures_in_a_row(study_file, cli):
@@ -188,3 +203,61 @@ def test_ctrl_c_that_a_library_turned_into_another_error_still_interrupts(workdi
     run = MlflowClient(uri).get_run(run_id)
     assert run.info.status == "KILLED" and run.data.tags["tuner.fail_reason"] == "interrupted"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_figures_that_cannot_be_logged_are_a_warning_naming_the_run(workdir, caplog):
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    Tracker(uri, "figures", {})  # the store exists; the run id below does not
+    queue = ReportQueue(uri)
+    inputs = ReportInputs(Task("binary", 1), {"loss": [0.5], "val_loss": [0.6]}, 0,
+                          "validation", np.zeros((1, 2)), np.array([0, 1]),
+                          np.array([[0.2], [0.9]]), None)
+    queue.submit("no-such-run", inputs)
+    queue.finish()
+    assert "figures of run no-such-run not logged" in caplog.text
+
+
+def _process_state(pid: int) -> str | None:
+    """Linux's one-letter state of a process (Z: exited, not yet reaped), None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with_it(
+        study_file, workdir):
+    """The figures process must not import the user's script again, nor outlive it."""
+    script = workdir / "search.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys, time
+        print("script started", flush=True)
+        from tuner.engines.base import RunOptions
+        from tuner.run import run_study
+        from tuner.studyfile import load_study_file
+        from tuner import report_process
+        run_study(load_study_file({str(study_file())!r}), RunOptions(
+            tracking_uri="sqlite:///{workdir}/mlflow.db",
+            storage_url="sqlite:///{workdir}/optuna.db", n_trials=1, timeout=None, seed=0))
+        print("figures process", report_process._child.process.pid, flush=True)
+        time.sleep(60)
+    """))
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    lines = []
+    while not (lines and lines[-1].startswith("figures process")):
+        line = process.stdout.readline()
+        assert line, "the script ended early"
+        lines.append(line.strip())
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    assert lines.count("script started") == 1
+    child = int(lines[-1].split()[-1])
+    deadline = time.monotonic() + 10
+    while _process_state(child) not in (None, "Z"):
+        assert time.monotonic() < deadline, "the figures process outlived its parent"
+        time.sleep(0.1)
+    client = MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    [run] = client.search_runs([client.get_experiment_by_name("tiny").experiment_id],
+                               "tags.`tuner.role` = 'trial'")
+    assert "learning_curves.png" in {a.path for a in client.list_artifacts(run.info.run_id)}

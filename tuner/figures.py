@@ -1,8 +1,8 @@
 """Figures of one trial, for the MLflow UI: learning curves, confusion matrix, fit plot.
 
-Pure functions from arrays to matplotlib figures; ``tracking`` logs them.
-Figures are made with matplotlib's object API, not pyplot's global registry,
-so a trial's figures can be drawn on a background thread.
+Pure functions from arrays to matplotlib figures; ``report_process`` draws and
+logs them in a second process. Figures are made with matplotlib's object API,
+not pyplot's global registry and its GUI backends.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> 
     """Training and validation loss and metric by epoch; the restored epoch marked.
 
     Fixed margins rather than ``tight_layout``, which renders the figure once
-    more to measure it: 0.09 s instead of 0.2 s a trial here, drawn on the
-    thread that shares the interpreter with training.
+    more to measure it: 0.09 s instead of 0.2 s a trial here.
     """
     metrics = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
     width = 5 * len(metrics)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn import metrics as skmetrics
@@ -14,7 +13,11 @@ from sklearn import metrics as skmetrics
 from tuner import figures
 from tuner.data import Data, Task
 
+if TYPE_CHECKING:  # at run time only ``predict`` needs Keras: ``render`` runs without it
+    import keras
+
 PREDICT_ROWS_PER_CALL = 8192
+SAMPLE_ROWS = 5
 
 
 @dataclass
@@ -27,13 +30,17 @@ class TrialReport:
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """What a trial's figures need, taken while its model is at hand (predictions)."""
+    """What a trial's figures need, taken while its model is at hand (predictions).
+
+    Of the inputs only a few rows are kept (``x_sample``: they give the logged
+    model its signature), so the figures process is sent labels and outputs only.
+    """
 
     task: Task
     history: Mapping[str, Sequence[float]]
     best_epoch: int
     split: str
-    x: np.ndarray
+    x_sample: np.ndarray
     y_true: np.ndarray
     y_pred: np.ndarray
     class_names: Sequence[str] | None
@@ -44,8 +51,8 @@ def collect(
     best_epoch: int, class_names: Sequence[str] | None,
 ) -> ReportInputs:
     split, (x, y) = _report_split(data)
-    return ReportInputs(task, dict(history), best_epoch, split, np.asarray(x), np.asarray(y),
-                        predict(model, x), class_names)
+    return ReportInputs(task, dict(history), best_epoch, split, np.asarray(x[:SAMPLE_ROWS]),
+                        np.asarray(y), predict(model, x), class_names)
 
 
 def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -55,6 +62,8 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     new model (0.06-0.2 s a trial here); for data that fits in memory Keras's
     docs advise calling the model directly. Same numbers, measured here.
     """
+    import keras
+
     chunks = [keras.ops.convert_to_numpy(model(x[i:i + PREDICT_ROWS_PER_CALL], training=False))
               for i in range(0, len(x), PREDICT_ROWS_PER_CALL)]
     return np.concatenate(chunks)

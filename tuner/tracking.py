@@ -1,4 +1,4 @@
-"""Everything tuner writes to MLflow, and the only module that talks to it.
+"""Everything tuner writes to MLflow, but trials' figures (``report_process``).
 
 One experiment per study, one parent run per ``tuner run``, one nested run per
 trial. Runs are addressed by explicit ids through ``MlflowClient`` (not the
@@ -21,7 +21,6 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from tuner.errors import StoreError
-from tuner.report import TrialReport
 from tuner.stores import write_ahead_log
 
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
@@ -79,6 +78,7 @@ class Tracker:
         """Open a new parent run, or join ``parent_run_id`` (a worker of a coordinator)."""
         write_ahead_log(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
+        self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         self.tags = {"tuner.study": study_name, **tags}
         self.experiment_id = self._experiment(study_name)
@@ -159,12 +159,6 @@ class Tracker:
                 pip_requirements=list(model_requirements()), metadata=dict(metadata),
             )
         return info.model_uri
-
-    def log_report(self, run_id: str, report: TrialReport) -> None:
-        for name, fig in report.figures.items():
-            self.client.log_figure(run_id, fig, name)
-        for name, document in report.documents.items():
-            self.client.log_dict(run_id, document, name)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)

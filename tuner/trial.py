@@ -7,11 +7,9 @@ logging of a trial exists once whichever engine proposed the parameters.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +23,10 @@ from tuner.inputs import choose as choose_pipeline
 from tuner.interrupts import InterruptWatch
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import InputScaling
-from tuner.report import ReportInputs, collect, render
+from tuner.report import collect
+from tuner.report_process import ReportQueue
 from tuner.tracking import Tracker
 from tuner.training import FitResult, fit, validation_batch_size
-
-MODEL_SAMPLE_ROWS = 5
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,19 +67,13 @@ class TrialRunner:
         self.tracker = tracker
         self.class_names = list(class_names) if class_names else None
         self.scaling = scaling
-        # Figures are drawn and logged on one background thread while the next
-        # trial trains; ``finish`` waits for them.
-        self.figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuner-figures")
-        self.pending: list[Future[None]] = []
+        # Figures are drawn and logged by a second process while the next trial
+        # trains; ``finish`` waits for them.
+        self.reports = ReportQueue(tracker.tracking_uri)
 
     def finish(self) -> None:
         """At the end of a search: wait until every trial's figures are logged."""
-        self.figures.shutdown(wait=True)
-        for future in self.pending:
-            error = future.exception()
-            if error is not None:
-                log.warning("a trial's figures were not logged: %s", first_line(error))
-        self.pending.clear()
+        self.reports.finish()
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Open the trial's run and log its parameters; returns the MLflow run id."""
@@ -221,8 +211,8 @@ class TrialRunner:
                              self.class_names)
         reported = time.perf_counter()
         if inputs is not None:
-            rows = slice(MODEL_SAMPLE_ROWS)
-            self.tracker.log_model(run_id, model, inputs.x[rows], inputs.y_pred[rows], metadata={
+            self.tracker.log_model(run_id, model, inputs.x_sample,
+                                   inputs.y_pred[:len(inputs.x_sample)], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
             })
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
@@ -237,10 +227,7 @@ class TrialRunner:
             "tuner.artifacts": f"none: not among the best {top} when it finished"}
         self.tracker.end_trial(run_id, "COMPLETE", skipped)
         if inputs is not None:
-            self.pending.append(self.figures.submit(self._log_report, run_id, inputs))
-
-    def _log_report(self, run_id: str, inputs: ReportInputs) -> None:
-        self.tracker.log_report(run_id, render(inputs))
+            self.reports.submit(run_id, inputs)
 
     def _fail(self, run_id: str, exc: BaseException) -> None:
         reason = first_line(exc)

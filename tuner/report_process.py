@@ -1,0 +1,156 @@
+"""Trials' figures, drawn and logged to MLflow by a second Python process.
+
+Drawing a trial's figures is 0.1-0.3 s of Python. On a thread of the training
+process it held the interpreter's lock while the next trial was being set up:
+in a synthetic study of 8 trials, 1.8-2.8 s of the study's wall time outside
+``fit`` (bench/README.md). A process draws them on another core.
+
+The process is ``python -m tuner.report_process``, not a ``multiprocessing``
+pool: those start their workers by importing the parent's main script again,
+which would run a user's unguarded script twice. It reads pickled work on
+stdin and answers each piece with one line on stdout (empty, or what went
+wrong). One process serves every study of the Python process that starts it
+(tests and benchmarks run many); it imports matplotlib, scikit-learn and
+MLflow, not TensorFlow. It runs in its own session, so Ctrl-C does not reach
+it: a stopped study still waits for its finished trials' figures. When the
+parent dies, its stdin closes and it exits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from tuner.report import ReportInputs, render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Child:
+    """The running process, what is waiting to be written to it, and how far it got."""
+
+    process: subprocess.Popen[bytes]
+    outbox: queue.Queue[bytes | None] = field(default_factory=queue.Queue)
+    sent: int = 0
+    answered: int = 0
+
+    def write_all(self) -> None:
+        """On a thread: pipe writes block while the child is busy; training does not wait."""
+        assert self.process.stdin is not None
+        while (work := self.outbox.get()) is not None:
+            try:
+                self.process.stdin.write(work)
+                self.process.stdin.flush()
+            except OSError:  # it died; its missing answers say so
+                return
+
+
+_child: _Child | None = None
+_lock = threading.Lock()
+
+
+def _running_child() -> _Child:
+    """The process, started on first use or again if it died."""
+    global _child
+    with _lock:
+        if _child is None or _child.process.poll() is not None:
+            if _child is not None:
+                log.warning("the figures process stopped; starting another")
+            # The same tuner as this process's, wherever it was imported from.
+            path = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                 os.environ.get("PYTHONPATH")]))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tuner.report_process"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, start_new_session=True,
+                env={**os.environ, "PYTHONPATH": path})
+            _child = _Child(process)
+            threading.Thread(target=_child.write_all, name="tuner-figures", daemon=True).start()
+        return _child
+
+
+class ReportQueue:
+    """The figures of one run's trials: sent as trials finish, waited for at the end."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.last = 0
+        self.runs: dict[int, str] = {}
+        _running_child()  # it imports its libraries while the first trial trains
+
+    def submit(self, run_id: str, inputs: ReportInputs) -> None:
+        child = _running_child()
+        child.outbox.put(pickle.dumps((self.tracking_uri, run_id, inputs)))
+        child.sent += 1
+        self.last = child.sent
+        self.runs[self.last] = run_id
+
+    def finish(self) -> None:
+        """Wait until every figure sent is logged; a failure is a warning, not an error."""
+        child = _child
+        if child is None or not self.runs:
+            return
+        assert child.process.stdout is not None
+        while child.answered < self.last:
+            line = child.process.stdout.readline()
+            if not line:
+                log.warning("the figures process died; %d trials' figures were not logged",
+                            self.last - child.answered)
+                child.answered = self.last
+                break
+            child.answered += 1
+            if line.strip() and child.answered in self.runs:
+                log.warning("figures of run %s not logged: %s", self.runs[child.answered],
+                            line.decode(errors="replace").strip())
+        self.runs.clear()
+
+
+@functools.cache
+def _client(tracking_uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri)
+
+
+def log_report(tracking_uri: str, run_id: str, inputs: ReportInputs) -> None:
+    """Draw a trial's figures and log them with its documents."""
+    client = _client(tracking_uri)
+    report = render(inputs)
+    for name, fig in report.figures.items():
+        client.log_figure(run_id, fig, name)
+    for name, document in report.documents.items():
+        client.log_dict(run_id, document, name)
+
+
+def main() -> None:
+    """The child's loop: one piece of work from stdin, one line of answer to stdout.
+
+    Anything a library prints goes to stderr, so only answers reach the parent.
+    """
+    work = sys.stdin.buffer
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    while True:
+        try:
+            tracking_uri, run_id, inputs = pickle.load(work)
+        except EOFError:
+            return
+        try:
+            log_report(tracking_uri, run_id, inputs)
+            answer = ""
+        except Exception as exc:  # told to the parent, which warns; the next trial goes on
+            answer = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
+        answers.write(answer.encode() + b"\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()
