@@ -95,9 +95,11 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
         status = "KILLED"
         raise Interrupted(engine.outcome()) from None
     finally:
-        runner.finish()
-        if options.parent_run_id is None:
-            close_parent(tracker, status, engine)
+        try:  # Optuna's plots are drawn here while the figures process ends its work
+            if options.parent_run_id is None:
+                close_parent(tracker, status, engine)
+        finally:
+            runner.finish()
     return outcome
 
 
