@@ -19,6 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_STUDY
+from tuner import report_process
 from tuner.data import Task
 from tuner.report import ReportInputs
 from tuner.report_process import ReportQueue
@@ -215,6 +216,30 @@ def test_figures_that_cannot_be_logged_are_a_warning_naming_the_run(workdir, cap
     queue.submit("no-such-run", inputs)
     queue.finish()
     assert "figures of run no-such-run not logged" in caplog.text
+
+
+def test_a_dead_figures_process_is_replaced_and_the_study_does_not_wait_for_it(workdir, caplog):
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    tracker = Tracker(uri, "figures", {})
+    params = {"units_0": 4}
+    runs = [tracker.start_trial(number, params, {}) for number in range(3)]
+    inputs = ReportInputs(Task("binary", 1), {"loss": [0.5], "val_loss": [0.6]}, 0,
+                          "validation", np.zeros((1, 2)), np.array([0, 1]),
+                          np.array([[0.2], [0.9]]), None)
+    queue = ReportQueue(uri)
+    queue.submit(runs[0], inputs)
+    queue.submit(runs[1], inputs)
+    report_process._child.process.kill()
+    report_process._child.process.wait()
+    queue.submit(runs[2], inputs)  # to a new process
+    queue.finish()
+
+    assert "the figures process stopped; starting another" in caplog.text
+    assert "learning_curves.png" in {a.path for a in tracker.client.list_artifacts(runs[2])}
+    for run_id in runs[:2]:  # logged before the kill, or a warning says they were not
+        logged = {a.path for a in tracker.client.list_artifacts(run_id)}
+        assert "learning_curves.png" in logged or f"figures of run {run_id} not logged" \
+            in caplog.text
 
 
 def _process_state(pid: int) -> str | None:

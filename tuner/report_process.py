@@ -41,19 +41,30 @@ class _Child:
     """The running process, what is waiting to be written to it, and how far it got."""
 
     process: subprocess.Popen[bytes]
-    outbox: queue.Queue[bytes | None] = field(default_factory=queue.Queue)
+    outbox: queue.Queue[bytes] = field(default_factory=queue.Queue)
     sent: int = 0
     answered: int = 0
 
     def write_all(self) -> None:
         """On a thread: pipe writes block while the child is busy; training does not wait."""
         assert self.process.stdin is not None
-        while (work := self.outbox.get()) is not None:
+        while True:
             try:
-                self.process.stdin.write(work)
+                self.process.stdin.write(self.outbox.get())
                 self.process.stdin.flush()
             except OSError:  # it died; its missing answers say so
                 return
+
+    def answer(self, number: int) -> str:
+        """What it said of piece ``number`` (empty: logged); answers are read in order."""
+        assert self.process.stdout is not None
+        line = b""
+        while self.answered < number:
+            line = self.process.stdout.readline()
+            if not line:
+                return "the figures process stopped before logging them"
+            self.answered += 1
+        return line.decode(errors="replace").strip()
 
 
 _child: _Child | None = None
@@ -84,35 +95,21 @@ class ReportQueue:
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
-        self.last = 0
-        self.runs: dict[int, str] = {}
+        self.sent: list[tuple[_Child, int, str]] = []  # process, its number for it, run id
         _running_child()  # it imports its libraries while the first trial trains
 
     def submit(self, run_id: str, inputs: ReportInputs) -> None:
         child = _running_child()
         child.outbox.put(pickle.dumps((self.tracking_uri, run_id, inputs)))
         child.sent += 1
-        self.last = child.sent
-        self.runs[self.last] = run_id
+        self.sent.append((child, child.sent, run_id))
 
     def finish(self) -> None:
         """Wait until every figure sent is logged; a failure is a warning, not an error."""
-        child = _child
-        if child is None or not self.runs:
-            return
-        assert child.process.stdout is not None
-        while child.answered < self.last:
-            line = child.process.stdout.readline()
-            if not line:
-                log.warning("the figures process died; %d trials' figures were not logged",
-                            self.last - child.answered)
-                child.answered = self.last
-                break
-            child.answered += 1
-            if line.strip() and child.answered in self.runs:
-                log.warning("figures of run %s not logged: %s", self.runs[child.answered],
-                            line.decode(errors="replace").strip())
-        self.runs.clear()
+        for child, number, run_id in self.sent:
+            if problem := child.answer(number):
+                log.warning("figures of run %s not logged: %s", run_id, problem)
+        self.sent.clear()
 
 
 @functools.cache
