@@ -34,9 +34,11 @@ SLOW = (TINY_STUDY.format(extra="")
         .replace("synthetic(n=300)", "synthetic(n=1200)").replace("batch_size=32", "batch_size=8"))
 
 
-def tuner(*args: str) -> subprocess.Popen:
+def tuner(*args: str, new_session: bool = False) -> subprocess.Popen:
+    """``tuner`` in a subprocess; ``new_session``: in a process group of its own."""
     return subprocess.Popen([sys.executable, "-m", "tuner.cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=new_session)
 
 
 def wait_for(process: subprocess.Popen, predicate, seconds: float = 120) -> None:
@@ -112,10 +114,8 @@ def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
 def test_ctrl_c_records_the_trial_closes_the_parent_and_exits_130(study_file, stores):
     uri, storage = stores
     # Its own process group, Ctrl-C sent to the group as a terminal does.
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "run",
-                                str(study_file(body=SLOW)), "--trials", "5", "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = tuner("run", str(study_file(body=SLOW)), "--trials", "5", "--no-progress",
+                    new_session=True)
     wait_for(process, lambda: states(storage)[-1:] == ["RUNNING"]
              and "COMPLETE" in states(storage))
     time.sleep(1)
@@ -206,13 +206,17 @@ def test_ctrl_c_that_a_library_turned_into_another_error_still_interrupts(workdi
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def two_row_report() -> ReportInputs:
+    """What the figures of a two-row binary trial need."""
+    return ReportInputs(Task("binary", 1), {"loss": [0.5], "val_loss": [0.6]}, 0, "validation",
+                        np.zeros((1, 2)), np.array([0, 1]), np.array([[0.2], [0.9]]), None)
+
+
 def test_figures_that_cannot_be_logged_are_a_warning_naming_the_run(workdir, caplog):
     uri = f"sqlite:///{workdir}/mlflow.db"
     Tracker(uri, "figures", {})  # the store exists; the run id below does not
     queue = ReportQueue(uri)
-    inputs = ReportInputs(Task("binary", 1), {"loss": [0.5], "val_loss": [0.6]}, 0,
-                          "validation", np.zeros((1, 2)), np.array([0, 1]),
-                          np.array([[0.2], [0.9]]), None)
+    inputs = two_row_report()
     queue.submit("no-such-run", inputs)
     queue.finish()
     assert "figures of run no-such-run not logged" in caplog.text
@@ -223,9 +227,7 @@ def test_a_dead_figures_process_is_replaced_and_the_study_does_not_wait_for_it(w
     tracker = Tracker(uri, "figures", {})
     params = {"units_0": 4}
     runs = [tracker.start_trial(number, params, {}) for number in range(3)]
-    inputs = ReportInputs(Task("binary", 1), {"loss": [0.5], "val_loss": [0.6]}, 0,
-                          "validation", np.zeros((1, 2)), np.array([0, 1]),
-                          np.array([[0.2], [0.9]]), None)
+    inputs = two_row_report()
     queue = ReportQueue(uri)
     queue.submit(runs[0], inputs)
     queue.submit(runs[1], inputs)
