@@ -3,6 +3,7 @@
     python bench/bookkeeping.py           # studies/fashion.py x 10 trials, synthetic.py x 8
     python bench/bookkeeping.py --smoke   # synthetic.py x 2
     python bench/bookkeeping.py --studies synthetic.py:8   # some studies only
+    python bench/bookkeeping.py --cli     # as a user runs it: `tuner run` in a new process
 
 Share: runs each study in this process (TensorFlow's import, the same for any
 Keras program, is not counted) with tuner's defaults twice: into a fresh
@@ -10,6 +11,15 @@ temporary store (MLflow creates its tables and runs its migrations), then, under
 another study name, into the same stores, which now exist (what every later
 `tuner run` of a user finds). Each trial's `time_fit_s` and `time_evaluate_s`
 are read back from MLflow; share = (wall time - their sum) / wall time.
+
+With ``--cli``: each study as a user runs it, ``tuner run FILE --trials N``
+in a new process from an empty folder (default stores under its ``mlruns/``),
+then again under another study name in the same folder. The share is given
+with the whole process's wall time, and without the import of TensorFlow and
+Keras that any Keras program pays (``python -c "import keras"``, timed just
+before each run). Unlike the in-process runs, every one of these pays the
+per-process costs a user pays: importing MLflow's and Optuna's stores, MLflow's
+first model logging (its package map), plotly's templates.
 
 Set-up: for the tutorials' reference model, the time from the end of one
 trial to the first trained step of the next: clearing Keras's state (with and
@@ -22,6 +32,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,21 +62,49 @@ def share(study_file: Path, n_trials: int) -> list[dict]:
                 for suffix, store in (("", "fresh"), ("-again", "existing"))]
 
 
+def share_cli(study_file: Path, n_trials: int) -> list[dict]:
+    """``tuner run`` in a new process, into an empty folder, then into the stores it made."""
+    name = load_study_file(study_file).name
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for suffix, store in (("", "fresh"), ("-again", "existing")):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import keras"], check=True)
+            keras_import = time.perf_counter() - started
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file),
+                            "--trials", str(n_trials), "--seed", "0", "--no-progress",
+                            "--study-name", f"{name}{suffix}"],
+                           cwd=folder, check=True, capture_output=True)
+            total = time.perf_counter() - started
+            row = phase_totals(f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}",
+                               total, store)
+            row["keras_import_s"] = keras_import
+            row["share_without_import"] = ((total - keras_import - row["fit_evaluate_s"])
+                                           / (total - keras_import))
+            rows.append(row)
+    return rows
+
+
 def run_once(study: Study, folder: str, n_trials: int, store: str) -> dict:
     options = RunOptions(tracking_uri=f"sqlite:///{folder}/mlflow.db",
                          storage_url=f"sqlite:///{folder}/optuna.db",
                          n_trials=n_trials, timeout=None, seed=0)
     started = time.perf_counter()
     run_study(study, options)
-    total = time.perf_counter() - started
-    client = MlflowClient(options.tracking_uri)
-    experiment = client.get_experiment_by_name(study.name)
+    return phase_totals(options.tracking_uri, study.name, time.perf_counter() - started, store)
+
+
+def phase_totals(tracking_uri: str, study_name: str, total: float, store: str) -> dict:
+    """The trials' fit+evaluate and phase times, read back from MLflow, against ``total``."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study_name)
     runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
     training = sum(r.data.metrics.get("time_fit_s", 0) + r.data.metrics.get("time_evaluate_s", 0)
                    for r in runs)
     phases = {k: sum(r.data.metrics.get(k, 0) for r in runs)
               for k in ("time_build_s", "time_report_s", "time_model_s")}
-    return {"study": study.name, "store": store, "trials": len(runs), "total_s": total,
+    return {"study": study_name, "store": store, "trials": len(runs), "total_s": total,
             "fit_evaluate_s": training, "bookkeeping_share": (total - training) / total,
             **phases}
 
@@ -96,18 +136,33 @@ def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
     return rows[2:]  # the first pair warms up TensorFlow
 
 
+def print_cli(plan: list[tuple[str, int]], smoke: bool) -> None:
+    rows = [row for name, n in plan for row in share_cli(STUDIES / name, n)]
+    print(table(["study", "store", "trials", "total s", "import keras s", "fit+evaluate s",
+                 "share", "share without the import"],
+                [[r["study"], r["store"], r["trials"], r["total_s"], r["keras_import_s"],
+                  r["fit_evaluate_s"], f"{100 * r['bookkeeping_share']:.1f}%",
+                  f"{100 * r['share_without_import']:.1f}%"] for r in rows]))
+    print("wrote", save("bookkeeping-cli-smoke" if smoke else "bookkeeping-cli", {"rows": rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--studies", default="fashion.py:10,synthetic.py:8",
                         help="study files of studies/ and their trials, FILE:N,...")
+    parser.add_argument("--cli", action="store_true",
+                        help="`tuner run` in a new process per study instead of run_study here")
     args = parser.parse_args()
+    plan = [("synthetic.py", 2)] if args.smoke else [
+        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
+    if args.cli:
+        print_cli(plan, args.smoke)
+        return
     setup = setup_times(args.smoke)
     print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
                 [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
                   r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
-    plan = [("synthetic.py", 2)] if args.smoke else [
-        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
     rows = [row for name, n in plan for row in share(STUDIES / name, n)]
     print(table(["study", "store", "trials", "total s", "fit+evaluate s", "bookkeeping share",
                  "build s", "predictions + summary s", "model logging s"],

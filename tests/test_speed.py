@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tuner import inputs
+from tuner import inputs, stores
 from tuner.model import compile_options
 
 FIXED = """
@@ -197,3 +197,24 @@ def test_final_validation_metrics_are_those_of_the_restored_model(dropout):
     assert result.value == result.metrics["final_val_loss"]
     assert set(result.metrics) >= {"test_loss", "test_accuracy"}
     keras.backend.clear_session()
+
+
+def test_a_new_tracking_store_is_created_by_a_second_process(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    stores.start_tracking_store(uri)
+    stores.await_tracking_store(uri)
+    # made before this process opened it: MLflow's schema at its head, write-ahead logging
+    with closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert [e.name for e in MlflowClient(uri).search_experiments()] == ["Default"]
+
+
+def test_an_existing_store_or_a_server_is_left_to_mlflow_in_this_process(tmp_path):
+    existing = tmp_path / "mlflow.db"
+    existing.touch()
+    for uri in (f"sqlite:///{existing}", "http://127.0.0.1:9/", "postgresql://u@h/db"):
+        stores.start_tracking_store(uri)
+        stores.await_tracking_store(uri)
+    with closing(sqlite3.connect(existing)) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []

@@ -153,15 +153,18 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
                                 steps_per_execution=steps_per_execution,
                                 jit_compile=jit_compile, mixed_precision=mixed_precision,
                                 input_pipeline=input_pipeline)
+        from tuner import stores as stores_mod
+
+        stores = stores_mod.resolve(tracking_uri, storage)
+        if parent_run_id is None:  # a new store is created while TensorFlow loads
+            stores_mod.start_tracking_store(stores.tracking_uri)
         _quiet_libraries(ctx)
 
-        from tuner import stores as stores_mod
         from tuner.engines.base import RunOptions
         from tuner.run import run_study
         from tuner.summary import format_outcome
         from tuner.workers import run_workers
 
-        stores = stores_mod.resolve(tracking_uri, storage)
         options = RunOptions(
             tracking_uri=stores.tracking_uri, storage_url=stores.storage_url,
             n_trials=trials if trials is not None else (None if timeout else study.trials),

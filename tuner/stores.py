@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from contextlib import closing
@@ -82,6 +84,17 @@ def redact(url: str) -> str:
         return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other URLs and in-memory databases."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def write_ahead_log(url: str) -> None:
     """Switch a SQLite store to write-ahead logging (a property of the file: set once).
 
@@ -91,18 +104,51 @@ def write_ahead_log(url: str) -> None:
     durable; readers (the MLflow UI) no longer block the writer. WAL needs a
     local disk: for a network file system use PostgreSQL.
     """
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
+    database = sqlite_file(url)
+    if database is None:
         return
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with closing(sqlite3.connect(parsed.database, timeout=SQLITE_BUSY_TIMEOUT_S)) as db:
+        with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S)) as db:
             db.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the SQLite store {parsed.database}: {exc}") from exc
+        raise StoreError(f"cannot open the SQLite store {database}: {exc}") from exc
+
+
+# MLflow creates a new store's tables when a client first opens it.
+_CREATE_TRACKING_STORE = ("import sys; from mlflow.tracking import MlflowClient; "
+                          "MlflowClient(sys.argv[1]).search_experiments(max_results=1)")
+_creating: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def start_tracking_store(tracking_uri: str) -> None:
+    """Create a new SQLite tracking store in a second process while this one starts up.
+
+    MLflow creates a store by running its 68 alembic migrations: 1.6 s here, once
+    per store, on the path of the first ``tuner run`` in a folder. A second process
+    does it on the other core while this one imports TensorFlow and loads the data;
+    ``await_tracking_store`` waits for it before the first use. A store that exists,
+    and any other URL, is left to MLflow in this process. Its own session: a Ctrl-C
+    at start-up does not stop it half-way through the migrations.
+    """
+    database = sqlite_file(tracking_uri)
+    if database is None or database.exists() or tracking_uri in _creating:
+        return
+    write_ahead_log(tracking_uri)
+    _creating[tracking_uri] = subprocess.Popen(
+        [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def await_tracking_store(tracking_uri: str) -> None:
+    """Wait for ``start_tracking_store``'s process, if any.
+
+    If it failed, MLflow in this process creates the store, and reports what is
+    wrong in its own words.
+    """
+    process = _creating.pop(tracking_uri, None)
+    if process is not None:
+        process.wait()
 
 
 def open_storage(
