@@ -1,4 +1,4 @@
-"""Trials' figures and the study's plots, drawn and logged to MLflow by a second process.
+"""Trials' figures, drawn and logged to MLflow by a second Python process.
 
 Drawing a trial's figures is 0.1-0.3 s of Python. On a thread of the training
 process it held the interpreter's lock while the next trial was being set up:
@@ -14,10 +14,6 @@ wrong). One process serves every study of the Python process that starts it
 MLflow, not TensorFlow. It runs in its own session, so Ctrl-C does not reach
 it: a stopped study still waits for its finished trials' figures. When the
 parent dies, its stdin closes and it exits.
-
-It also draws Optuna's plots of the study for the parent run, at the end. It
-draws a tiny study's plots as it starts, while the first trial trains: the
-first plots of a process cost 0.9 s of plotly's start-up, later ones 0.06 s.
 """
 
 from __future__ import annotations
@@ -33,13 +29,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import optuna
 from mlflow.tracking import MlflowClient
 
 from tuner.report import ReportInputs, render
-from tuner.study_plots import StudyPlotsInputs, study_plots_html, warm_up
-
-Work = ReportInputs | StudyPlotsInputs
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +91,16 @@ def _running_child() -> _Child:
 
 
 class ReportQueue:
-    """The figures of one run's trials and plots: sent as they finish, waited for at the end."""
+    """The figures of one run's trials: sent as trials finish, waited for at the end."""
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
         self.sent: list[tuple[_Child, int, str]] = []  # process, its number for it, run id
         _running_child()  # it imports its libraries while the first trial trains
 
-    def submit(self, run_id: str, work: Work) -> None:
+    def submit(self, run_id: str, inputs: ReportInputs) -> None:
         child = _running_child()
-        child.outbox.put(pickle.dumps((self.tracking_uri, run_id, work)))
+        child.outbox.put(pickle.dumps((self.tracking_uri, run_id, inputs)))
         child.sent += 1
         self.sent.append((child, child.sent, run_id))
 
@@ -125,13 +117,10 @@ def _client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri)
 
 
-def log_work(tracking_uri: str, run_id: str, work: Work) -> None:
-    """Draw a trial's figures and log them with its documents, or a study's plots."""
+def log_report(tracking_uri: str, run_id: str, inputs: ReportInputs) -> None:
+    """Draw a trial's figures and log them with its documents."""
     client = _client(tracking_uri)
-    if isinstance(work, StudyPlotsInputs):
-        client.log_text(run_id, study_plots_html(work.study()), "optuna_plots.html")
-        return
-    report = render(work)
+    report = render(inputs)
     for name, fig in report.figures.items():
         client.log_figure(run_id, fig, name)
     for name, document in report.documents.items():
@@ -143,18 +132,16 @@ def main() -> None:
 
     Anything a library prints goes to stderr, so only answers reach the parent.
     """
-    pieces = sys.stdin.buffer
+    work = sys.stdin.buffer
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # in-memory studies are no news
-    warm_up()
     while True:
         try:
-            tracking_uri, run_id, work = pickle.load(pieces)
+            tracking_uri, run_id, inputs = pickle.load(work)
         except EOFError:
             return
         try:
-            log_work(tracking_uri, run_id, work)
+            log_report(tracking_uri, run_id, inputs)
             answer = ""
         except Exception as exc:  # told to the parent, which warns; the next trial goes on
             answer = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]

@@ -2,20 +2,16 @@
 
 One page with plotly.js embedded once (about 3.6 MB) rather than four pages
 that each embed it: the MLflow UI shows HTML artifacts offline, with no CDN.
-The figures process (``report_process``) draws it from ``StudyPlotsInputs``.
 """
 
 from __future__ import annotations
 
 import html
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import optuna
 from optuna import visualization
-from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial
 
 PLOTS: tuple[tuple[str, Callable[[optuna.Study], object]], ...] = (
     ("Optimization history", visualization.plot_optimization_history),
@@ -43,34 +39,3 @@ def study_plots_html(ostudy: optuna.Study) -> str:
     name = html.escape(ostudy.study_name)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{name}</title></head>"
             f"<body><h1>Study {name}</h1>{''.join(sections)}</body></html>")
-
-
-@dataclass(frozen=True)
-class StudyPlotsInputs:
-    """A study's trials, all its plots need, for a process that cannot open its storage."""
-
-    study_name: str
-    directions: Sequence[StudyDirection]
-    trials: Sequence[FrozenTrial]
-
-    @classmethod
-    def of(cls, ostudy: optuna.Study) -> StudyPlotsInputs:
-        finished = [t for t in ostudy.get_trials(deepcopy=False) if t.state.is_finished()]
-        return cls(ostudy.study_name, ostudy.directions, finished)
-
-    def study(self) -> optuna.Study:
-        """The trials as an in-memory study."""
-        view = optuna.create_study(directions=list(self.directions), study_name=self.study_name)
-        view.add_trials(self.trials)
-        return view
-
-
-def warm_up() -> None:
-    """Draw a tiny study's plots once: plotly's first figure of each kind in a
-    process costs 0.9 s (its modules and templates), later ones 0.06 s."""
-    ostudy = optuna.create_study()
-    for x in (0.1, 0.5, 0.9):
-        ostudy.enqueue_trial({"x": x})
-    ostudy.optimize(lambda trial: trial.suggest_float("x", 0, 1)
-                    + trial.suggest_int("n", 1, 3), n_trials=3)
-    study_plots_html(ostudy)
