@@ -218,3 +218,10 @@ def test_an_existing_store_or_a_server_is_left_to_mlflow_in_this_process(tmp_pat
         stores.await_tracking_store(uri)
     with closing(sqlite3.connect(existing)) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_a_new_store_discarded_before_its_first_use_leaves_no_file(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    stores.start_tracking_store(uri)
+    stores.discard_tracking_store(uri)
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
 from tuner.lr_find import auto_learning_rate
 from tuner.preprocessing import choose as choose_scaling
-from tuner.stores import await_tracking_store, start_tracking_store
+from tuner.stores import await_tracking_store, discard_tracking_store, start_tracking_store
 from tuner.study import Study
 from tuner.study_plots import study_plots_html
 from tuner.tracking import Tracker
@@ -58,7 +58,11 @@ def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine
 def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
     """Everything a search needs, stores created; the parent run is opened (or joined)."""
     start_tracking_store(options.tracking_uri)  # created while the data loads, if new
-    prepared = prepare(study, options.seed)
+    try:
+        prepared = prepare(study, options.seed)
+    except BaseException:
+        discard_tracking_store(options.tracking_uri)
+        raise
     await_tracking_store(options.tracking_uri)
     searched = auto_learning_rate(study, prepared, options.tracking_uri)
     found = {}

@@ -151,6 +151,21 @@ def await_tracking_store(tracking_uri: str) -> None:
         process.wait()
 
 
+def discard_tracking_store(tracking_uri: str) -> None:
+    """Remove a store ``start_tracking_store`` began, before anything was logged to it.
+
+    Bad input found before the first use (the data, the objective) leaves no
+    store behind, as when MLflow created its stores on first use.
+    """
+    process = _creating.pop(tracking_uri, None)
+    database = sqlite_file(tracking_uri)
+    if process is None or database is None:
+        return
+    process.wait()
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        path.unlink(missing_ok=True)
+
+
 def open_storage(
     url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None,
     stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
