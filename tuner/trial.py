@@ -196,7 +196,7 @@ class TrialRunner:
 
         Figures and the model cost more than the rest of a trial's logging; with
         ``artifacts_for_top = k`` only a trial among the best k so far gets them.
-        The figures are drawn on a background thread while the next trial
+        The figures are drawn by the figures process while the next trial
         trains, so they are submitted last, after the model is logged.
         """
         started = time.perf_counter()
