@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner import inputs, stores
 from tuner.model import compile_options
+from tuner.tracking import Tracker
 
 FIXED = """
 import tuner
@@ -225,3 +226,26 @@ def test_a_new_store_discarded_before_its_first_use_leaves_no_file(tmp_path):
     stores.start_tracking_store(uri)
     stores.discard_tracking_store(uri)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_short_epochs_are_sent_together_and_whatever_ends_the_trial_sends_the_rest(tmp_path):
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "epochs", tags={})
+    run_id = tracker.start_trial(0, {"batch_size": 16}, tags={})
+    logger = tracker.epoch_logger(run_id)
+    logger.on_train_begin()
+    for epoch in range(3):  # epochs of microseconds: held
+        logger.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 2.0})
+    assert tracker.client.get_metric_history(run_id, "loss") == []
+
+    logger.last_write -= logger.flush_seconds  # a second has passed: this epoch sends all
+    logger.on_epoch_end(3, {"loss": 0.25, "val_loss": 2.0})
+    assert [m.step for m in tracker.client.get_metric_history(run_id, "loss")] == [0, 1, 2, 3]
+
+    logger.on_epoch_end(4, {"loss": 0.2, "val_loss": 2.0})  # held, then the trial is pruned
+    tracker.end_trial(run_id, "PRUNED", metrics={"time_fit_s": 0.1})
+    history = tracker.client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 1.0), (1, 0.5), (2, 1 / 3), (3, 0.25),
+                                                    (4, 0.2)]
+    run = tracker.client.get_run(run_id)
+    assert run.data.tags["tuner.state"] == "PRUNED"
+    assert run.data.metrics["time_fit_s"] == 0.1

@@ -126,11 +126,10 @@ class TrialRunner:
                 )
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
-                self.tracker.log_metrics(run_id, {
+                self.tracker.end_trial(run_id, "PRUNED", metrics={
                     "time_build_s": build_seconds,
                     "time_fit_s": time.perf_counter() - started - build_seconds,
                 })
-                self.tracker.end_trial(run_id, "PRUNED")
                 raise
             except KeyboardInterrupt:
                 self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
@@ -218,14 +217,12 @@ class TrialRunner:
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
                        time_report_s=reported - started,
                        time_model_s=time.perf_counter() - reported)
-        self.tracker.log_metrics(run_id, {**result.metrics, **timings,
-                                          "trial_value": result.value,
-                                          "n_parameters": model.count_params(),
-                                          "best_epoch": result.best_epoch,
-                                          "epochs_trained": result.epochs_trained})
         skipped = {} if inputs is not None else {
             "tuner.artifacts": f"none: not among the best {top} when it finished"}
-        self.tracker.end_trial(run_id, "COMPLETE", skipped)
+        self.tracker.end_trial(run_id, "COMPLETE", skipped, metrics={
+            **result.metrics, **timings, "trial_value": result.value,
+            "n_parameters": model.count_params(), "best_epoch": result.best_epoch,
+            "epochs_trained": result.epochs_trained})
         if inputs is not None:
             self.reports.submit(run_id, inputs)
 
