@@ -223,13 +223,13 @@ class EpochLogger(keras.callbacks.Callback):
     ``prefix`` keeps apart the curves of several fits in one run (CV folds).
     """
 
-    def __init__(self, tracker: Tracker, run_id: str, prefix: str = "",
-                 flush_seconds: float = 1.0) -> None:
+    flush_seconds = 1.0
+
+    def __init__(self, tracker: Tracker, run_id: str, prefix: str = "") -> None:
         super().__init__()
         self.tracker = tracker
         self.run_id = run_id
         self.prefix = prefix
-        self.flush_seconds = flush_seconds
         self.pending: list[Metric] = []
         self.last_write = time.monotonic()
 
