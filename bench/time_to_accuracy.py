@@ -173,8 +173,10 @@ def main() -> None:
             per_trial = [median([b["epochs"] / max(b["completed"] + b["pruned"], 1)
                                  for b in (r["budgets"][key] for r in side)])
                          for side in (pruned, unpruned)]
+            saved = (f"{100 * (1 - per_trial[0] / per_trial[1]):.0f}% saved" if per_trial[1]
+                     else "no trial without pruning ended within the budget")
             print(f"pruning: {per_trial[0]:.1f} epochs per trial against {per_trial[1]:.1f} "
-                  f"without, {100 * (1 - per_trial[0] / per_trial[1]):.0f}% saved")
+                  f"without, {saved}")
     plot(runs, budgets, RESULTS / f"{label}.png")
     print("wrote", save(label, {"budgets": budgets, "seeds": seeds, "results": runs}))
 
