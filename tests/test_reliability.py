@@ -24,6 +24,7 @@ from tuner.data import Task
 from tuner.report import ReportInputs
 from tuner.report_process import ReportQueue
 from tuner.run import prepare
+from tuner.study_plots import StudyPlotsInputs
 from tuner.studyfile import load_study_file
 from tuner.tracking import Tracker
 from tuner.trial import TrialRunner
@@ -219,6 +220,22 @@ def test_figures_that_cannot_be_logged_are_a_warning_naming_the_run(workdir, cap
     inputs = two_row_report()
     queue.submit("no-such-run", inputs)
     queue.finish()
+    assert "figures of run no-such-run not logged" in caplog.text
+
+
+def test_the_figures_process_draws_the_plots_of_a_study_it_cannot_open(workdir, caplog):
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    tracker = Tracker(uri, "plots", {})
+    ostudy = optuna.create_study(study_name="in-memory")  # as KerasTuner's view: no storage
+    ostudy.optimize(lambda trial: trial.suggest_float("x", 0, 1) ** 2, n_trials=4)
+    queue = ReportQueue(uri)
+    queue.submit(tracker.parent_run_id, StudyPlotsInputs.of(ostudy))
+    queue.submit("no-such-run", StudyPlotsInputs.of(ostudy))
+    queue.finish()
+
+    page = Path(tracker.client.download_artifacts(tracker.parent_run_id, "optuna_plots.html",
+                                                  str(workdir))).read_text()
+    assert "<h2>Optimization history</h2>" in page and "<p>not available" not in page
     assert "figures of run no-such-run not logged" in caplog.text
 
 

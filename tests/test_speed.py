@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,3 +252,14 @@ def test_short_epochs_are_sent_together_and_whatever_ends_the_trial_sends_the_re
     run = tracker.client.get_run(run_id)
     assert run.data.tags["tuner.state"] == "PRUNED"
     assert run.data.metrics["time_fit_s"] == 0.1
+
+
+def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
+    # `tuner run` starts the figures process before TensorFlow's import, and the study's
+    # plots are drawn there: neither the start nor the training process pays for plotly.
+    code = ("import sys, tuner.report_process; "
+            "print(sorted({'mlflow', 'matplotlib', 'plotly', 'tensorflow'} & set(sys.modules))); "
+            "import tuner.run; print('plotly' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).parents[1])  # this checkout's tuner
+    assert done.stdout.split("\n")[:2] == ["[]", "False"]

@@ -158,6 +158,10 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
         stores = stores_mod.resolve(tracking_uri, storage)
         if parent_run_id is None:  # a new store is created while TensorFlow loads
             stores_mod.start_tracking_store(stores.tracking_uri)
+        if workers == 1:  # this process trains: its figures process loads meanwhile too
+            from tuner import report_process
+
+            report_process.start()
         _quiet_libraries(ctx)
 
         from tuner.engines.base import RunOptions

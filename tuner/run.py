@@ -9,9 +9,10 @@ from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
 from tuner.lr_find import auto_learning_rate
 from tuner.preprocessing import choose as choose_scaling
+from tuner.report_process import ReportQueue
 from tuner.stores import await_tracking_store, discard_tracking_store, start_tracking_store
 from tuner.study import Study
-from tuner.study_plots import study_plots_html
+from tuner.study_plots import StudyPlotsInputs
 from tuner.tracking import Tracker
 from tuner.trial import TrialRunner, TrialSettings
 
@@ -102,16 +103,21 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
         status = "KILLED"
         raise Interrupted(engine.outcome()) from None
     finally:
-        try:  # Optuna's plots are drawn here while the figures process ends its work
+        try:
             if options.parent_run_id is None:
-                close_parent(tracker, status, engine)
+                close_parent(tracker, status, engine, plots_to=runner.reports)
         finally:
             runner.finish()
     return outcome
 
 
-def close_parent(tracker: Tracker, status: str, engine: Engine) -> None:
-    """The parent run holds the study's counts, best value, params, run id and plots."""
+def close_parent(tracker: Tracker, status: str, engine: Engine,
+                 plots_to: ReportQueue | None = None) -> None:
+    """The parent run holds the study's counts, best value, params, run id and plots.
+
+    The plots are drawn by the figures process where one serves the run
+    (``plots_to``), else here.
+    """
     outcome = engine.outcome()
     metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
     tags: dict[str, str] = {}
@@ -123,5 +129,11 @@ def close_parent(tracker: Tracker, status: str, engine: Engine) -> None:
         params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
         if outcome.best["run_id"]:
             tracker.mark_best(outcome.best["run_id"])
-        tracker.log_study_artifacts(study_plots_html(engine.optuna_view()), outcome.best["params"])
+        tracker.log_best_params(outcome.best["params"])
+        if plots_to is None:
+            from tuner.study_plots import study_plots_html  # imports plotly
+
+            tracker.log_study_plots(study_plots_html(engine.optuna_view()))
+        else:
+            plots_to.submit(tracker.parent_run_id, StudyPlotsInputs.of(engine.optuna_view()))
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)

@@ -1,4 +1,4 @@
-"""Everything tuner writes to MLflow, but trials' figures (``report_process``).
+"""Everything tuner writes to MLflow, but the figures and plots of ``report_process``.
 
 One experiment per study, one parent run per ``tuner run``, one nested run per
 trial. Runs are addressed by explicit ids through ``MlflowClient`` (not the
@@ -179,9 +179,10 @@ class Tracker:
         self._log(run_id, metrics=metrics, tags={"tuner.state": state, **(tags or {})})
         self.client.set_terminated(run_id, status=RUN_STATUS[state])
 
-    def log_study_artifacts(self, plots_html: str, best_params: Mapping[str, Any]) -> None:
-        """Optuna's plots and the best params on the parent run."""
+    def log_study_plots(self, plots_html: str) -> None:
         self.client.log_text(self.parent_run_id, plots_html, "optuna_plots.html")
+
+    def log_best_params(self, best_params: Mapping[str, Any]) -> None:
         self.client.log_dict(self.parent_run_id, dict(best_params), "best_params.json")
 
     def mark_best(self, run_id: str) -> None:
