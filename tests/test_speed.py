@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -263,3 +265,27 @@ def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parents[1])  # this checkout's tuner
     assert done.stdout.split("\n")[:2] == ["[]", "False"]
+
+
+def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, workdir):
+    # `python -m tuner.cli` is the `tuner` command's entry: after main it runs the exit
+    # handlers, flushes its output and ends without Python's teardown of the libraries
+    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file()), "--trials", "2",
+               "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "study tiny: 2 trials (2 complete" in done.stdout  # printed last, still flushed
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{workdir}/mlruns/optuna.db")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3  # the parent and 2 trials
+    [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    assert "optuna_plots.html" in [a.path for a in client.list_artifacts(parent.info.run_id)]
+
+    bad = subprocess.run([sys.executable, "-m", "tuner.cli", "run", "missing.py"],
+                         capture_output=True, text=True, cwd=workdir,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("Error: study file missing.py does not exist")

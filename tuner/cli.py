@@ -154,16 +154,21 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
                                 steps_per_execution=steps_per_execution,
                                 jit_compile=jit_compile, mixed_precision=mixed_precision,
                                 input_pipeline=input_pipeline)
+        from tuner import report_process
         from tuner import stores as stores_mod
 
         stores = stores_mod.resolve(tracking_uri, storage)
-        if parent_run_id is None:  # a new store is created while TensorFlow loads
-            stores_mod.start_tracking_store(stores.tracking_uri)
-        if workers == 1:  # this process trains: its figures process loads meanwhile too
-            from tuner import report_process
-
+        # A new store is created while TensorFlow loads, on the other core; where
+        # there is none to create, the figures process loads there instead (with
+        # both beside TensorFlow's import, the first trial started 2 s later here).
+        creating = parent_run_id is None and stores_mod.start_tracking_store(
+            stores.tracking_uri)
+        trains_here = workers == 1
+        if trains_here and not creating:
             report_process.start()
         _quiet_libraries(ctx)
+        if trains_here and creating:
+            report_process.start()
 
         from tuner.engines.base import RunOptions
         from tuner.run import run_study

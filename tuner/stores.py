@@ -121,7 +121,7 @@ _CREATE_TRACKING_STORE = ("import sys; from mlflow.tracking import MlflowClient;
 _creating: dict[str, subprocess.Popen[bytes]] = {}
 
 
-def start_tracking_store(tracking_uri: str) -> None:
+def start_tracking_store(tracking_uri: str) -> bool:
     """Create a new SQLite tracking store in a second process while this one starts up.
 
     MLflow creates a store by running its 68 alembic migrations: 1.6 s here, once
@@ -129,15 +129,17 @@ def start_tracking_store(tracking_uri: str) -> None:
     does it on the other core while this one imports TensorFlow and loads the data;
     ``await_tracking_store`` waits for it before the first use. A store that exists,
     and any other URL, is left to MLflow in this process. Its own session: a Ctrl-C
-    at start-up does not stop it half-way through the migrations.
+    at start-up does not stop it half-way through the migrations. Returns whether
+    it started one.
     """
     database = sqlite_file(tracking_uri)
     if database is None or database.exists() or tracking_uri in _creating:
-        return
+        return False
     write_ahead_log(tracking_uri)
     _creating[tracking_uri] = subprocess.Popen(
         [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return True
 
 
 def await_tracking_store(tracking_uri: str) -> None:
