@@ -445,7 +445,7 @@ def entry() -> None:
     """The ``tuner`` command: ``main``, then out without the interpreter's teardown.
 
     With TensorFlow, MLflow and SQLAlchemy loaded, Python's finalization (the
-    teardown of every module and object, after the exit handlers) took 3-4 s
+    teardown of every module and object, after the exit handlers) took 3-5 s
     after a ``tuner run``'s last work here (bench/README.md). Everything tuner
     writes is committed by then and the figures process has been waited for;
     the exit handlers (``atexit``: logging's flush, MLflow's) still run and the

@@ -18,10 +18,11 @@ parent dies, its stdin closes and it exits.
 It also draws Optuna's plots of the study for the parent run, at the end. It
 draws a tiny study's plots as it starts: the first plots of a process cost
 0.9 s of plotly's start-up, later ones 0.06 s. ``tuner run`` starts it
-(``start``) before it imports TensorFlow, so that its imports and this warm-up
-run on the core that TensorFlow's import, MLflow's and the data's loading
-leave idle, not beside the first trial's training. This module imports no
-heavy library where the parent uses it; the process imports them itself.
+(``start``) before it imports TensorFlow (after, when a new store is being
+created then), so that its imports and this warm-up run on the core that
+the training process's start-up leaves idle, not beside the first trial's
+training. This module imports no heavy library where the parent uses it; the
+process imports them itself.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class ReportQueue:
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
         self.sent: list[tuple[_Child, int, str]] = []  # process, its number for it, run id
-        _running_child()  # it imports its libraries while the first trial trains
+        _running_child()  # unless `tuner run` started it already
 
     def submit(self, run_id: str, work: Work) -> None:
         child = _running_child()
