@@ -21,6 +21,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("input_pipeline.py", "input_pipeline-smoke.json"),
     ("step_floor.py", "step_floor-smoke.json"),
     ("epoch_writes.py", "epoch_writes-smoke.json"),
+    ("run_phases.py", "run_phases-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):

@@ -1,0 +1,91 @@
+"""Where a whole `tuner run` spends its time, as a user runs it; before/after two checkouts.
+
+    python bench/run_phases.py --studies synthetic.py:8 --rounds 3
+    python bench/run_phases.py --code before=/tmp/old-checkout,after=.   # alternating
+    python bench/run_phases.py --smoke      # synthetic.py x 2, one round
+
+Each run is `python -m tuner.cli run FILE --trials N --seed 0` in a new
+process (``PYTHONPATH`` at the code's checkout), into an empty folder ("fresh"),
+then again under another study name into the stores it made ("existing").
+The phases are read back from MLflow against the process's launch and exit:
+when the first trial's run started, the first trial's and all trials' fit +
+evaluate, the time from the last trial's end to the parent run's end (Optuna's
+plots, the best run), and from the parent run's end to the process's exit
+(waiting for the figures process, the interpreter's exit). Codes alternate
+within each round, so a machine's drift spreads over both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import save, table
+from mlflow.tracking import MlflowClient
+
+ROOT = Path(__file__).parents[1]
+
+
+def run_once(code: Path, study_file: Path, n_trials: int, folder: str, name: str) -> dict:
+    launched = time.time()
+    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), "--trials",
+                    str(n_trials), "--seed", "0", "--no-progress", "--study-name", name],
+                   cwd=folder, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(code)})
+    ended = time.time()
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name(name)
+    [parent] = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'study'")
+    trials = sorted(client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'"),
+                    key=lambda run: run.info.start_time)
+    fits = [t.data.metrics.get("time_fit_s", 0) + t.data.metrics.get("time_evaluate_s", 0)
+            for t in trials]
+    parent_end = parent.info.end_time / 1000
+    total = ended - launched
+    return {"trials": len(trials), "total_s": total,
+            "first_trial_start_s": trials[0].info.start_time / 1000 - launched,
+            "first_trial_fit_s": fits[0], "fit_evaluate_s": sum(fits),
+            "outside_fit_s": total - sum(fits),
+            "last_trial_to_parent_end_s": parent_end - max(t.info.end_time for t in trials) / 1000,
+            "parent_end_to_exit_s": ended - parent_end}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--studies", default="synthetic.py:8",
+                        help="FILE:N,... study files of this checkout's studies/ and trials")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--code", default=f"this={ROOT}",
+                        help="NAME=CHECKOUT,... the code each run imports (PYTHONPATH)")
+    args = parser.parse_args()
+    studies = [("synthetic.py", 2)] if args.smoke else [
+        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
+    rounds = 1 if args.smoke else args.rounds
+    codes = {name: Path(path).resolve()
+             for name, path in (item.split("=") for item in args.code.split(","))}
+    rows = []
+    for study, n_trials in studies:
+        for round_ in range(rounds):
+            for code_name, code in codes.items():
+                with tempfile.TemporaryDirectory() as folder:
+                    for store in ("fresh", "existing"):
+                        row = run_once(code, code / "studies" / study, n_trials, folder,
+                                       f"{Path(study).stem}-{store}")
+                        rows.append({"study": study, "code": code_name, "round": round_,
+                                     "store": store, **row})
+    keys = ["total_s", "first_trial_start_s", "first_trial_fit_s", "fit_evaluate_s",
+            "outside_fit_s", "last_trial_to_parent_end_s", "parent_end_to_exit_s"]
+    print(table(["study", "code", "round", "store", "trials", *keys],
+                [[r["study"], r["code"], r["round"], r["store"], r["trials"],
+                  *(round(r[k], 2) for k in keys)] for r in rows]))
+    print(f"wrote {save('run_phases-smoke' if args.smoke else 'run_phases', {'rows': rows})}")
+
+
+if __name__ == "__main__":
+    main()
