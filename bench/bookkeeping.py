@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import keras
-from common import REFERENCE, load, save, table
+from common import REFERENCE, load, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
 from tuner.data import infer_task
@@ -71,12 +71,8 @@ def share_cli(study_file: Path, n_trials: int) -> list[dict]:
             started = time.perf_counter()
             subprocess.run([sys.executable, "-c", "import keras"], check=True)
             keras_import = time.perf_counter() - started
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file),
-                            "--trials", str(n_trials), "--seed", "0", "--no-progress",
-                            "--study-name", f"{name}{suffix}"],
-                           cwd=folder, check=True, capture_output=True)
-            total = time.perf_counter() - started
+            launched, ended = tuner_run(study_file, n_trials, folder, f"{name}{suffix}")
+            total = ended - launched
             row = phase_totals(f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}",
                                total, store)
             row["keras_import_s"] = keras_import

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,3 +73,17 @@ def save(name: str, payload: dict) -> Path:
                "cpus": os.cpu_count(), **payload}
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def tuner_run(study_file: Path, n_trials: int, folder: str, study_name: str,
+              code: Path | None = None) -> tuple[float, float]:
+    """``tuner run`` as a user runs it: a new process, in ``folder``; its launch and exit times.
+
+    ``code``: the checkout it imports (``PYTHONPATH``), else this environment's tuner.
+    """
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
+    launched = time.time()
+    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), "--trials",
+                    str(n_trials), "--seed", "0", "--no-progress", "--study-name", study_name],
+                   cwd=folder, check=True, capture_output=True, env=env)
+    return launched, time.time()

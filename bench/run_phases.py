@@ -18,26 +18,17 @@ within each round, so a machine's drift spreads over both.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import save, table
+from common import save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).parents[1]
 
 
 def run_once(code: Path, study_file: Path, n_trials: int, folder: str, name: str) -> dict:
-    launched = time.time()
-    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), "--trials",
-                    str(n_trials), "--seed", "0", "--no-progress", "--study-name", name],
-                   cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(code)})
-    ended = time.time()
+    launched, ended = tuner_run(study_file, n_trials, folder, name, code)
     client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name(name)
     [parent] = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'study'")
