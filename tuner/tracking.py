@@ -7,9 +7,10 @@ fluent active-run stack), so a trial's logging does not depend on global state.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -36,6 +37,33 @@ def model_requirements() -> tuple[str, ...]:
         except metadata.PackageNotFoundError:
             continue
     return tuple(pins)
+
+
+@contextlib.contextmanager
+def pins_checked_by_name() -> Iterator[None]:
+    """MLflow's check of a model's pins, without its map of every installed package.
+
+    On saving a model, MLflow warns when a pinned requirement differs from
+    what is installed. To look the pins up it first maps every installed
+    distribution's files to their modules: 0.9 s of the first model logged in
+    a process here (bench/README.md), with no setting to turn it off. Given an
+    empty map, the same check looks each pin up by its distribution's name
+    (``importlib.metadata.version``), which is all ``model_requirements``' pins
+    need. The map is MLflow's private state, so it is only touched while
+    unbuilt, and left unbuilt again afterwards for anything else in the process
+    that infers requirements; on an MLflow without it, this does nothing.
+    """
+    from mlflow.utils import requirements_utils
+
+    if getattr(requirements_utils, "_MODULES_TO_PACKAGES", False) is not None:
+        yield
+        return
+    requirements_utils._MODULES_TO_PACKAGES = {}
+    try:
+        yield
+    finally:
+        requirements_utils._MODULES_TO_PACKAGES = None
+        requirements_utils._PACKAGES_TO_MODULES = None
 
 
 def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
@@ -157,7 +185,7 @@ class Tracker:
         run files the logged model under the default experiment, not the run's.
         """
         signature = mlflow.models.infer_signature(inputs, outputs)
-        with mlflow.start_run(run_id=run_id):
+        with mlflow.start_run(run_id=run_id), pins_checked_by_name():
             info = mlflow.keras.log_model(
                 model, name="model", signature=signature,
                 pip_requirements=list(model_requirements()), metadata=dict(metadata),
