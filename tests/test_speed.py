@@ -144,17 +144,46 @@ def test_bfloat16_hidden_layers_without_loss_scaling(study_file, cli, workdir):
 
 
 def test_report_predictions_by_calling_the_model_match_keras_predict():
-    import keras
-
-    from tuner import report
+    from tuner.training import ROWS_PER_CALL, predict
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(3, activation="softmax")])
-    x = np.random.default_rng(0).normal(size=(report.PREDICT_ROWS_PER_CALL + 17, 2))
-    called = report.predict(model, x.astype("float32"))
+    x = np.random.default_rng(0).normal(size=(ROWS_PER_CALL + 17, 2))
+    called = predict(model, x.astype("float32"))
     assert called.shape == (len(x), 3)  # more rows than one call takes: chunks joined in order
     np.testing.assert_allclose(called, model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+LABELS = {  # y for 2-feature rows: each task kind tuner infers
+    "multiclass (uint8)": lambda x: (3 * (x[:, 0] > 0) + (x[:, 1] > 1)).astype("uint8"),
+    "binary": lambda x: (x[:, 0] + x[:, 1] > 0).astype("int64"),
+    "one-hot": lambda x: np.eye(3)[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)],
+    "multilabel": lambda x: np.stack([x[:, 0] > 0, x[:, 1] > 0], axis=1).astype("float32"),
+    "regression": lambda x: (x[:, :1] * 2 + x[:, 1:] ** 2).astype("float32"),
+}
+
+
+@pytest.mark.parametrize("labels", LABELS)
+def test_test_split_scores_and_outputs_are_those_of_keras_evaluate_and_predict(labels):
+    from tuner.data import infer_task
+    from tuner.model import build_model
+    from tuner.training import ROWS_PER_CALL, evaluate
+
+    keras.utils.set_random_seed(1)
+    x = np.random.default_rng(1).normal(size=(ROWS_PER_CALL + 300, 2)).astype("float32")
+    y = LABELS[labels](x)
+    params = {"n_layers": 1, "units_0": 8, "activation": "relu", "dropout": 0.5,
+              "optimizer": "adam", "learning_rate": 0.05}
+    model = build_model(params, (2,), infer_task(y), steps_per_execution=4)
+    model.fit(x[:500], y[:500], epochs=1, batch_size=50, verbose=0)
+
+    scores, outputs = evaluate(model, x, y)
+    expected = model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)
+    assert scores == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_allclose(outputs, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert len(scores) == 2  # the loss and the study's metric
+    keras.backend.clear_session()
 
 
 def test_training_dataset_reshuffles_every_row_each_epoch():

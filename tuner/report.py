@@ -16,7 +16,6 @@ from tuner.data import Data, Task
 if TYPE_CHECKING:  # at run time only ``predict`` needs Keras: ``render`` runs without it
     import keras
 
-PREDICT_ROWS_PER_CALL = 8192
 SAMPLE_ROWS = 5
 
 
@@ -49,24 +48,16 @@ class ReportInputs:
 def collect(
     model: keras.Model, data: Data, task: Task, history: Mapping[str, Sequence[float]],
     best_epoch: int, class_names: Sequence[str] | None,
+    test_outputs: np.ndarray | None = None,
 ) -> ReportInputs:
+    """The report's split, and the model's outputs on it: ``test_outputs`` (the
+    test split's, computed with its metrics) where that is the split."""
+    from tuner.training import predict
+
     split, (x, y) = _report_split(data)
+    outputs = test_outputs if split == "test" and test_outputs is not None else predict(model, x)
     return ReportInputs(task, dict(history), best_epoch, split, np.asarray(x[:SAMPLE_ROWS]),
-                        np.asarray(y), predict(model, x), class_names)
-
-
-def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """The model's outputs by calling it, a few thousand rows a call.
-
-    Keras's ``predict`` builds a dataset and traces a new function for every
-    new model (0.06-0.2 s a trial here); for data that fits in memory Keras's
-    docs advise calling the model directly. Same numbers, measured here.
-    """
-    import keras
-
-    chunks = [keras.ops.convert_to_numpy(model(x[i:i + PREDICT_ROWS_PER_CALL], training=False))
-              for i in range(0, len(x), PREDICT_ROWS_PER_CALL)]
-    return np.concatenate(chunks)
+                        np.asarray(y), outputs, class_names)
 
 
 def render(inputs: ReportInputs) -> TrialReport:

@@ -207,7 +207,7 @@ class TrialRunner:
         if top is None or self.tracker.ranks_among_best(result.value, self.settings.direction,
                                                         top):
             inputs = collect(model, self.data, self.task, result.history, result.best_epoch,
-                             self.class_names)
+                             self.class_names, result.test_outputs)
         reported = time.perf_counter()
         if inputs is not None:
             self.tracker.log_model(run_id, model, inputs.x_sample,
