@@ -32,14 +32,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import keras
-from common import REFERENCE, load, save, table, tuner_run
+from common import REFERENCE, keras_import_seconds, load, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
 from tuner.data import infer_task
@@ -68,9 +66,7 @@ def share_cli(study_file: Path, n_trials: int) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for suffix, store in (("", "fresh"), ("-again", "existing")):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "import keras"], check=True)
-            keras_import = time.perf_counter() - started
+            keras_import = keras_import_seconds()
             launched, ended = tuner_run(study_file, n_trials, folder, f"{name}{suffix}")
             total = ended - launched
             row = phase_totals(f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}",

@@ -75,6 +75,13 @@ def save(name: str, payload: dict) -> Path:
     return path
 
 
+def keras_import_seconds() -> float:
+    """What importing Keras (and TensorFlow) takes a new process now: any Keras program pays it."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import keras"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def tuner_run(study_file: Path, n_trials: int, folder: str, study_name: str,
               code: Path | None = None) -> tuple[float, float]:
     """``tuner run`` as a user runs it: a new process, in ``folder``; its launch and exit times.

@@ -11,8 +11,10 @@ The phases are read back from MLflow against the process's launch and exit:
 when the first trial's run started, the first trial's and all trials' fit +
 evaluate, the time from the last trial's end to the parent run's end (Optuna's
 plots, the best run), and from the parent run's end to the process's exit
-(waiting for the figures process, the interpreter's exit). Codes alternate
-within each round, so a machine's drift spreads over both.
+(waiting for the figures process, the interpreter's exit). Before each run,
+``python -c "import keras"`` is timed: the share without the import is as in
+``bookkeeping.py --cli``. Codes alternate within each round, so a machine's
+drift spreads over both.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import save, table, tuner_run
+from common import keras_import_seconds, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).parents[1]
 
 
 def run_once(code: Path, study_file: Path, n_trials: int, folder: str, name: str) -> dict:
+    keras_import = keras_import_seconds()
     launched, ended = tuner_run(study_file, n_trials, folder, name, code)
     client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name(name)
@@ -41,7 +44,8 @@ def run_once(code: Path, study_file: Path, n_trials: int, folder: str, name: str
     return {"trials": len(trials), "total_s": total,
             "first_trial_start_s": trials[0].info.start_time / 1000 - launched,
             "first_trial_fit_s": fits[0], "fit_evaluate_s": sum(fits),
-            "outside_fit_s": total - sum(fits),
+            "outside_fit_s": total - sum(fits), "keras_import_s": keras_import,
+            "share_without_import": (total - keras_import - sum(fits)) / (total - keras_import),
             "last_trial_to_parent_end_s": parent_end - max(t.info.end_time for t in trials) / 1000,
             "parent_end_to_exit_s": ended - parent_end}
 
@@ -71,10 +75,12 @@ def main() -> None:
                         rows.append({"study": study, "code": code_name, "round": round_,
                                      "store": store, **row})
     keys = ["total_s", "first_trial_start_s", "first_trial_fit_s", "fit_evaluate_s",
-            "outside_fit_s", "last_trial_to_parent_end_s", "parent_end_to_exit_s"]
-    print(table(["study", "code", "round", "store", "trials", *keys],
+            "outside_fit_s", "last_trial_to_parent_end_s", "parent_end_to_exit_s",
+            "keras_import_s"]
+    print(table(["study", "code", "round", "store", "trials", *keys, "share without import"],
                 [[r["study"], r["code"], r["round"], r["store"], r["trials"],
-                  *(round(r[k], 2) for k in keys)] for r in rows]))
+                  *(round(r[k], 2) for k in keys), f"{100 * r['share_without_import']:.1f}%"]
+                 for r in rows]))
     print(f"wrote {save('run_phases-smoke' if args.smoke else 'run_phases', {'rows': rows})}")
 
 
