@@ -22,6 +22,8 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("step_floor.py", "step_floor-smoke.json"),
     ("epoch_writes.py", "epoch_writes-smoke.json"),
     ("run_phases.py", "run_phases-smoke.json"),
+    ("trial_end.py", "trial_end-smoke.json"),
+    ("gc_pauses.py", "gc_pauses-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):

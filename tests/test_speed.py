@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -344,3 +345,30 @@ def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, work
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("Error: study file missing.py does not exist")
+
+
+def test_the_tuner_command_searches_with_the_collector_on_and_the_libraries_frozen(study_file,
+                                                                                    workdir):
+    # Off while TensorFlow, MLflow and Optuna are imported, then their objects frozen out of
+    # its reach and the collector back on: the data loader runs in the search's process.
+    body = """
+        import gc, json, pathlib
+        import tuner
+        from tuner.datasets import synthetic
+
+        def data():
+            state = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            pathlib.Path("gc.json").write_text(json.dumps(state))
+            return synthetic()
+
+        study = tuner.Study(data=data, space=tuner.Space(n_layers=1, units=8, batch_size=32),
+                            max_epochs=2)
+    """
+    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file(body=body, name="gc")),
+               "--trials", "1", "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = json.loads((workdir / "gc.json").read_text())
+    assert state["enabled"] is True
+    assert state["frozen"] > 100_000  # TensorFlow's, MLflow's and Optuna's objects

@@ -148,6 +148,11 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
     if workers > 1 and engine != "optuna":
         raise UsageFailure("--workers: several workers need --engine optuna (Optuna's storage "
                            "shares the study); run KerasTuner with one worker")
+    if _owns_process:
+        # The libraries imported next make some 550,000 objects that live as long as the
+        # process; the collector's full passes over them, during the imports and the
+        # search, took 1.7 s a run here (bench/gc_pauses.py). Off until they are frozen.
+        gc.disable()
     with _errors(ctx):
         from tuner.studyfile import load_study_file
 
@@ -187,10 +192,9 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
             algorithm=algorithm,
             keras_tuner_dir=str(stores_mod.STORE_DIR.resolve() / "keras-tuner"),
         )
-        if _owns_process:
-            # The libraries' objects (about 550,000 here) live as long as the process:
-            # kept out of the collector's full passes, which took 0.6-0.8 s a study.
+        if _owns_process:  # the libraries' objects out of the collector's reach
             gc.freeze()
+            gc.enable()
         if workers > 1:
             outcome = run_workers(study_file, study, options, workers)
         else:
