@@ -150,8 +150,8 @@ def run(ctx: click.Context, study_file: str, trials: int | None, timeout: float 
                            "shares the study); run KerasTuner with one worker")
     if _owns_process:
         # The libraries imported next make some 550,000 objects that live as long as the
-        # process; the collector's full passes over them, during the imports and the
-        # search, took 1.7 s a run here (bench/gc_pauses.py). Off until they are frozen.
+        # process; the collector's passes over them, during the imports and the search,
+        # took 2.4 s of a synthetic run here, 0.45 s with them frozen (bench/gc_pauses.py).
         gc.disable()
     with _errors(ctx):
         from tuner.studyfile import load_study_file

@@ -13,7 +13,7 @@ from sklearn import metrics as skmetrics
 from tuner import figures
 from tuner.data import Data, Task
 
-if TYPE_CHECKING:  # at run time only ``predict`` needs Keras: ``render`` runs without it
+if TYPE_CHECKING:  # at run time only ``collect`` needs Keras: ``render`` runs without it
     import keras
 
 SAMPLE_ROWS = 5
