@@ -35,6 +35,13 @@ study = tuner.Study(
 """
 
 
+def tuner_command(workdir: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    """The `tuner` command in a new process (``python -m tuner.cli``), this checkout's tuner."""
+    return subprocess.run([sys.executable, "-m", "tuner.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=workdir,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
 def only_trial(workdir, name: str):
     client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name(name)
@@ -326,10 +333,7 @@ def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
 def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, workdir):
     # `python -m tuner.cli` is the `tuner` command's entry: after main it runs the exit
     # handlers, flushes its output and ends without Python's teardown of the libraries
-    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file()), "--trials", "2",
-               "--no-progress"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    done = tuner_command(workdir, "run", study_file(), "--trials", "2", "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "study tiny: 2 trials (2 complete" in done.stdout  # printed last, still flushed
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{workdir}/mlruns/optuna.db")
@@ -340,9 +344,7 @@ def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, work
     [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
     assert "optuna_plots.html" in [a.path for a in client.list_artifacts(parent.info.run_id)]
 
-    bad = subprocess.run([sys.executable, "-m", "tuner.cli", "run", "missing.py"],
-                         capture_output=True, text=True, cwd=workdir,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    bad = tuner_command(workdir, "run", "missing.py")
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("Error: study file missing.py does not exist")
 
@@ -364,10 +366,8 @@ def test_the_tuner_command_searches_with_the_collector_on_and_the_libraries_froz
         study = tuner.Study(data=data, space=tuner.Space(n_layers=1, units=8, batch_size=32),
                             max_epochs=2)
     """
-    command = [sys.executable, "-m", "tuner.cli", "run", str(study_file(body=body, name="gc")),
-               "--trials", "1", "--no-progress"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    done = tuner_command(workdir, "run", study_file(body=body, name="gc"), "--trials", "1",
+                         "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads((workdir / "gc.json").read_text())
     assert state["enabled"] is True
