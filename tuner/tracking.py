@@ -47,8 +47,8 @@ def pins_checked_by_name() -> Iterator[None]:
     what is installed. To look the pins up it first maps every installed
     distribution's files to their modules, once per process, with no setting to
     turn it off: a process's first model took 1.35 s to log here, 0.69 s without
-    the map (bench/trial_end.py). Given an
-    empty map, the same check looks each pin up by its distribution's name
+    the map (bench/trial_end.py). Given an empty map, the same check looks each
+    pin up by its distribution's name
     (``importlib.metadata.version``), which is all ``model_requirements``' pins
     need. The map is MLflow's private state, so it is only touched while
     unbuilt, and left unbuilt again afterwards for anything else in the process
