@@ -24,6 +24,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("run_phases.py", "run_phases-smoke.json"),
     ("trial_end.py", "trial_end-smoke.json"),
     ("gc_pauses.py", "gc_pauses-smoke.json"),
+    ("stalls.py", "stalls-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):
@@ -37,3 +38,5 @@ def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, wor
     assert payload["cpus"] >= 1 and payload["date"]
     # the bookkeeping runs read their trials back from MLflow: none means nothing was recorded
     assert all(row["trials"] >= 1 for row in payload.get("rows", []) if "trials" in row)
+    # the stack sampler found the trials' training by its frames, not only the rest
+    assert payload.get("training_s", 1) > 0
