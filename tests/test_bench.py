@@ -25,6 +25,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("trial_end.py", "trial_end-smoke.json"),
     ("gc_pauses.py", "gc_pauses-smoke.json"),
     ("stalls.py", "stalls-smoke.json"),
+    ("graph_garbage.py", "graph_garbage-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):

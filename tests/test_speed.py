@@ -372,3 +372,37 @@ def test_the_tuner_command_searches_with_the_collector_on_and_the_libraries_froz
     state = json.loads((workdir / "gc.json").read_text())
     assert state["enabled"] is True
     assert state["frozen"] > 100_000  # TensorFlow's, MLflow's and Optuna's objects
+
+
+def test_a_fit_leaves_no_traced_train_graph_alive_and_its_model_trains_on():
+    import gc
+
+    from tensorflow.python.framework import ops
+
+    from tuner.data import infer_task
+    from tuner.datasets import synthetic
+    from tuner.model import build_model
+    from tuner.training import fit
+
+    def train_graphs() -> int:
+        gc.collect()
+        return sum(type(o).__name__ == "FuncGraph" and o.name == "one_step_on_data"
+                   for o in gc.get_objects())
+
+    data = synthetic()
+    params = {"n_layers": 1, "units_0": 8, "activation": "relu", "dropout": 0.0,
+              "optimizer": "adam", "learning_rate": 0.01}
+    keras.backend.clear_session(free_memory=False)
+    before = train_graphs()
+    registered = set(ops._gradient_registry._registry)  # the registry the change empties
+    for _ in range(3):
+        model = build_model(params, (2,), infer_task(data.y_train), steps_per_execution=8)
+        first = fit(model, data, batch_size=32, objective="val_loss", direction="minimize",
+                    max_epochs=2, patience=2, seed=0)
+        # as KerasTuner's Hyperband does: the same model, its traced step, trained on
+        more = fit(model, data, batch_size=32, objective="val_loss", direction="minimize",
+                   max_epochs=4, patience=2, initial_epoch=2, seed=0)
+        assert more.history["loss"][-1] < first.history["loss"][0]
+        del model, first, more
+    assert train_graphs() == before  # without the change: 2 more for every model
+    assert set(ops._gradient_registry._registry) == registered
