@@ -14,7 +14,6 @@ callbacks time its passes by generation. Medians over the processes.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import resource
 import statistics
@@ -24,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from collector import CollectorPasses
+
 STUDY = Path(__file__).parents[1] / "studies" / "synthetic.py"
 
 
@@ -31,27 +32,16 @@ def child(way: str, n_trials: int) -> dict[str, float]:
     import tuner.cli
 
     tuner.cli._owns_process = way == "freeze"  # as the `tuner` command's entry sets it
-    passes = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
-    started: list[float] = []
-
-    def timed(phase: str, info: dict) -> None:
-        if phase == "start":
-            started.append(time.perf_counter())
-        else:
-            passes[info["generation"]][0] += 1
-            passes[info["generation"]][1] += time.perf_counter() - started.pop()
-
-    gc.callbacks.append(timed)
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
+    with CollectorPasses() as passes, tempfile.TemporaryDirectory() as folder:
         try:
             tuner.cli.main(["run", str(STUDY), "--trials", str(n_trials), "--seed", "0",
                             "--no-progress", "--tracking-uri", f"sqlite:///{folder}/mlflow.db",
                             "--storage", f"sqlite:///{folder}/optuna.db"])
         except SystemExit as done:
             assert not done.code, done.code
-    return {"total_s": time.perf_counter() - began, "full_passes": passes[2][0],
-            "full_s": passes[2][1], "young_s": passes[0][1] + passes[1][1],
+    return {"total_s": time.perf_counter() - began, "full_passes": len(passes.seconds(2)),
+            "full_s": sum(passes.seconds(2)), "young_s": sum(passes.seconds(0, 1)),
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -19,9 +19,7 @@ interpreter's lock for a few microseconds a sample; at 20 ms that is noise.
 from __future__ import annotations
 
 import argparse
-import bisect
 import collections
-import gc
 import itertools
 import os
 import sys
@@ -30,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+
+from collector import CollectorPasses
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -51,30 +51,6 @@ def name_of(frame: FrameType | None) -> str:
             innermost = f"{Path(code.co_filename).stem}.{code.co_name}:{frame.f_lineno}"
         frame = frame.f_back
     return f"(outside tuner) {innermost}"
-
-
-class Collections:
-    """When the garbage collector ran, from its own callbacks: (start, stop, generation)."""
-
-    def __init__(self) -> None:
-        self.passes: list[tuple[float, float, int]] = []
-        self.collected: list[int] = []  # objects freed by each pass
-        self.started = 0.0
-        gc.callbacks.append(self)
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self.started = time.perf_counter()
-        else:
-            self.passes.append((self.started, time.perf_counter(), info["generation"]))
-            self.collected.append(info["collected"])
-
-    def during(self, at: float) -> int | None:
-        """The generation being collected at ``at``, if a pass was running."""
-        i = bisect.bisect_right(self.passes, (at, float("inf"), 0)) - 1
-        if i >= 0 and self.passes[i][0] <= at <= self.passes[i][1]:
-            return self.passes[i][2]
-        return None
 
 
 class Sampler(threading.Thread):
@@ -119,9 +95,8 @@ def main() -> None:
     trials = 2 if args.smoke else args.trials
     study_file = Path(args.study_file).resolve()
     sampler = Sampler(args.interval)
-    collections_ = Collections()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
+    with CollectorPasses() as collections_, tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)
         sys.argv = ["tuner", "run", str(study_file), "--trials", str(trials), "--seed", "0",
                     "--no-progress"]
@@ -140,11 +115,10 @@ def main() -> None:
     total = time.perf_counter() - started
     from common import save, table  # imports Keras: not before the run, which times that
 
-    gc.callbacks.remove(collections_)
     samples = [(at, name if name == "training" or (gen := collections_.during(at)) is None
                 else f"garbage collection, generation {gen}; in {name}")
                for at, name in sampler.samples]
-    full = [b - a for a, b, gen in collections_.passes if gen == 2]
+    full = collections_.seconds(2)
     longest = max(range(len(collections_.passes)), default=None,
                   key=lambda i: collections_.passes[i][1] - collections_.passes[i][0])
     # A sample that comes late was kept waiting for the interpreter's lock: a C call
