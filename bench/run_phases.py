@@ -11,7 +11,13 @@ The phases are read back from MLflow against the process's launch and exit:
 when the first trial's run started, the first trial's and all trials' fit +
 evaluate, the time from the last trial's end to the parent run's end (Optuna's
 plots, the best run), and from the parent run's end to the process's exit
-(waiting for the figures process, the interpreter's exit). Before each run,
+(waiting for the figures process, the interpreter's exit). Inside the search
+(the first trial's start to the last trial's end, no process start-up or
+teardown), a second table splits each trial's time outside fit + evaluate
+into its phases, from the trials' own ``time_*_s`` metrics: building the
+model, its report's predictions and summary, logging the model, and the gap
+between one trial's run ending and the next one's starting (Optuna's tell,
+ask and suggest; the new MLflow run). Before each run,
 ``python -c "import keras"`` is timed: the share without the import is as in
 ``bookkeeping.py --cli``. Codes alternate within each round, so a machine's
 drift spreads over both.
@@ -20,6 +26,7 @@ drift spreads over both.
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -41,13 +48,30 @@ def run_once(code: Path, study_file: Path, n_trials: int, folder: str, name: str
             for t in trials]
     parent_end = parent.info.end_time / 1000
     total = ended - launched
-    return {"trials": len(trials), "total_s": total,
+    search = (max(t.info.end_time for t in trials) - trials[0].info.start_time) / 1000
+    gaps = [max(0, (later.info.start_time - earlier.info.end_time) / 1000)
+            for earlier, later in itertools.pairwise(trials)]
+    return {**in_search(trials, search, sum(fits), gaps),
+            "trials": len(trials), "total_s": total,
             "first_trial_start_s": trials[0].info.start_time / 1000 - launched,
             "first_trial_fit_s": fits[0], "fit_evaluate_s": sum(fits),
             "outside_fit_s": total - sum(fits), "keras_import_s": keras_import,
             "share_without_import": (total - keras_import - sum(fits)) / (total - keras_import),
             "last_trial_to_parent_end_s": parent_end - max(t.info.end_time for t in trials) / 1000,
             "parent_end_to_exit_s": ended - parent_end}
+
+
+def in_search(trials: list, search_s: float, fit_evaluate_s: float,
+              gaps: list[float]) -> dict:
+    """The share inside the search, and each trial's phases outside fit + evaluate (means)."""
+    def mean(metric: str) -> float:
+        return sum(t.data.metrics.get(metric, 0) for t in trials) / len(trials)
+
+    outside = (search_s - fit_evaluate_s) / len(trials)
+    return {"search_s": search_s, "share_in_search": (search_s - fit_evaluate_s) / search_s,
+            "trial_outside_s": outside, "trial_build_s": mean("time_build_s"),
+            "trial_report_s": mean("time_report_s"), "trial_model_s": mean("time_model_s"),
+            "trial_gap_s": sum(gaps) / len(trials)}
 
 
 def main() -> None:
@@ -80,6 +104,13 @@ def main() -> None:
     print(table(["study", "code", "round", "store", "trials", *keys, "share without import"],
                 [[r["study"], r["code"], r["round"], r["store"], r["trials"],
                   *(round(r[k], 2) for k in keys), f"{100 * r['share_without_import']:.1f}%"]
+                 for r in rows]))
+    phases = ["trial_outside_s", "trial_build_s", "trial_report_s", "trial_model_s",
+              "trial_gap_s"]
+    print("\nInside the search, per trial (means, s):\n")
+    print(table(["study", "code", "round", "store", "search_s", "share in search", *phases],
+                [[r["study"], r["code"], r["round"], r["store"], round(r["search_s"], 2),
+                  f"{100 * r['share_in_search']:.1f}%", *(round(r[k], 3) for k in phases)]
                  for r in rows]))
     print(f"wrote {save('run_phases-smoke' if args.smoke else 'run_phases', {'rows': rows})}")
 
