@@ -65,8 +65,10 @@ def test_fast_settings_reach_the_accuracy_of_keras_defaults(study_file, cli, wor
     assert fast_run.data.params["jit_compile"] == plain_run.data.params["jit_compile"] == "False"
     assert fast_run.data.metrics["final_val_accuracy"] == pytest.approx(
         plain_run.data.metrics["final_val_accuracy"], abs=0.02)
-    for phase in ("build", "fit", "evaluate", "report", "model"):
+    for phase in ("build", "fit", "evaluate", "report", "model", "epoch", "trace"):
         assert fast_run.data.metrics[f"time_{phase}_s"] > 0
+    # the first epoch traces the new model's steps: far longer than a later one
+    assert fast_run.data.metrics["time_trace_s"] > fast_run.data.metrics["time_epoch_s"]
     for store in ("mlflow.db", "optuna.db"):  # cheaper commits: write-ahead logging
         with closing(sqlite3.connect(workdir / "mlruns" / store)) as db:
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

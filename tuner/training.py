@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,35 @@ class FitResult:
     fit_seconds: float
     evaluate_seconds: float
     test_outputs: np.ndarray | None = None  # the restored model's, for the report
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Each epoch's wall time, for the phases a trial logs.
+
+    Keras traces a new model's train and validation steps during its first
+    epoch, so the first epoch's excess over the later ones is the trace and
+    graph set-up (on the synthetic study, most of a trial's fit). Put first
+    among the callbacks, an epoch ends before the others log or prune it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.began = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.began = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self.began)
+
+    def phases(self) -> dict[str, float]:
+        """``time_epoch_s`` (median epoch after the first) and ``time_trace_s`` (the
+        first epoch's excess over it); nothing before a second epoch has ended."""
+        if len(self.seconds) < 2:
+            return {}
+        later = statistics.median(self.seconds[1:])
+        return {"time_epoch_s": later, "time_trace_s": max(0.0, self.seconds[0] - later)}
 
 
 class ObjectiveGuard(keras.callbacks.Callback):

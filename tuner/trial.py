@@ -26,7 +26,7 @@ from tuner.preprocessing import InputScaling
 from tuner.report import collect
 from tuner.report_process import ReportQueue
 from tuner.tracking import Tracker
-from tuner.training import FitResult, fit, validation_batch_size
+from tuner.training import EpochTimer, FitResult, fit, validation_batch_size
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ class TrialRunner:
         """
         started = time.perf_counter()
         build_seconds = 0.0
+        epochs_timed = EpochTimer()
         with InterruptWatch() as interrupt:
             try:
                 cv_metrics = self._cross_validate(run_id, number, params, on_fold) \
@@ -120,7 +121,7 @@ class TrialRunner:
                     model, self.data, batch_size=params["batch_size"],
                     objective=self.settings.objective, direction=self.settings.direction,
                     max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
-                    callbacks=[self.tracker.epoch_logger(run_id), *callbacks],
+                    callbacks=[epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
                     initial_epoch=initial_epoch, input_pipeline=self.settings.input_pipeline,
                     seed=self.settings.seed + number,
                 )
@@ -129,6 +130,7 @@ class TrialRunner:
                 self.tracker.end_trial(run_id, "PRUNED", metrics={
                     "time_build_s": build_seconds,
                     "time_fit_s": time.perf_counter() - started - build_seconds,
+                    **epochs_timed.phases(),
                 })
                 raise
             except KeyboardInterrupt:
@@ -143,7 +145,7 @@ class TrialRunner:
                     raise KeyboardInterrupt from exc
                 self._fail(run_id, exc)
                 raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
-        timings = {"time_build_s": build_seconds}
+        timings = {"time_build_s": build_seconds, **epochs_timed.phases()}
         if cv_metrics:
             timings["time_cv_s"] = build_started - started
             result = dataclasses.replace(
