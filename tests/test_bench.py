@@ -26,6 +26,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("gc_pauses.py", "gc_pauses-smoke.json"),
     ("stalls.py", "stalls-smoke.json"),
     ("graph_garbage.py", "graph_garbage-smoke.json"),
+    ("first_epoch.py", "first_epoch-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):
