@@ -53,8 +53,9 @@ class EpochTimer(keras.callbacks.Callback):
 
     Keras traces a new model's train and validation steps during its first
     epoch, so the first epoch's excess over the later ones is the trace and
-    graph set-up (on the synthetic study, most of a trial's fit). Put first
-    among the callbacks, an epoch ends before the others log or prune it.
+    graph set-up (on the synthetic study, most of a trial's fit). Given
+    before the logging and pruning callbacks, its clock stops before they
+    write or prune.
     """
 
     def __init__(self) -> None:
