@@ -7,14 +7,15 @@ MLflow is the record both engines share, so ``tuner ls``, ``show`` and
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from tuner.errors import TunerError
+from tuner.space import Space
 
-SPACE_PARAMS = ("n_layers", "learning_rate", "batch_size", "optimizer", "activation", "dropout")
+SPACE_PARAMS = tuple(f.name for f in fields(Space) if f.name != "units")
 
 
 class StudyNotFound(TunerError):

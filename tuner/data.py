@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from tuner.errors import DataError
+from tuner.errors import DataError, StudyConfigError
 
 TaskKind = Literal["multiclass", "binary", "multilabel", "regression"]
 TASKS: tuple[TaskKind, ...] = ("multiclass", "binary", "multilabel", "regression")
@@ -177,3 +177,30 @@ def _check_labels(name: str, y: np.ndarray, task: Task) -> None:
             f"{name} split: expected class labels 0..{max(task.n_outputs, 2) - 1}, "
             f"received values from {y.min()} to {y.max()}"
         )
+
+
+def smoothed_task(task: Task, label_smoothing: float) -> Task:
+    """The task a model with smoothed labels is compiled for.
+
+    Keras's sparse cross-entropy takes no ``label_smoothing``, so a
+    multiclass task with integer labels trains on one-hot targets instead
+    (``targets_for``); the model and its outputs are the same.
+    """
+    if not label_smoothing:
+        return task
+    if task.kind == "regression":
+        raise StudyConfigError("space.label_smoothing: only for classification; "
+                               "leave it at 0 for a regression study")
+    if task.kind == "multiclass" and not task.one_hot:
+        return dataclasses.replace(task, one_hot=True)
+    return task
+
+
+def targets_for(data: Data, task: Task, compiled: Task) -> Data:
+    """``data`` with its labels as the compiled task expects them (one-hot if it says so)."""
+    if compiled.one_hot == task.one_hot:
+        return data
+    eye = np.eye(task.n_outputs, dtype="float32")
+    labels = {f: eye[np.asarray(getattr(data, f)).astype("int64").ravel()]
+              for f in ("y_train", "y_val", "y_test") if getattr(data, f) is not None}
+    return dataclasses.replace(data, **labels)

@@ -19,11 +19,11 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 
 from tuner import figures
-from tuner.engines.base import Prepared
 from tuner.model import build_model
-from tuner.space import AUTO, Choice, Float, Int, Space
+from tuner.space import AUTO, Choice, Float, Space
 from tuner.study import Study
 from tuner.tracking import log_lr_finding
+from tuner.trial import Prepared
 
 START_LR = 1e-5
 END_LR = 10.0
@@ -53,20 +53,10 @@ class LRFinding:
 
 
 def default_params(space: Space, optimizer: str, batch_size: int | None) -> dict[str, Any]:
-    """A middle-of-the-space model: median depth, geometric-mean width."""
-    def middle(dim: Any) -> Any:
-        if isinstance(dim, Int):
-            return round(math.sqrt(dim.low * dim.high)) if dim.log else (dim.low + dim.high) // 2
-        if isinstance(dim, Float):
-            return math.sqrt(dim.low * dim.high) if dim.log else (dim.low + dim.high) / 2
-        if isinstance(dim, Choice):
-            return dim.values[len(dim.values) // 2]
-        return dim
-
-    params = {"n_layers": middle(space.n_layers), "optimizer": optimizer,
-              "learning_rate": START_LR, "batch_size": batch_size or middle(space.batch_size),
-              "activation": middle(space.activation), "dropout": 0.0}
-    params.update({f"units_{i}": middle(space.units) for i in range(params["n_layers"])})
+    """A middle-of-the-space model (``Space.middle``) at a constant, rising rate, no dropout."""
+    params = space.middle()
+    params.update(optimizer=optimizer, learning_rate=START_LR, dropout=0.0,
+                  lr_schedule="constant", batch_size=batch_size or params["batch_size"])
     return params
 
 
@@ -97,7 +87,7 @@ def find_learning_rate(prepared: Prepared, params: Mapping[str, Any],
                        n_steps: int = 300) -> LRFinding:
     """Train ``n_steps`` steps (as many epochs as that takes) with a growing rate."""
     keras.backend.clear_session()
-    keras.utils.set_random_seed(prepared.settings.seed)
+    keras.utils.set_random_seed(prepared.settings.study.seed)
     data = prepared.data
     model = build_model(params, data.x_train.shape[1:], prepared.task, scaling=prepared.scaling)
     steps_per_epoch = math.ceil(len(data.x_train) / params["batch_size"])
@@ -164,3 +154,21 @@ def _earlier_findings(tracking_uri: str, study_name: str) -> dict[str, tuple[flo
             found.setdefault(run.data.params["optimizer"],
                              (metrics["suggested_low"], metrics["suggested_high"]))
     return found
+
+
+def find_for_study_file(study_file: str, optimizer: str, batch_size: int | None, n_steps: int,
+                        apply: bool, tracking_uri: str | None, *, debug: bool = False) -> str:
+    """``tuner lr-find``: the finding for the study's data, logged; the lines to print."""
+    from tuner import process, stores
+    from tuner.run import prepare
+    from tuner.studyfile import load_study_file
+
+    study = load_study_file(study_file)
+    process.quiet_libraries(debug=debug)
+    params = default_params(study.space, optimizer, batch_size)
+    finding = find_learning_rate(prepare(study), params, n_steps=n_steps)
+    finding.log(stores.resolve(tracking_uri, None).tracking_uri, study.name, params)
+    lines = [f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
+             f"{finding.low:.2g} .. {finding.high:.2g} "
+             f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})"]
+    return "\n".join(lines + ([finding.space_line()] if apply else []))

@@ -94,3 +94,12 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     rows = [(i, names[k] if names else int(k), float(p))
             for i, (k, p) in enumerate(zip(labels, probabilities, strict=True))]
     return Predictions(("row", "class", "probability"), rows)
+
+
+def predict_to(model_uri: str, input_path: Path, output: Path | None = None) -> str:
+    """Predict; the CSV itself, or written to ``output`` and a line that says so."""
+    text = predict(model_uri, input_path).to_csv()
+    if output is None:
+        return text
+    output.write_text(text)
+    return f"wrote {text.count(chr(10)) - 1} predictions to {output}"

@@ -28,6 +28,12 @@ class Promotion:
     def uri(self) -> str:
         return f"models:/{self.name}@{self.alias}"
 
+    def summary(self, study_name: str) -> str:
+        """The line ``tuner promote`` prints."""
+        verb = "registered" if self.created else "already registered as"
+        return (f"trial {self.trial.label} of {study_name} ({self.trial.value:.4f}) {verb} "
+                f"{self.name} version {self.version}; alias {self.alias!r} -> {self.uri}")
+
 
 def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: str = "champion",
             trial_number: str | None = None) -> Promotion:

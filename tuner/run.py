@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tuner.crossval import make_folds
 from tuner.data import Data, check, encode_labels, infer_task
-from tuner.engines.base import Engine, Prepared, RunOptions, SearchOutcome
+from tuner.engines.base import Engine, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, TunerError
 from tuner.lr_find import auto_learning_rate
@@ -14,10 +14,10 @@ from tuner.stores import await_tracking_store, discard_tracking_store, start_tra
 from tuner.study import Study
 from tuner.study_plots import StudyPlotsInputs
 from tuner.tracking import Tracker
-from tuner.trial import TrialRunner, TrialSettings
+from tuner.trial import Prepared, TrialRunner, TrialSettings
 
 
-def prepare(study: Study, seed: int) -> Prepared:
+def prepare(study: Study) -> Prepared:
     """Load and check the data once per process; settle the task and the objective."""
     try:
         data = study.data()
@@ -33,15 +33,9 @@ def prepare(study: Study, seed: int) -> Prepared:
     task = infer_task(data.y_train, study.task)
     check(data, task)
     objective = study.objective_for(task)
-    settings = TrialSettings(
-        objective=objective, direction=study.direction_for(objective),
-        max_epochs=study.max_epochs, patience=study.patience, seed=seed,
-        steps_per_execution=study.steps_per_execution, jit_compile=study.jit_compile,
-        artifacts_for_top=study.artifacts_for_top, mixed_precision=study.mixed_precision,
-        input_pipeline=study.input_pipeline,
-    )
+    settings = TrialSettings(study, objective, study.direction_for(objective))
     class_names = list(study.class_names) if study.class_names else label_names
-    folds = make_folds(data, task, study.cv, seed, study.normalize, study.categorical) \
+    folds = make_folds(data, task, study.cv, study.seed, study.normalize, study.categorical) \
         if study.cv else ()
     return Prepared(data=data, task=task, settings=settings, class_names=class_names,
                     scaling=choose_scaling(data.x_train, study.normalize, study.categorical),
@@ -60,7 +54,7 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     """Everything a search needs, stores created; the parent run is opened (or joined)."""
     start_tracking_store(options.tracking_uri)  # created while the data loads, if new
     try:
-        prepared = prepare(study, options.seed)
+        prepared = prepare(study)
     except BaseException:
         discard_tracking_store(options.tracking_uri)
         raise
@@ -77,12 +71,7 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     if options.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
                                   "n_trials": options.n_trials, "timeout": options.timeout,
-                                  "steps_per_execution": study.steps_per_execution,
-                                  "jit_compile": study.jit_compile,
-                                  "mixed_precision": study.mixed_precision,
-                                  "input_pipeline": study.input_pipeline,
-                                  "preprocessing": prepared.scaling.describe(),
-                                  "cv": study.cv, **found})
+                                  "preprocessing": prepared.scaling.describe(), **found})
     return prepared, engine, tracker
 
 
@@ -93,8 +82,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     process that started it.
     """
     prepared, engine, tracker = open_run(study, options)
-    runner = TrialRunner(prepared.data, prepared.task, prepared.settings, tracker,
-                         prepared.class_names, prepared.scaling, prepared.folds)
+    runner = TrialRunner(prepared, tracker)
     status = "FAILED"
     try:
         outcome = engine.search(runner)

@@ -7,18 +7,22 @@ any data is loaded or any store is touched.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import optuna
 
+from tuner import names
 from tuner.data import TASKS, Data, Task, TaskKind
 from tuner.errors import StudyConfigError
 from tuner.space import Space
 
 Direction = Literal["maximize", "minimize"]
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
-PRUNERS = ("median", "hyperband", "successive-halving", "none")
+# Fields that are not settings of every trial: the data, the space, the budget
+# (logged as the run's own n_trials/timeout), names that are tags, and the task
+# (logged as inferred).
+NOT_LOGGED = ("data", "space", "task", "trials", "timeout", "sampler", "pruner", "name",
+              "class_names", "baselines")
 METRICS: dict[TaskKind, str] = {
     "multiclass": "accuracy", "binary": "accuracy", "multilabel": "accuracy", "regression": "mae",
 }
@@ -102,8 +106,14 @@ class Study:
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
                                     or self.cv < 2):
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
-        _check_named("sampler", self.sampler, SAMPLERS, optuna.samplers.BaseSampler)
-        _check_named("pruner", self.pruner, PRUNERS, optuna.pruners.BasePruner)
+        _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
+        _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
+
+    def logged_settings(self) -> dict[str, Any]:
+        """The settings every trial shares, as MLflow params: each field, spelled once here."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_LOGGED}
 
     def objective_for(self, task: Task) -> str:
         """The epoch-log key to optimise, checked against what the task logs."""

@@ -50,9 +50,11 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
              + ", ".join(f"{study.states.get(k, 0)} {k.lower()}" for k in STATES)]
     if not ranked:
         return "\n".join([*lines, "no COMPLETE trial yet"])
-    params = list(ranked[0].key_params())
-    rows = [[_number(t), t.value, t.state, t.epochs, *(t.key_params().get(p) for p in params),
-             t.run_id] for t in ranked]
+    shown = [t.key_params() for t in ranked]
+    # The dimensions the shown trials differ in (all of them for a single trial).
+    params = [p for p in shown[0] if len(ranked) == 1 or len({str(k.get(p)) for k in shown}) > 1]
+    rows = [[_number(t), t.value, t.state, t.epochs, *(k.get(p) for p in params), t.run_id]
+            for t, k in zip(ranked, shown, strict=True)]
     lines.append(render(["trial", "value", "state", "epochs", *params, "run id"], rows))
     baselines = [t for t in study.ranked() if t.baseline]
     if baselines:

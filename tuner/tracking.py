@@ -7,10 +7,9 @@ fluent active-run stack), so a trial's logging does not depend on global state.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -23,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.errors import StoreError
 from tuner.stores import write_ahead_log
+from tuner.workarounds import pins_checked_by_name
 
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
@@ -37,34 +37,6 @@ def model_requirements() -> tuple[str, ...]:
         except metadata.PackageNotFoundError:
             continue
     return tuple(pins)
-
-
-@contextlib.contextmanager
-def pins_checked_by_name() -> Iterator[None]:
-    """MLflow's check of a model's pins, without its map of every installed package.
-
-    On saving a model, MLflow warns when a pinned requirement differs from
-    what is installed. To look the pins up it first maps every installed
-    distribution's files to their modules, once per process, with no setting to
-    turn it off: a process's first model took 1.35 s to log here, 0.69 s without
-    the map (bench/trial_end.py). Given an empty map, the same check looks each
-    pin up by its distribution's name
-    (``importlib.metadata.version``), which is all ``model_requirements``' pins
-    need. The map is MLflow's private state, so it is only touched while
-    unbuilt, and left unbuilt again afterwards for anything else in the process
-    that infers requirements; on an MLflow without it, this does nothing.
-    """
-    from mlflow.utils import requirements_utils
-
-    if getattr(requirements_utils, "_MODULES_TO_PACKAGES", False) is not None:
-        yield
-        return
-    requirements_utils._MODULES_TO_PACKAGES = {}
-    try:
-        yield
-    finally:
-        requirements_utils._MODULES_TO_PACKAGES = None
-        requirements_utils._PACKAGES_TO_MODULES = None
 
 
 def close_orphaned_run(tracking_uri: str, run_id: str) -> None:

@@ -6,11 +6,10 @@ logging) and knows nothing of Optuna or MLflow.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import keras
@@ -20,6 +19,7 @@ from tuner.data import Data
 from tuner.errors import StudyConfigError, TrialFailed
 from tuner.inputs import choose as choose_pipeline
 from tuner.inputs import evaluation_dataset, training_dataset
+from tuner.workarounds import custom_gradients_released
 
 EVAL_BATCH_SIZE = 1024
 ROWS_PER_CALL = 8192
@@ -146,37 +146,6 @@ def fit(
     return FitResult(value, best_epoch, len(losses), metrics, history,
                      fit_seconds=fitted - started, evaluate_seconds=time.perf_counter() - fitted,
                      test_outputs=outputs)
-
-
-@contextlib.contextmanager
-def custom_gradients_released() -> Iterator[None]:
-    """Drop the custom gradients TensorFlow registered while a fit traced its train step.
-
-    Keras's TensorFlow optimizer sums the gradients over replicas with
-    ``all_reduce``, which under the default strategy registers a custom
-    gradient in TensorFlow's global gradient registry each time a train step
-    is traced. Nothing ever removes them, and each holds the traced graph, so
-    every trial's train graphs stayed alive: about 9,600 objects and 5.9 MiB
-    a trial, and a full garbage collection grew from 0.02 s to 0.37 s over 40
-    trials here (bench/graph_garbage.py). An entry is read only while its
-    step is traced, to build the backward pass; the traced step keeps working
-    without it, also when the same model is fit again (tests/test_speed.py).
-    Names are unique (``CustomGradient-<uid>``), so only entries added during
-    this fit are dropped. Tuner fits one model at a time in a process (its
-    workers are processes); fits on several threads at once could drop
-    entries another fit is still tracing with.
-    """
-    from tensorflow.python.framework import ops  # TensorFlow's private registry
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
-    try:
-        yield
-    finally:
-        if before is not None:
-            for name in [n for n in registry if n not in before]:
-                if name.startswith("CustomGradient-"):
-                    del registry[name]
 
 
 def _inputs(data: Data, batch_size: int, pipeline: str,

@@ -7,6 +7,7 @@ logging of a trial exists once whichever engine proposed the parameters.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -17,56 +18,63 @@ import keras
 import numpy as np
 
 from tuner.crossval import Fold
-from tuner.data import Data, Task
+from tuner.data import Data, Task, smoothed_task, targets_for
 from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.inputs import choose as choose_pipeline
 from tuner.interrupts import InterruptWatch
-from tuner.model import build_model, compile_options
+from tuner.model import build_model, compile_options, schedule_callbacks
 from tuner.preprocessing import InputScaling
 from tuner.report import collect
 from tuner.report_process import ReportQueue
+from tuner.study import Study
 from tuner.tracking import Tracker
 from tuner.training import EpochTimer, FitResult, fit, validation_batch_size
 
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """What every trial of one run shares besides its parameters."""
+    """What every trial of one run shares besides its parameters: the study, its objective."""
 
+    study: Study
     objective: str
     direction: str
-    max_epochs: int
-    patience: int
-    seed: int
-    steps_per_execution: int | str = "auto"
-    jit_compile: bool | str = "auto"
-    artifacts_for_top: int | None = None
-    mixed_precision: bool | str = False
-    input_pipeline: str = "auto"
 
     def as_params(self) -> dict[str, Any]:
-        return {"objective": self.objective, "direction": self.direction,
-                "max_epochs": self.max_epochs, "patience": self.patience, "seed": self.seed,
-                "artifacts_for_top": self.artifacts_for_top}
+        """The study's settings with the objective and direction resolved."""
+        return {**self.study.logged_settings(), "objective": self.objective,
+                "direction": self.direction}
 
     def compile_options(self, batch_size: int) -> dict[str, Any]:
-        return {**compile_options(batch_size, self.steps_per_execution, self.jit_compile),
-                "mixed_precision": self.mixed_precision}
+        study = self.study
+        return {**compile_options(batch_size, study.steps_per_execution, study.jit_compile),
+                "mixed_precision": study.mixed_precision}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A study's data, loaded and checked once per process, with its task and settings."""
+
+    data: Data
+    task: Task
+    settings: TrialSettings
+    class_names: list[str] | None = None
+    scaling: InputScaling = InputScaling("none")
+    folds: tuple[Fold, ...] = ()
 
 
 class TrialRunner:
     """Trains trials of one study and records each as a nested MLflow run."""
 
-    def __init__(self, data: Data, task: Task, settings: TrialSettings, tracker: Tracker,
-                 class_names: Sequence[str] | None = None,
-                 scaling: InputScaling | None = None, folds: Sequence[Fold] = ()) -> None:
-        self.data = data
-        self.folds = tuple(folds)
-        self.task = task
-        self.settings = settings
+    def __init__(self, prepared: Prepared, tracker: Tracker) -> None:
+        self.prepared = prepared
+        self.data = prepared.data
+        self.folds = prepared.folds
+        self.task = prepared.task
+        self.settings = prepared.settings
+        self.study = prepared.settings.study
         self.tracker = tracker
-        self.class_names = list(class_names) if class_names else None
-        self.scaling = scaling
+        self.class_names = prepared.class_names
+        self.scaling = prepared.scaling
         # Figures are drawn and logged by a second process while the next trial
         # trains; ``finish`` waits for them.
         self.reports = ReportQueue(tracker.tracking_uri)
@@ -81,7 +89,7 @@ class TrialRunner:
             **params, **self.settings.as_params(),
             **self.settings.compile_options(params["batch_size"]),
             "validation_batch_size": validation_batch_size(params["batch_size"]),
-            "input_pipeline": choose_pipeline(self.settings.input_pipeline, self.data.x_train),
+            "input_pipeline": choose_pipeline(self.study.input_pipeline, self.data.x_train),
         }, tags)
 
     def train(
@@ -117,14 +125,10 @@ class TrialRunner:
                 if model is None:
                     model = self._fresh_model(number, params)
                 build_seconds = time.perf_counter() - build_started
-                result = fit(
-                    model, self.data, batch_size=params["batch_size"],
-                    objective=self.settings.objective, direction=self.settings.direction,
-                    max_epochs=epochs or self.settings.max_epochs, patience=self.settings.patience,
-                    callbacks=[epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
-                    initial_epoch=initial_epoch, input_pipeline=self.settings.input_pipeline,
-                    seed=self.settings.seed + number,
-                )
+                result = self._fit(
+                    model, self.data, number, params,
+                    [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
+                    epochs=epochs, initial_epoch=initial_epoch)
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
                 self.tracker.end_trial(run_id, "PRUNED", metrics={
@@ -154,21 +158,46 @@ class TrialRunner:
         self._complete(run_id, model, result, timings)
         return result
 
-    def build(self, params: Mapping[str, Any], scaling: InputScaling | None = None) -> keras.Model:
-        return build_model(params, self.data.x_train.shape[1:], self.task,
+    def build(self, params: Mapping[str, Any], scaling: InputScaling | None = None,
+              data: Data | None = None) -> keras.Model:
+        """The compiled model of ``params``, for the study's data (or ``data``, a fold)."""
+        data = data or self.data
+        return build_model(params, data.x_train.shape[1:], self._task(params),
                            scaling=scaling or self.scaling,
+                           steps_per_epoch=math.ceil(len(data.x_train) / params["batch_size"]),
+                           max_epochs=self.study.max_epochs,
                            **self.settings.compile_options(params["batch_size"]))
 
+    def _task(self, params: Mapping[str, Any]) -> Task:
+        """The task the model is compiled for: one-hot targets where labels are smoothed."""
+        return smoothed_task(self.task, params.get("label_smoothing", 0.0))
+
+    def _fit(self, model: keras.Model, data: Data, number: int, params: Mapping[str, Any],
+             callbacks: list[keras.callbacks.Callback], *, epochs: int | None = None,
+             initial_epoch: int = 0) -> FitResult:
+        """``training.fit`` with the study's settings, the trial's seed and schedule."""
+        objective, direction = self.settings.objective, self.settings.direction
+        return fit(
+            model, targets_for(data, self.task, self._task(params)),
+            batch_size=params["batch_size"], objective=objective, direction=direction,
+            max_epochs=epochs or self.study.max_epochs, patience=self.study.patience,
+            callbacks=[*callbacks, *schedule_callbacks(params, objective, direction,
+                                                       self.study.patience)],
+            initial_epoch=initial_epoch, input_pipeline=self.study.input_pipeline,
+            seed=self.study.seed + number,
+        )
+
     def _fresh_model(self, number: int, params: Mapping[str, Any],
-                     scaling: InputScaling | None = None) -> keras.Model:
+                     scaling: InputScaling | None = None, data: Data | None = None
+                     ) -> keras.Model:
         """Keras's state cleared, trial ``number``'s seed set, then built and compiled.
 
         Without the full garbage collection ``clear_session`` runs by default
         (0.4 s a trial), as Keras advises for loops of models.
         """
         keras.backend.clear_session(free_memory=False)
-        keras.utils.set_random_seed(self.settings.seed + number)
-        return self.build(params, scaling)
+        keras.utils.set_random_seed(self.study.seed + number)
+        return self.build(params, scaling, data)
 
     def _cross_validate(self, run_id: str, number: int, params: Mapping[str, Any],
                         on_fold: Callable[[int, float], None] | None) -> dict[str, float]:
@@ -176,14 +205,9 @@ class TrialRunner:
         objective = self.settings.objective
         values: list[float] = []
         for i, fold in enumerate(self.folds):
-            result = fit(
-                self._fresh_model(number, params, fold.scaling), fold.data,
-                batch_size=params["batch_size"],
-                objective=objective, direction=self.settings.direction,
-                max_epochs=self.settings.max_epochs, patience=self.settings.patience,
-                callbacks=[self.tracker.epoch_logger(run_id, prefix=f"fold{i}_")],
-                input_pipeline=self.settings.input_pipeline, seed=self.settings.seed + number,
-            )
+            model = self._fresh_model(number, params, fold.scaling, fold.data)
+            result = self._fit(model, fold.data, number, params,
+                               [self.tracker.epoch_logger(run_id, prefix=f"fold{i}_")])
             values.append(result.value)
             self.tracker.log_metrics(run_id, {f"cv_{objective}": result.value}, step=i)
             if on_fold:
@@ -204,7 +228,7 @@ class TrialRunner:
         lines: list[str] = []
         model.summary(print_fn=lambda line, *_, **__: lines.append(line))
         self.tracker.log_text(run_id, "\n".join(lines), "model_summary.txt")
-        top = self.settings.artifacts_for_top
+        top = self.study.artifacts_for_top
         inputs = None
         if top is None or self.tracker.ranks_among_best(result.value, self.settings.direction,
                                                         top):

@@ -7,22 +7,7 @@ from typing import Any, Protocol
 
 import optuna
 
-from tuner.crossval import Fold
-from tuner.data import Data, Task
-from tuner.preprocessing import InputScaling
-from tuner.trial import TrialRunner, TrialSettings
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A study's data, loaded and checked once per process, with its task and settings."""
-
-    data: Data
-    task: Task
-    settings: TrialSettings
-    class_names: list[str] | None = None
-    scaling: InputScaling = InputScaling("none")
-    folds: tuple[Fold, ...] = ()
+from tuner.trial import TrialRunner
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +18,6 @@ class RunOptions:
     storage_url: str
     n_trials: int | None
     timeout: float | None
-    seed: int
     show_progress_bar: bool = False
     stale_after: int = 60
     retry_failed: int = 0

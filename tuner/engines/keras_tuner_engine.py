@@ -21,11 +21,11 @@ import keras
 import keras_tuner as kt
 import optuna
 
-from tuner.engines.base import Prepared, RunOptions, SearchOutcome
+from tuner.engines.base import RunOptions, SearchOutcome
 from tuner.errors import StudyConfigError, TooManyFailures
 from tuner.space import Choice, Float, Int, Space
 from tuner.study import Study
-from tuner.trial import TrialRunner
+from tuner.trial import Prepared, TrialRunner
 
 ALGORITHMS: dict[str, type[kt.Tuner]] = {
     "hyperband": kt.Hyperband,
@@ -65,7 +65,7 @@ class StudyHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         params = space_params(self.engine.study.space, hp)
         self.builds += 1  # a different, reproducible seed for each model built
-        keras.utils.set_random_seed(self.engine.options.seed + self.builds)
+        keras.utils.set_random_seed(self.engine.study.seed + self.builds)
         return self.runner.build(params)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any,
@@ -138,7 +138,7 @@ class KerasTunerEngine:
             hypermodel=StudyHyperModel(self, runner),
             objective=kt.Objective(self.objective_key,
                                    "max" if self.direction == "maximize" else "min"),
-            seed=self.options.seed, directory=str(self.directory.parent),
+            seed=self.study.seed, directory=str(self.directory.parent),
             project_name=self.directory.name, overwrite=False,
             max_consecutive_failed_trials=self.options.max_failures, **budget,
         )

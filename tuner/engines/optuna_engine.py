@@ -12,30 +12,30 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna_integration import KerasPruningCallback
 
-from tuner.engines.base import Prepared, RunOptions, SearchOutcome
+from tuner.engines.base import RunOptions, SearchOutcome
 from tuner.errors import StudyConfigError, TooManyFailures, TrialFailed
 from tuner.space import Choice, Float, Int, Space
 from tuner.stores import open_storage
 from tuner.study import Study
 from tuner.tracking import close_orphaned_run
-from tuner.trial import TrialRunner
+from tuner.trial import Prepared, TrialRunner
 
 log = logging.getLogger("tuner")
 TPE_STARTUP_TRIALS = 5
-MEDIAN_STARTUP_TRIALS = 4
-MEDIAN_WARMUP_EPOCHS = 2
+PRUNER_STARTUP_TRIALS = 4
+PRUNER_WARMUP_EPOCHS = 2
 
 
 def grid(space: Space) -> dict[str, list[Any]]:
     """The grid of a space whose every searched dimension is a ``Choice``."""
-    for name in ("n_layers", "units", "learning_rate", "batch_size", "optimizer", "activation",
-                 "dropout"):
-        if isinstance(getattr(space, name), Int | Float):
+    dims = space.dimensions()
+    for name, dim in dims.items():
+        if isinstance(dim, Int | Float):
             raise StudyConfigError(
                 f"sampler 'grid' needs a finite space: space.{name} is a range; "
                 f"give it as tuner.Choice([...]) or a fixed value"
             )
-    choices = {name: list(dim.values) for name, dim in vars(space).items()
+    choices = {name: list(dim.values) for name, dim in dims.items()
                if isinstance(dim, Choice) and name != "units"}
     n_layers = space.n_layers
     deepest = max(n_layers.values) if isinstance(n_layers, Choice) else n_layers
@@ -44,47 +44,55 @@ def grid(space: Space) -> dict[str, list[Any]]:
     return choices
 
 
+def _tpe(seed: int, space: Space) -> optuna.samplers.BaseSampler:
+    # ``group`` is marked experimental; it is what makes multivariate TPE
+    # model the per-layer widths, whose number varies with ``n_layers``.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS,
+                                      multivariate=True, group=True)
+
+
+SAMPLERS: dict[str, Callable[[int, Space], optuna.samplers.BaseSampler]] = {
+    "tpe": _tpe,
+    "random": lambda seed, space: optuna.samplers.RandomSampler(seed=seed),
+    "grid": lambda seed, space: optuna.samplers.GridSampler(grid(space), seed=seed),
+    # CMA-ES models the numeric dimensions; choices fall back to random sampling.
+    "cmaes": lambda seed, space: optuna.samplers.CmaEsSampler(
+        seed=seed, warn_independent_sampling=False),
+    "qmc": lambda seed, space: optuna.samplers.QMCSampler(
+        seed=seed, warn_independent_sampling=False),
+}
+
+PRUNERS: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
+    "median": lambda max_steps: optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS),
+    "percentile": lambda max_steps: optuna.pruners.PercentilePruner(
+        25.0, n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS),
+    "hyperband": lambda max_steps: optuna.pruners.HyperbandPruner(
+        min_resource=1, max_resource=max_steps),
+    "successive-halving": lambda max_steps: optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=1),
+    "none": lambda max_steps: optuna.pruners.NopPruner(),
+}
+
+
 def make_sampler(
     spec: str | optuna.samplers.BaseSampler, seed: int, space: Space
 ) -> optuna.samplers.BaseSampler:
-    """Optuna's samplers by name; TPE is multivariate and grouped for per-layer widths."""
+    """Optuna's samplers by name (``tuner.names.SAMPLERS``), or the study's own object."""
     if isinstance(spec, optuna.samplers.BaseSampler):
         return spec
-    if spec == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if spec == "grid":
-        return optuna.samplers.GridSampler(grid(space), seed=seed)
-    if spec in ("cmaes", "qmc"):
-        with warnings.catch_warnings():  # experimental and deprecation notes of Optuna's own
-            warnings.simplefilter("ignore")
-            if spec == "qmc":
-                return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-            # CMA-ES models the numeric dimensions; choices fall back to random sampling.
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    with warnings.catch_warnings():
-        # ``group`` is marked experimental; it is what makes multivariate TPE
-        # model the per-layer widths, whose number varies with ``n_layers``.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True, group=True
-        )
+    with warnings.catch_warnings():  # experimental and deprecation notes of Optuna's own
+        warnings.simplefilter("ignore")
+        return SAMPLERS[spec](seed, space)
 
 
 def make_pruner(
-    spec: str | optuna.pruners.BasePruner, max_epochs: int
+    spec: str | optuna.pruners.BasePruner, max_steps: int
 ) -> optuna.pruners.BasePruner:
-    """Median pruning by default: see the README for why."""
+    """Optuna's pruners by name (``tuner.names.PRUNERS``); a step is an epoch, or a fold."""
     if isinstance(spec, optuna.pruners.BasePruner):
         return spec
-    if spec == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
-    if spec == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
-    if spec == "none":
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(
-        n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_EPOCHS
-    )
+    return PRUNERS[spec](max_steps)
 
 
 def _fold_reporter(trial: optuna.Trial) -> Callable[[int, float], None]:
@@ -151,7 +159,7 @@ class OptunaEngine:
         # A resumed study (or another worker) gets its own stream of random
         # numbers, or its random start-up trials would repeat configurations.
         offset = len(self.ostudy.trials) + 1000 * options.worker
-        self.ostudy.sampler = make_sampler(study.sampler, options.seed + offset, study.space)
+        self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True

@@ -1,0 +1,66 @@
+"""Every list of names tuner accepts, each defined once, with what each name means.
+
+The study's checks, the command line's choices, the engines and the docs all
+read these tables (``tests/test_names.py`` checks that the docs list exactly
+them). This module imports nothing heavy, so ``tuner --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+SAMPLERS: dict[str, str] = {
+    "tpe": "Optuna's multivariate TPE, grouped so that per-layer widths are modelled together",
+    "random": "Optuna's RandomSampler",
+    "grid": "Optuna's GridSampler; every searched dimension must be a Choice",
+    "cmaes": "Optuna's CmaEsSampler on the numeric dimensions, choices sampled at random",
+    "qmc": "Optuna's QMCSampler (Sobol sequence)",
+}
+
+PRUNERS: dict[str, str] = {
+    "median": "Optuna's MedianPruner after 4 trials and 2 warm-up epochs",
+    "percentile": "Optuna's PercentilePruner at the 25th percentile, same start-up and warm-up",
+    "hyperband": "Optuna's HyperbandPruner from 1 epoch to max_epochs",
+    "successive-halving": "Optuna's SuccessiveHalvingPruner from 1 epoch",
+    "none": "no pruning (Optuna's NopPruner)",
+}
+
+OPTIMIZERS: dict[str, str] = {
+    "adam": "keras.optimizers.Adam",
+    "sgd": "keras.optimizers.SGD, with the space's momentum",
+    "rmsprop": "keras.optimizers.RMSprop",
+    "nadam": "keras.optimizers.Nadam",
+    "adamw": "keras.optimizers.AdamW",
+}
+
+ACTIVATIONS: dict[str, str] = {
+    name: f"Keras's {name!r} activation"
+    for name in ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
+}
+
+NORMALIZATIONS: dict[str, str] = {
+    "none": "Dense, activation",
+    "batch": "Dense, BatchNormalization, activation",
+    "layer": "Dense, LayerNormalization, activation",
+}
+
+LR_SCHEDULES: dict[str, str] = {
+    "constant": "the trial's learning rate throughout",
+    "cosine": "linear warm-up over the first epoch, then cosine decay to 0 at max_epochs",
+    "plateau": "ReduceLROnPlateau on the objective: halved after 2 epochs without progress",
+}
+
+ENGINES: dict[str, str] = {
+    "optuna": "Optuna's samplers and pruners on a persistent Optuna study",
+    "keras-tuner": "KerasTuner's own search loop (see ALGORITHMS)",
+}
+
+ALGORITHMS: dict[str, str] = {
+    "hyperband": "keras_tuner.Hyperband",
+    "bayesian": "keras_tuner.BayesianOptimization",
+    "random": "keras_tuner.RandomSearch",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "sampler": SAMPLERS, "pruner": PRUNERS, "optimizer": OPTIMIZERS,
+    "activation": ACTIVATIONS, "normalization": NORMALIZATIONS, "lr_schedule": LR_SCHEDULES,
+    "engine": ENGINES, "algorithm": ALGORITHMS,
+}
