@@ -1,108 +1,168 @@
-"""Overhead of tuner's bookkeeping: K fixed configurations, bare Keras against `tuner run`.
+"""Bookkeeping share of a study, and where a trial's set-up time goes.
 
-    python bench/overhead.py              # Fashion-MNIST, 5 configurations x 5 epochs
-    python bench/overhead.py --smoke      # synthetic data, 2 x 2: checks it runs
+    python bench/overhead.py           # studies/fashion.py x 10 trials, synthetic.py x 8
+    python bench/overhead.py --smoke   # synthetic.py x 2
+    python bench/overhead.py --studies synthetic.py:8   # some studies only
+    python bench/overhead.py --cli     # as a user runs it: `tuner run` in a new process
 
-The same configurations (enqueued as baselines, no pruning, no early stop) are
-trained once by a bare Keras loop (build, compile, fit with validation,
-evaluate) and once by `run_study` with full MLflow logging (curves, figures,
-model) into a temporary store, in one process. Both use the same compile
-options (steps_per_execution=1, no XLA) and validation batch, so the ratio is
-bookkeeping alone.
+Share: runs each study in this process (TensorFlow's import, the same for any
+Keras program, is not counted) with tuner's defaults twice: into a fresh
+temporary store (MLflow creates its tables and runs its migrations), then, under
+another study name, into the same stores, which now exist (what every later
+`tuner run` of a user finds). Each trial's `time_fit_s` and `time_evaluate_s`
+are read back from MLflow; share = (wall time - their sum) / wall time.
+
+With ``--cli``: each study as a user runs it, ``tuner run FILE --trials N``
+in a new process from an empty folder (default stores under its ``mlruns/``),
+then again under another study name in the same folder. The share is given
+with the whole process's wall time, and without the import of TensorFlow and
+Keras that any Keras program pays (``python -c "import keras"``, timed just
+before each run). Unlike the in-process runs, every one of these pays the
+per-process costs a user pays: importing MLflow's and Optuna's stores, MLflow's
+first model logging (its package map), plotly's templates.
+
+Set-up: for the tutorials' reference model, the time from the end of one
+trial to the first trained step of the next: clearing Keras's state (with and
+without the full garbage collection `clear_session` runs by default), building
+and compiling the model, and one `fit` call on one compiled step (the trace).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import keras
-from common import REFERENCE, load, save, table
+from common import REFERENCE, keras_import_seconds, load, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
-import tuner
 from tuner.data import infer_task
 from tuner.engines.base import RunOptions
-from tuner.model import build_model
+from tuner.model import build_model, compile_options
 from tuner.preprocessing import choose
 from tuner.run import run_study
-from tuner.training import validation_batch_size
+from tuner.study import Study
+from tuner.studyfile import load_study_file
 
-CONFIGS = [
-    {**REFERENCE, "batch_size": 128},
-    {**REFERENCE, "n_layers": 1, "units_0": 128, "optimizer": "adam", "learning_rate": 1e-3,
-     "batch_size": 256},
-    {**REFERENCE, "n_layers": 3, "units_2": 50, "optimizer": "nadam", "learning_rate": 1e-3,
-     "batch_size": 128},
-    {**REFERENCE, "units_0": 512, "optimizer": "rmsprop", "learning_rate": 1e-3,
-     "batch_size": 256},
-    {**REFERENCE, "units_0": 64, "units_1": 32, "optimizer": "adamw", "learning_rate": 3e-3,
-     "batch_size": 64},
-]
+STUDIES = Path(__file__).parents[1] / "studies"
 
 
-def bare(data, configs, epochs) -> list[float]:
-    """The configurations by hand: same model and scaling layer as tuner's, no bookkeeping."""
-    task = infer_task(data.y_train)
-    scaling = choose(data.x_train, "auto")
-    seconds = []
-    for config in configs:
-        started = time.perf_counter()
-        keras.backend.clear_session()
-        model = build_model(config, data.x_train.shape[1:], task, scaling=scaling)
-        model.fit(data.x_train, data.y_train, batch_size=config["batch_size"], epochs=epochs,
-                  validation_data=(data.x_val, data.y_val), verbose=0,
-                  validation_batch_size=validation_batch_size(config["batch_size"]))
-        model.evaluate(data.x_val, data.y_val, verbose=0)
-        model.evaluate(data.x_test, data.y_test, verbose=0)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+def share(study_file: Path, n_trials: int) -> list[dict]:
+    """The study into a fresh store, then again (renamed) into the store that now exists."""
+    study = load_study_file(study_file)
+    with tempfile.TemporaryDirectory() as folder:
+        return [run_once(dataclasses.replace(study, name=f"{study.name}{suffix}"), folder,
+                         n_trials, store)
+                for suffix, store in (("", "fresh"), ("-again", "existing"))]
 
 
-def through_tuner(data, configs, epochs, folder: Path) -> tuple[float, list[dict]]:
-    study = tuner.Study(data=lambda: data, baselines=configs, pruner="none",
-                        max_epochs=epochs, patience=epochs, name="overhead",
-                        steps_per_execution=1, jit_compile=False)
+def share_cli(study_file: Path, n_trials: int) -> list[dict]:
+    """``tuner run`` in a new process, into an empty folder, then into the stores it made."""
+    name = load_study_file(study_file).name
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for suffix, store in (("", "fresh"), ("-again", "existing")):
+            keras_import = keras_import_seconds()
+            launched, ended = tuner_run(study_file, n_trials, folder, f"{name}{suffix}")
+            total = ended - launched
+            row = phase_totals(f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}",
+                               total, store)
+            row["keras_import_s"] = keras_import
+            row["share_without_import"] = ((total - keras_import - row["fit_evaluate_s"])
+                                           / (total - keras_import))
+            rows.append(row)
+    return rows
+
+
+def run_once(study: Study, folder: str, n_trials: int, store: str) -> dict:
     options = RunOptions(tracking_uri=f"sqlite:///{folder}/mlflow.db",
                          storage_url=f"sqlite:///{folder}/optuna.db",
-                         n_trials=len(configs), timeout=None, seed=0)
+                         n_trials=n_trials, timeout=None)
     started = time.perf_counter()
     run_study(study, options)
-    total = time.perf_counter() - started
-    client = MlflowClient(options.tracking_uri)
-    experiment = client.get_experiment_by_name("overhead")
-    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
-                              order_by=["attributes.start_time"])
-    phases = [{k: v for k, v in r.data.metrics.items() if k.startswith("time_")} |
-              {"wall_s": (r.info.end_time - r.info.start_time) / 1000} for r in runs]
-    return total, phases
+    return phase_totals(options.tracking_uri, study.name, time.perf_counter() - started, store)
+
+
+def phase_totals(tracking_uri: str, study_name: str, total: float, store: str) -> dict:
+    """The trials' fit+evaluate and phase times, read back from MLflow, against ``total``."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study_name)
+    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
+    training = sum(r.data.metrics.get("time_fit_s", 0) + r.data.metrics.get("time_evaluate_s", 0)
+                   for r in runs)
+    phases = {k: sum(r.data.metrics.get(k, 0) for r in runs)
+              for k in ("time_build_s", "time_report_s", "time_model_s")}
+    return {"study": study_name, "store": store, "trials": len(runs), "total_s": total,
+            "fit_evaluate_s": training, "bookkeeping_share": (total - training) / total,
+            **phases}
+
+
+def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
+    """Median seconds of clear + build + compile + first trace, with and without gc."""
+    data = load(smoke)
+    task, scaling = infer_task(data.y_train), choose(data.x_train, "auto")
+    params = {**REFERENCE, "batch_size": 32}
+    options = compile_options(32, "auto", "auto")
+    one_call = options["steps_per_execution"] * params["batch_size"]
+    rows = []
+    for free_memory in (True, False, True, False):
+        phases: dict[str, list[float]] = {"clear": [], "build": [], "trace": []}
+        for _ in range(repeats):
+            started = time.perf_counter()
+            keras.backend.clear_session(free_memory=free_memory)
+            cleared = time.perf_counter()
+            model = build_model(params, data.x_train.shape[1:], task, scaling=scaling, **options)
+            built = time.perf_counter()
+            model.fit(data.x_train[:one_call], data.y_train[:one_call], batch_size=32,
+                      epochs=1, verbose=0)
+            traced = time.perf_counter()
+            for name, seconds in (("clear", cleared - started), ("build", built - cleared),
+                                  ("trace", traced - built)):
+                phases[name].append(seconds)
+        medians = {name: statistics.median(v) for name, v in phases.items()}
+        rows.append({"gc": free_memory, **medians, "total": sum(medians.values())})
+    return rows[2:]  # the first pair warms up TensorFlow
+
+
+def print_cli(plan: list[tuple[str, int]], smoke: bool) -> None:
+    rows = [row for name, n in plan for row in share_cli(STUDIES / name, n)]
+    print(table(["study", "store", "trials", "total s", "import keras s", "fit+evaluate s",
+                 "share", "share without the import"],
+                [[r["study"], r["store"], r["trials"], r["total_s"], r["keras_import_s"],
+                  r["fit_evaluate_s"], f"{100 * r['bookkeeping_share']:.1f}%",
+                  f"{100 * r['share_without_import']:.1f}%"] for r in rows]))
+    print("wrote", save("overhead-cli-smoke" if smoke else "overhead-cli", {"rows": rows}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--studies", default="fashion.py:10,synthetic.py:8",
+                        help="study files of studies/ and their trials, FILE:N,...")
+    parser.add_argument("--cli", action="store_true",
+                        help="`tuner run` in a new process per study instead of run_study here")
     args = parser.parse_args()
-    configs, epochs = (CONFIGS[:2], 2) if args.smoke else (CONFIGS, 5)
-    data = load(args.smoke)
-    bare(data, configs[:1], 1)  # warm up TensorFlow before timing either side
-    bare_seconds = bare(data, configs, epochs)
-    with tempfile.TemporaryDirectory() as folder:
-        tuner_total, phases = through_tuner(data, configs, epochs, Path(folder))
-    rows = []
-    for i, (b, p) in enumerate(zip(bare_seconds, phases, strict=True)):
-        rows.append([i, b, p["wall_s"], p["wall_s"] / b, p["time_fit_s"] + p["time_evaluate_s"],
-                     p["time_report_s"], p["time_model_s"]])
-    rows.append(["total", sum(bare_seconds), tuner_total, tuner_total / sum(bare_seconds),
-                 sum(p["time_fit_s"] + p["time_evaluate_s"] for p in phases),
-                 sum(p["time_report_s"] for p in phases), sum(p["time_model_s"] for p in phases)])
-    print(table(["trial", "bare s", "tuner s", "tuner / bare", "fit+evaluate s",
-                 "figures s", "model logging s"], rows))
-    print("total includes the study's set-up, parent run, Optuna plots and storage")
-    print("wrote", save("overhead-smoke" if args.smoke else "overhead", {
-        "epochs": epochs, "configs": configs, "bare_s": bare_seconds,
-        "tuner_total_s": tuner_total, "tuner_phases": phases}))
+    plan = [("synthetic.py", 2)] if args.smoke else [
+        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
+    if args.cli:
+        print_cli(plan, args.smoke)
+        return
+    setup = setup_times(args.smoke)
+    print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
+                [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
+                  r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
+    rows = [row for name, n in plan for row in share(STUDIES / name, n)]
+    print(table(["study", "store", "trials", "total s", "fit+evaluate s", "bookkeeping share",
+                 "build s", "predictions + summary s", "model logging s"],
+                [[r["study"], r["store"], r["trials"], r["total_s"], r["fit_evaluate_s"],
+                  f"{100 * r['bookkeeping_share']:.1f}%", r["time_build_s"],
+                  r["time_report_s"], r["time_model_s"]] for r in rows]))
+    print("wrote", save("overhead-smoke" if args.smoke else "overhead",
+                        {"rows": rows, "setup": setup}))
 
 
 if __name__ == "__main__":

@@ -54,11 +54,11 @@ def search(study_file: Path, setup: dict, budget: float, seed: int, folder: Path
     from tuner.studyfile import load_study_file
 
     study = load_study_file(study_file)
-    study = dataclasses.replace(study, baselines=(), sampler=setup.get("sampler", "tpe"),
+    study = dataclasses.replace(study, baselines=(), seed=seed, sampler=setup.get("sampler", "tpe"),
                                 pruner=setup.get("pruner", "median"))
     options = RunOptions(
         tracking_uri=f"sqlite:///{folder}/mlflow.db", storage_url=f"sqlite:///{folder}/optuna.db",
-        n_trials=None, timeout=budget, seed=seed, engine=setup["engine"],
+        n_trials=None, timeout=budget, engine=setup["engine"],
         algorithm=setup.get("algorithm", "hyperband"), keras_tuner_dir=f"{folder}/keras-tuner")
     # A trial running when the budget ends cannot count, so do not wait for it.
     threading.Timer(budget + SETUP_GRACE_S, os._exit, (0,)).start()

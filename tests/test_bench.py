@@ -16,17 +16,8 @@ BENCH = Path(__file__).parents[1] / "bench"
 @pytest.mark.parametrize(("command", "result"), [
     ("throughput.py", "throughput-smoke.json"),
     ("overhead.py", "overhead-smoke.json"),
-    ("bookkeeping.py", "bookkeeping-smoke.json"),
-    ("bookkeeping.py --cli", "bookkeeping-cli-smoke.json"),
-    ("input_pipeline.py", "input_pipeline-smoke.json"),
-    ("step_floor.py", "step_floor-smoke.json"),
-    ("epoch_writes.py", "epoch_writes-smoke.json"),
+    ("overhead.py --cli", "overhead-cli-smoke.json"),
     ("run_phases.py", "run_phases-smoke.json"),
-    ("trial_end.py", "trial_end-smoke.json"),
-    ("gc_pauses.py", "gc_pauses-smoke.json"),
-    ("stalls.py", "stalls-smoke.json"),
-    ("graph_garbage.py", "graph_garbage-smoke.json"),
-    ("first_epoch.py", "first_epoch-smoke.json"),
     ("time_to_accuracy.py", "time_to_accuracy-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):
@@ -40,5 +31,3 @@ def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, wor
     assert payload["cpus"] >= 1 and payload["date"]
     # the bookkeeping runs read their trials back from MLflow: none means nothing was recorded
     assert all(row["trials"] >= 1 for row in payload.get("rows", []) if "trials" in row)
-    # the stack sampler found the trials' training by its frames, not only the rest
-    assert payload.get("training_s", 1) > 0

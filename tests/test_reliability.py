@@ -190,10 +190,9 @@ class CtrlCTurnedIntoAnotherError(keras.callbacks.Callback):
 
 def test_ctrl_c_that_a_library_turned_into_another_error_still_interrupts(workdir):
     study = load_study_file(Path(__file__).parents[1] / "studies" / "synthetic.py")
-    prepared = prepare(study, seed=0)
+    prepared = prepare(study)
     uri = f"sqlite:///{workdir}/mlflow.db"
-    runner = TrialRunner(prepared.data, prepared.task, prepared.settings,
-                         Tracker(uri, study.name, {}), scaling=prepared.scaling)
+    runner = TrialRunner(prepared, Tracker(uri, study.name, {}))
     params = {"n_layers": 1, "units_0": 4, "learning_rate": 0.01, "batch_size": 64,
               "optimizer": "adam", "activation": "relu", "dropout": 0.0}
     run_id = runner.start(0, params, {})
@@ -282,7 +281,7 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
         from tuner import report_process
         run_study(load_study_file({str(study_file())!r}), RunOptions(
             tracking_uri="sqlite:///{workdir}/mlflow.db",
-            storage_url="sqlite:///{workdir}/optuna.db", n_trials=1, timeout=None, seed=0))
+            storage_url="sqlite:///{workdir}/optuna.db", n_trials=1, timeout=None))
         print("figures process", report_process._child.process.pid, flush=True)
         time.sleep(60)
     """))

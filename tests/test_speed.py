@@ -20,7 +20,8 @@ from mlflow.utils import requirements_utils
 
 from tuner import inputs, stores
 from tuner.model import compile_options
-from tuner.tracking import Tracker, model_requirements, pins_checked_by_name
+from tuner.tracking import Tracker, model_requirements
+from tuner.workarounds import pins_checked_by_name
 
 FIXED = """
 import tuner

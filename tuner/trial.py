@@ -181,8 +181,9 @@ class TrialRunner:
             model, targets_for(data, self.task, self._task(params)),
             batch_size=params["batch_size"], objective=objective, direction=direction,
             max_epochs=epochs or self.study.max_epochs, patience=self.study.patience,
-            callbacks=[*callbacks, *schedule_callbacks(params, objective, direction,
-                                                       self.study.patience)],
+            # the schedule first: the logger then records the rate it sets
+            callbacks=[*schedule_callbacks(params, objective, direction, self.study.patience),
+                       *callbacks],
             initial_epoch=initial_epoch, input_pipeline=self.study.input_pipeline,
             seed=self.study.seed + number,
         )

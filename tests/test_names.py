@@ -1,0 +1,63 @@
+"""Each list of names is defined once (tuner.names): the checks, the CLI, engines and docs agree."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import click
+import pytest
+
+import tuner
+from tuner import names
+from tuner.cli import main
+from tuner.engines import optuna_engine
+from tuner.engines.keras_tuner_engine import ALGORITHMS
+from tuner.model import OPTIMIZER_CLASSES
+
+DOCS = Path(__file__).parents[1] / "docs" / "study-files.md"
+
+
+def documented(table: str) -> list[str]:
+    """The names in the first column of the docs' table marked ``<!-- names: table -->``."""
+    text = DOCS.read_text()
+    block = text.split(f"<!-- names: {table} -->", 1)[1].strip().split("\n\n", 1)[0]
+    rows = [line for line in block.splitlines()[2:] if line.startswith("|")]
+    return [re.match(r"\| `([^`]+)`", row).group(1) for row in rows]
+
+
+@pytest.mark.parametrize("table", list(names.TABLES))
+def test_the_docs_list_exactly_the_names_tuner_accepts(table):
+    assert documented(table) == list(names.TABLES[table])
+
+
+def test_the_docs_list_every_dimension_of_the_space_with_its_default():
+    assert documented("space") == [f.name for f in fields(tuner.Space)]
+
+
+def test_the_engines_and_the_model_builder_implement_exactly_the_named_ones():
+    assert list(optuna_engine.SAMPLERS) == list(names.SAMPLERS)
+    assert list(optuna_engine.PRUNERS) == list(names.PRUNERS)
+    assert list(OPTIMIZER_CLASSES) == list(names.OPTIMIZERS)
+    assert list(ALGORITHMS) == list(names.ALGORITHMS)
+
+
+def test_the_command_line_offers_exactly_the_named_ones():
+    options = {p.name: p for p in main.commands["run"].params}
+    assert list(options["sampler"].type.choices) == list(names.SAMPLERS)
+    assert list(options["pruner"].type.choices) == list(names.PRUNERS)
+    assert list(options["engine"].type.choices) == list(names.ENGINES)
+    assert list(options["algorithm"].type.choices) == list(names.ALGORITHMS)
+    lr_find = {p.name: p for p in main.commands["lr-find"].params}
+    assert isinstance(lr_find["optimizer"].type, click.Choice)
+    assert list(lr_find["optimizer"].type.choices) == list(names.OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", list(names.PRUNERS))
+def test_every_named_pruner_and_sampler_builds(name):
+    assert optuna_engine.make_pruner(name, 10) is not None
+    for sampler in names.SAMPLERS:
+        space = tuner.Space(n_layers=1, units=tuner.Choice([8]), learning_rate=0.01,
+                            optimizer="adam") if sampler == "grid" else tuner.Space()
+        assert optuna_engine.make_sampler(sampler, 0, space) is not None
