@@ -211,6 +211,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ui_serves_the_store_on_loopback_then_stops(searched):
     port = free_port()
     process = subprocess.Popen(

@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 
 psycopg = pytest.importorskip("psycopg")
 
+
+pytestmark = pytest.mark.slow
+
 SERVER = os.environ.get("TUNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 

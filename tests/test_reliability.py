@@ -71,6 +71,7 @@ def stores(workdir: Path) -> tuple[str, str]:
     return f"sqlite:///{workdir}/mlruns/mlflow.db", f"sqlite:///{workdir}/mlruns/optuna.db"
 
 
+@pytest.mark.slow
 def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
     uri, storage = stores
     path = str(study_file(body=SLOW))
@@ -112,6 +113,7 @@ def test_kill_9_mid_trial_then_rerun_loses_nothing(study_file, stores):
           f"0 RUNNING runs left, trial {killed_number} FAIL and retried")
 
 
+@pytest.mark.slow
 def test_ctrl_c_records_the_trial_closes_the_parent_and_exits_130(study_file, stores):
     uri, storage = stores
     # Its own process group, Ctrl-C sent to the group as a terminal does.
@@ -153,6 +155,7 @@ def test_study_stops_after_failures_in_a_row(study_file, cli):
     assert states(f"sqlite:///{Path.cwd()}/mlruns/optuna.db") == ["FAIL", "FAIL"]
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study_without_duplicates(study_file, cli, stores):
     uri, storage = stores
     result = cli("run", study_file(), "--trials", "4", "--workers", "2",
@@ -268,6 +271,7 @@ def _process_state(pid: int) -> str | None:
         return None
 
 
+@pytest.mark.slow
 def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with_it(
         study_file, workdir):
     """The figures process must not import the user's script again, nor outlive it."""

@@ -64,6 +64,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_each_option_trains_is_logged_and_loads_without_tuner(study_file, cli, workdir):
     baselines = [{**BASE, **change} for change, _, _ in OPTIONS.values()]
     path = study_file(body=f"""

@@ -322,6 +322,7 @@ def test_a_logged_model_keeps_its_pins_without_mlflows_map_of_every_package(tmp_
     assert pins.split() == [f"mlflow=={mlflow.__version__}", *model_requirements()]
 
 
+@pytest.mark.slow
 def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
     # `tuner run` starts the figures process before TensorFlow's import, and the study's
     # plots are drawn there: neither the start nor the training process pays for plotly.
@@ -333,6 +334,7 @@ def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
     assert done.stdout.split("\n")[:2] == ["[]", "False"]
 
 
+@pytest.mark.slow
 def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, workdir):
     # `python -m tuner.cli` is the `tuner` command's entry: after main it runs the exit
     # handlers, flushes its output and ends without Python's teardown of the libraries
@@ -352,6 +354,7 @@ def test_the_tuner_command_skips_the_teardown_and_loses_nothing(study_file, work
     assert bad.stderr.strip().startswith("Error: study file missing.py does not exist")
 
 
+@pytest.mark.slow
 def test_the_tuner_command_searches_with_the_collector_on_and_the_libraries_frozen(study_file,
                                                                                     workdir):
     # Off while TensorFlow, MLflow and Optuna are imported, then their objects frozen out of

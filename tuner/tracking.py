@@ -221,7 +221,7 @@ class EpochLogger(keras.callbacks.Callback):
     the last write, else with a later epoch's (each keeps its own timestamp):
     an epoch of seconds shows in the MLflow UI as it ends, while a tiny study's
     epochs of milliseconds do not each pay a store transaction (5.0-5.7 ms an
-    epoch sent alone, 0.44-0.46 ms held: ``bench/epoch_writes.py``).
+    epoch sent alone, 0.44-0.46 ms held).
     ``prefix`` keeps apart the curves of several fits in one run (CV folds).
     """
 

@@ -181,7 +181,7 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray
     thousand rows a call without tracing a function for the new model. The
     report's figures need the same outputs: one pass where ``evaluate`` then
     ``predict`` made two. For a new Fashion-MNIST model's test split: 0.12 s
-    against 0.54 s here (bench/trial_end.py).
+    against 0.54 s here.
     """
     outputs = predict(model, x)
     model.reset_metrics()
