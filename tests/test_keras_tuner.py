@@ -50,7 +50,8 @@ def test_translated_space_matches_the_optuna_one(space):
         else:
             assert list(hp.values) == list(dist.choices), name
     fixed = {n for n, h in translated.items() if isinstance(h, kt.engine.hyperparameters.Fixed)}
-    assert fixed == {n for n in ("optimizer", "activation", "dropout")
+    assert fixed == {n for n in ("optimizer", "activation", "dropout", "momentum", "weight_decay",
+                               "lr_schedule", "normalization", "label_smoothing")
                      if not isinstance(getattr(space, n), tuner.Float | tuner.Choice)}
 
 

@@ -35,7 +35,9 @@ def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
     params = space.suggest(trial)
     assert params == {"n_layers": 3, "units_0": 64, "units_1": 32, "units_2": 16,
                       "learning_rate": 0.01, "batch_size": 64, "optimizer": "adam",
-                      "activation": "tanh", "dropout": 0.2}
+                      "activation": "tanh", "dropout": 0.2, "momentum": 0.0,
+                      "weight_decay": 0.0, "lr_schedule": "constant", "normalization": "none",
+                      "label_smoothing": 0.0}
 
 
 @pytest.mark.parametrize(("y", "requested", "expected"), [

@@ -84,7 +84,7 @@ def test_auto_runs_about_1024_samples_per_call(batch_size, expected):
 def test_bad_steps_per_execution_is_a_usage_error(study_file, cli):
     result = cli("run", study_file(), "--steps-per-execution", "many")
     assert result.exit_code == 2
-    assert "--steps-per-execution: expected a number > 0 or auto" in result.stderr
+    assert "'--steps-per-execution': expected a number > 0 or auto" in result.stderr
 
 
 def test_only_trials_among_the_best_k_log_figures_and_a_model(study_file, cli, workdir):

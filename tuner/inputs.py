@@ -4,7 +4,7 @@ Keras turns arrays given to ``fit`` into a pipeline of its own (index shuffling,
 a parallel ``map`` of gathers) and starts it afresh every epoch, for training
 and again for validation. On small data that start dominates an epoch: 800
 synthetic rows took 0.06 s an epoch that way and 0.01-0.02 s as the datasets
-below (bench/README.md). Same meaning: the training rows are reshuffled every
+below (docs/speed.md). Same meaning: the training rows are reshuffled every
 epoch from a seed, validation is read in order.
 """
 

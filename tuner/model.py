@@ -37,7 +37,7 @@ def has_gpu() -> bool:
 
 def compile_options(batch_size: int, steps_per_execution: int | str,
                     jit_compile: bool | str) -> dict[str, Any]:
-    """Resolve ``"auto"``: see ``bench/README.md`` for the measurements behind it.
+    """Resolve ``"auto"``: see ``docs/speed.md`` for the measurements behind it.
 
     On a CPU a small batch spends most of a step in per-step overhead, so
     several batches run per call (about 1,024 samples); XLA only where a GPU is.
@@ -69,7 +69,7 @@ def precision_policy(mixed_precision: bool | str) -> str | None:
     """The hidden layers' Keras dtype policy; None keeps float32.
 
     float16 is for GPUs. bfloat16 suits CPUs with AVX512_BF16 or AMX (measured
-    here: batch-512 trials 1.3-1.5x faster, bench/README.md) and needs no loss
+    here: batch-512 trials 1.3-1.5x faster, docs/speed.md) and needs no loss
     scaling: its exponent range is float32's.
     """
     if not mixed_precision:

@@ -3,7 +3,7 @@
 Drawing a trial's figures is 0.1-0.3 s of Python. On a thread of the training
 process it held the interpreter's lock while the next trial was being set up:
 in a synthetic study of 8 trials, 1.8-2.8 s of the study's wall time outside
-``fit`` (bench/README.md). A process draws them on another core.
+``fit`` (docs/speed.md). A process draws them on another core.
 
 The process is ``python -m tuner.report_process``, not a ``multiprocessing``
 pool: those start their workers by importing the parent's main script again,

@@ -101,7 +101,7 @@ def write_ahead_log(url: str) -> None:
     Both stores commit many small transactions a trial (each epoch's values,
     Optuna's params and reports). In SQLite's default rollback-journal mode a
     commit cost 13-15 ms on this machine's disk, in WAL mode 3-4 ms, equally
-    durable; readers (the MLflow UI) no longer block the writer. WAL needs a
+    durable; readers (the MLflow UI) do not block the writer. WAL needs a
     local disk: for a network file system use PostgreSQL.
     """
     database = sqlite_file(url)

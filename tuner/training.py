@@ -29,7 +29,7 @@ def validation_batch_size(batch_size: int) -> int:
     """Validation in batches of at least 1,024: the same numbers, fewer steps.
 
     Measured at batch 32 on this CPU: 3 epochs took 3.5 s instead of 4.0-4.5 s,
-    with identical validation losses (bench/README.md).
+    with identical validation losses (docs/speed.md).
     """
     return max(batch_size, EVAL_BATCH_SIZE)
 
