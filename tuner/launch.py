@@ -77,21 +77,21 @@ def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, An
             keras_tuner_dir=str(stores_mod.STORE_DIR.resolve() / "keras-tuner"),
         )
     if budget.workers > 1:
-        outcome = run_workers(worker_spec(str(study_file), overrides, options), study,
-                              options, budget.workers)
+        outcome = run_workers(worker_spec(str(study_file), overrides), study, options,
+                              budget.workers)
     else:
         outcome = run_study(study, options)
     return study, outcome, stores_mod.redact(stores.tracking_uri)
 
 
-def worker_spec(study_file: str, overrides: Mapping[str, Any], options: Any) -> dict[str, Any]:
-    """What a worker process needs: the file, the same overrides, the coordinator's options."""
-    return {"study_file": study_file, "overrides": dict(overrides),
-            "options": dataclasses.asdict(options)}
+def worker_spec(study_file: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """What every worker shares: the file and the same overrides (``workers.worker_command``
+    adds each worker's own options)."""
+    return {"study_file": study_file, "overrides": dict(overrides)}
 
 
 def work(spec_json: str, *, debug: bool = False) -> None:
-    """One worker of ``tuner run --workers N``, from ``worker_spec`` as JSON."""
+    """One worker of ``tuner run --workers N``, from ``workers.worker_command``'s JSON."""
     spec = json.loads(spec_json)
     with process.libraries_loading():
         study = load(spec["study_file"], spec["overrides"])

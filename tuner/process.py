@@ -1,6 +1,6 @@
 """How the ``tuner`` command's process behaves: quiet libraries, garbage collector, exit.
 
-A process that is the ``tuner`` command's alone (``owned()``, set by
+A process that is the ``tuner`` command's alone (``own()``, called by
 ``tuner.cli.entry``) may change process-wide state: the garbage collector,
 and an exit without the interpreter's teardown. In-process callers (tests,
 notebooks, ``tuner.cli.main``) keep the interpreter's defaults.
@@ -23,10 +23,6 @@ def own() -> None:
     """Mark this process as the ``tuner`` command's alone."""
     global _owned
     _owned = True
-
-
-def owned() -> bool:
-    return _owned
 
 
 def libraries_loading() -> contextlib.AbstractContextManager[None]:

@@ -66,7 +66,6 @@ class TrialRunner:
     """Trains trials of one study and records each as a nested MLflow run."""
 
     def __init__(self, prepared: Prepared, tracker: Tracker) -> None:
-        self.prepared = prepared
         self.data = prepared.data
         self.folds = prepared.folds
         self.task = prepared.task

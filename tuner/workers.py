@@ -4,7 +4,7 @@ The coordinator creates both stores and the parent run first (several
 processes creating one SQLite database at once race on its schema), then
 starts N worker processes that share the Optuna study and join the parent
 run, each with its share of the trials and of the CPU cores. A worker gets
-the coordinator's settings as one JSON document (``tuner.launch.worker_spec``),
+the coordinator's settings as one JSON document (``worker_command``),
 not as a rebuilt command line.
 """
 
