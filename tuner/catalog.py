@@ -62,6 +62,30 @@ class TrialRecord:
         return {"units": widths or "-", **short}
 
 
+@dataclass(frozen=True)
+class FinalizeRecord:
+    """One ``tuner finalize`` run: its members and the finalized model's test scores."""
+
+    run_id: str
+    status: str
+    started: int
+    members: str
+    refit: bool
+    test: dict[str, float]
+
+    @classmethod
+    def from_run(cls, run: Run) -> FinalizeRecord:
+        return cls(run_id=run.info.run_id, status=run.info.status, started=run.info.start_time,
+                   members=run.data.params.get("members", "?"),
+                   refit=run.data.params.get("refit") == "True",
+                   test={k: v for k, v in run.data.metrics.items() if k.startswith("test_")})
+
+    def describe(self) -> str:
+        """``trials 3, 5 (refit): test_accuracy 0.9012``, as ``tuner show`` prints it."""
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in sorted(self.test.items())) or "no test split"
+        return f"trials {self.members}{' (refit)' if self.refit else ''}: {scores}"
+
+
 @dataclass
 class StudyRecord:
     """A study as ``tuner ls`` lists it."""
@@ -72,6 +96,7 @@ class StudyRecord:
     direction: str = "maximize"
     objective: str = "?"
     last_run: int | None = None
+    finalized: list[FinalizeRecord] = field(default_factory=list)  # FINISHED, newest first
 
     @property
     def states(self) -> Counter[str]:
@@ -114,6 +139,10 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
         record.direction = latest.data.params.get("direction", record.direction)
         record.objective = latest.data.params.get("objective", record.objective)
         record.last_run = latest.info.start_time
+    finalized = client.search_runs(
+        [experiment.experiment_id], "tags.`tuner.role` = 'finalize' and "
+        "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"])
+    record.finalized = [FinalizeRecord.from_run(r) for r in finalized]
     return record
 
 

@@ -110,12 +110,14 @@ def run(ctx: click.Context, study_file: str, storage: str | None, tracking_uri: 
         if worker_spec:
             launch.work(worker_spec, debug=ctx.obj["debug"])
             return
-        study, outcome, uri = launch.search(
+        searched = launch.search(
             study_file, launch.Budget(**budget), overrides=overrides, storage=storage,
             tracking_uri=tracking_uri, debug=ctx.obj["debug"])
         from tuner.summary import format_outcome
 
-        click.echo(format_outcome(study.name, outcome, uri))
+        click.echo(format_outcome(searched.study.name, searched.outcome, searched.tracking_uri))
+        if searched.finalized:
+            click.echo(searched.finalized)
 
 
 def _client(ctx: click.Context, tracking_uri: str | None, *,
@@ -175,25 +177,75 @@ def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -
 @click.option("--alias", default="champion", show_default=True, help="Alias to point at it.")
 @click.option("--trial", "trial_number",
               help="Promote this trial, not the best (hyperband-N for KerasTuner's).")
+@click.option("--finalized", is_flag=True,
+              help="Promote the newest `tuner finalize` model of STUDY, not a trial.")
 @tracking_uri_option
 @click.pass_context
 def promote(ctx: click.Context, study: str, model_name: str, alias: str,
-            trial_number: str | None, tracking_uri: str | None) -> None:
+            trial_number: str | None, finalized: bool, tracking_uri: str | None) -> None:
     """Register the best COMPLETE trial's model of STUDY and point ALIAS at it.
 
-    Promoting a trial that is already a version of the model reuses that
-    version. Load it back with models:/NAME@ALIAS.
+    Promoting a model that is already a version of NAME reuses that version.
+    Load it back with models:/NAME@ALIAS.
 
     \b
     Example:
       tuner promote fashion --model fashion-mlp
+      tuner promote fashion --model fashion-mlp --finalized
     """
     with _errors(ctx):
-        from tuner.registry import promote as register
+        client = _client(ctx, tracking_uri)
+        if finalized and trial_number:
+            raise UsageFailure("--finalized and --trial: give one of them")
+        if finalized:
+            from tuner.catalog import load_study
+            from tuner.registry import promote_finalized
 
-        done = register(_client(ctx, tracking_uri), study, model_name, alias=alias,
-                        trial_number=trial_number)
-        click.echo(done.summary(study))
+            done = promote_finalized(client, load_study(client, study), None, model_name, alias)
+        else:
+            from tuner.registry import promote as register
+
+            done = register(client, study, model_name, alias=alias, trial_number=trial_number)
+        click.echo(done.summary())
+
+
+@main.command()
+@click.argument("study")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Candidates: the K best COMPLETE trials that logged a model.")
+@click.option("--method", type=click.Choice(list(names.ENSEMBLE_METHODS)), default="mean",
+              show_default=True, help="How the members' weights are chosen.")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="Train each member again on training + validation.")
+@click.option("--model", "model_name", help="Register the finalized model under this name.")
+@click.option("--alias", default="champion", show_default=True,
+              help="Alias to point at it (with --model).")
+@tracking_uri_option
+@click.pass_context
+def finalize(ctx: click.Context, study: str, top: int, method: str, refit: bool,
+             model_name: str | None, alias: str, tracking_uri: str | None) -> None:
+    """Make one model of STUDY's best trials: an ensemble, refit on all labelled data.
+
+    STUDY is a study name (its study file is found from the last `tuner run`)
+    or a study file. The weights are chosen on the trials' validation outputs;
+    each member is trained again on training + validation for its best epoch
+    count; the members become one Keras model, logged to MLflow in a run
+    tagged tuner.role = finalize, and registered with --model.
+
+    \b
+    Example:
+      tuner finalize fashion --model fashion-mlp
+      tuner finalize fashion --top 3 --no-refit
+    """
+    with _errors(ctx, interrupted="interrupted: the finalize run was ended KILLED; "
+                                  "the trials are untouched"):
+        from tuner.study import FinalizeSettings
+
+        settings = FinalizeSettings(top=top, method=method, refit=refit)
+        client = _client(ctx, tracking_uri, tensorflow=True)
+        from tuner.finalize import finalize_named
+
+        click.echo(finalize_named(client, study, settings, model_name, alias).summary())
 
 
 @main.command()
@@ -267,8 +319,9 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
 
 
 @contextlib.contextmanager
-def _errors(ctx: click.Context) -> Iterator[None]:
-    """Turn library errors into one line and exit 2; Ctrl-C into exit 130."""
+def _errors(ctx: click.Context, interrupted: str = "interrupted before the search started"
+            ) -> Iterator[None]:
+    """Turn library errors into one line and exit 2; Ctrl-C into ``interrupted`` and exit 130."""
     if ctx.obj.get("debug"):
         yield
         return
@@ -279,7 +332,7 @@ def _errors(ctx: click.Context) -> Iterator[None]:
                    "failed, run the same command to continue", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted before the search started", err=True)
+        click.echo(interrupted, err=True)
         sys.exit(EXIT_INTERRUPTED)
     except TunerError as exc:
         raise UsageFailure(str(exc).splitlines()[0]) from None

@@ -17,7 +17,7 @@ from typing import Any
 
 from tuner import process
 from tuner.errors import StudyConfigError
-from tuner.study import Study
+from tuner.study import FinalizeSettings, Study
 from tuner.studyfile import load_study_file
 
 
@@ -50,10 +50,21 @@ def load(study_file: str | Path, overrides: Mapping[str, Any]) -> Study:
     return dataclasses.replace(load_study_file(study_file), **overrides)
 
 
+@dataclass(frozen=True)
+class Searched:
+    """What ``tuner run`` prints: the study, its ``SearchOutcome``, the tracking URI
+    (password hidden), and the finalized model's summary if the study asked for one."""
+
+    study: Study
+    outcome: Any
+    tracking_uri: str
+    finalized: str | None = None
+
+
 def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, Any] = {},
            tracking_uri: str | None = None, storage: str | None = None,
-           debug: bool = False) -> tuple[Study, Any, str]:
-    """Run (or continue) the study; returns it, its ``SearchOutcome`` and the tracking URI."""
+           debug: bool = False) -> Searched:
+    """Run (or continue) the study, then finalize it if its ``finalize`` setting says so."""
     with process.libraries_loading():
         study = load(study_file, overrides)  # before TensorFlow loads: bad files fail fast
         from tuner import stores as stores_mod
@@ -75,13 +86,25 @@ def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, An
             stale_after=budget.stale_after, retry_failed=budget.retry_failed,
             max_failures=budget.max_failures, engine=budget.engine, algorithm=budget.algorithm,
             keras_tuner_dir=str(stores_mod.STORE_DIR.resolve() / "keras-tuner"),
+            source_tags={"tuner.study_file": str(Path(study_file).resolve()),
+                         "tuner.overrides": json.dumps(dict(overrides))},
         )
     if budget.workers > 1:
         outcome = run_workers(worker_spec(str(study_file), overrides), study, options,
                               budget.workers)
     else:
         outcome = run_study(study, options)
-    return study, outcome, stores_mod.redact(stores.tracking_uri)
+    settings = FinalizeSettings.of(study.finalize)
+    finalized = None
+    if settings and outcome.best:
+        from mlflow.tracking import MlflowClient
+
+        from tuner.finalize import finalize
+        from tuner.run import prepare
+
+        finalized = finalize(MlflowClient(stores.tracking_uri), study, prepare(study),
+                             settings).summary()
+    return Searched(study, outcome, stores_mod.redact(stores.tracking_uri), finalized)
 
 
 def worker_spec(study_file: str, overrides: Mapping[str, Any]) -> dict[str, Any]:

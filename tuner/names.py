@@ -59,8 +59,13 @@ ALGORITHMS: dict[str, str] = {
     "random": "keras_tuner.RandomSearch",
 }
 
+ENSEMBLE_METHODS: dict[str, str] = {
+    "mean": "the plain mean of the K best trials' outputs",
+    "greedy": "Caruana's greedy forward selection with replacement on the validation outputs",
+}
+
 TABLES: dict[str, dict[str, str]] = {
     "sampler": SAMPLERS, "pruner": PRUNERS, "optimizer": OPTIMIZERS,
     "activation": ACTIVATIONS, "normalization": NORMALIZATIONS, "lr_schedule": LR_SCHEDULES,
-    "engine": ENGINES, "algorithm": ALGORITHMS,
+    "engine": ENGINES, "algorithm": ALGORITHMS, "ensemble": ENSEMBLE_METHODS,
 }

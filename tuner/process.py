@@ -54,6 +54,8 @@ def quiet_libraries(*, debug: bool = False, tensorflow: bool = True) -> None:
     """TensorFlow loaded without its chatter (unless ``debug``); MLflow and Optuna: warnings."""
     if tensorflow and not debug:
         import_tensorflow_quietly()
+    # MLflow draws a progress bar for every artifact it downloads (a trial's outputs).
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow  # noqa: F401 - it sets its loggers' levels on import; set ours after
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 import mlflow
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from tuner.catalog import StudyRecord, TrialRecord, find_trial, load_study
@@ -18,21 +19,23 @@ class PromotionRefused(TunerError):
 
 @dataclass(frozen=True)
 class Promotion:
+    """A registered version and the alias pointed at it; ``source`` says what it holds."""
+
     name: str
     version: str
     alias: str
-    trial: TrialRecord
+    source: str
     created: bool
 
     @property
     def uri(self) -> str:
         return f"models:/{self.name}@{self.alias}"
 
-    def summary(self, study_name: str) -> str:
+    def summary(self) -> str:
         """The line ``tuner promote`` prints."""
         verb = "registered" if self.created else "already registered as"
-        return (f"trial {self.trial.label} of {study_name} ({self.trial.value:.4f}) {verb} "
-                f"{self.name} version {self.version}; alias {self.alias!r} -> {self.uri}")
+        return (f"{self.source} {verb} {self.name} version {self.version}; "
+                f"alias {self.alias!r} -> {self.uri}")
 
 
 def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: str = "champion",
@@ -44,14 +47,39 @@ def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: st
     """
     study = load_study(client, study_name)
     trial = _pick(study, trial_number)
+    run = client.get_run(trial.run_id)
+    tags = {"tuner.trial": trial.label, "tuner.objective": study.objective,
+            "tuner.value": str(trial.value), "tuner.params": json.dumps(trial.params)}
+    description = (f"Trial {trial.label} of study {study.name}: {study.objective} = "
+                   f"{trial.value:.4f}, {_test_scores(run)}; architecture {trial.key_params()}.")
+    return register_run(client, study, run, model_name, alias, tags, description,
+                        source=f"trial {trial.label} of {study.name} ({trial.value:.4f})")
+
+
+def register_run(client: MlflowClient, study: StudyRecord, run: Run, model_name: str,
+                 alias: str, tags: dict[str, str], description: str, *,
+                 source: str) -> Promotion:
+    """Register the model that ``run`` logged (once per model name) and point ``alias`` at it.
+
+    The version carries ``tags`` and the run's test metrics as tags.
+    """
+    run_id = run.info.run_id
     existing = [v for v in client.search_model_versions(f"name = '{model_name}'")
-                if v.tags.get("tuner.run_id") == trial.run_id]
+                if v.tags.get("tuner.run_id") == run_id]
     if existing:
         version, created = existing[0].version, False
     else:
-        version, created = _register(client, study, trial, model_name), True
+        version, created = _register(client, study, run, model_name, tags, description), True
     client.set_registered_model_alias(model_name, alias, version)
-    return Promotion(model_name, str(version), alias, trial, created)
+    return Promotion(model_name, str(version), alias, source, created)
+
+
+def _test_scores(run: Run) -> str:
+    return ", ".join(f"{k} = {v:.4f}" for k, v in sorted(_test_metrics(run).items()))
+
+
+def _test_metrics(run: Run) -> dict[str, float]:
+    return {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
 
 
 def _pick(study: StudyRecord, trial_number: str | None) -> TrialRecord:
@@ -66,25 +94,39 @@ def _pick(study: StudyRecord, trial_number: str | None) -> TrialRecord:
     return trial
 
 
-def _register(client: MlflowClient, study: StudyRecord, trial: TrialRecord, name: str) -> str:
+def _register(client: MlflowClient, study: StudyRecord, run: Run, name: str,
+              tags: dict[str, str], description: str) -> str:
     models = mlflow.search_logged_models(
         experiment_ids=[study.experiment_id], output_format="list",
-        filter_string=f"source_run_id = '{trial.run_id}'",
+        filter_string=f"source_run_id = '{run.info.run_id}'",
     )
     if not models:
         raise PromotionRefused(
-            f"trial {trial.label} of study {study.name!r} has no logged model: only trials "
-            "among the study's best artifacts_for_top when they finished log one")
-    run = client.get_run(trial.run_id)
-    test_metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test_")}
-    tags = {"tuner.study": study.name, "tuner.trial": trial.label,
-            "tuner.run_id": trial.run_id, "tuner.objective": study.objective,
-            "tuner.value": str(trial.value), "tuner.params": json.dumps(trial.params),
-            **{f"tuner.{k}": str(v) for k, v in test_metrics.items()}}
+            f"run {run.data.tags.get('mlflow.runName', run.info.run_id)} of study "
+            f"{study.name!r} has no logged model: only trials among the study's best "
+            "artifacts_for_top when they finished log one")
+    tags = {"tuner.study": study.name, "tuner.run_id": run.info.run_id, **tags,
+            **{f"tuner.{k}": str(v) for k, v in _test_metrics(run).items()}}
     version = mlflow.register_model(models[0].model_uri, name, tags=tags)
-    client.update_model_version(name, version.version, description=(
-        f"Trial {trial.label} of study {study.name}: {study.objective} = {trial.value:.4f}, "
-        + ", ".join(f"{k} = {v:.4f}" for k, v in sorted(test_metrics.items()))
-        + f"; architecture {trial.key_params()}."
-    ))
+    client.update_model_version(name, version.version, description=description)
     return version.version
+
+
+def promote_finalized(client: MlflowClient, record: StudyRecord, run_id: str | None,
+                      model_name: str, alias: str) -> Promotion:
+    """Register a finalize run's model (the newest FINISHED one if ``run_id`` is None)."""
+    if run_id is None:
+        if not record.finalized:
+            raise PromotionRefused(f"study {record.name!r} has no finished finalize run; "
+                                  f"run `tuner finalize {record.name}` first")
+        run_id = record.finalized[0].run_id
+    run = client.get_run(run_id)
+    members = run.data.params.get("members", "?")
+    scores_text = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(run.data.metrics.items())
+                            if k.startswith("test_"))
+    refit = " refit on training + validation" if run.data.params.get("refit") == "True" else ""
+    return register_run(
+        client, record, run, model_name, alias, {"tuner.role": "finalize",
+                                                 "tuner.members": members},
+        f"Ensemble of trials {members} of study {record.name}{refit}: {scores_text}.",
+        source=f"finalized ensemble of {record.name} (trials {members})")

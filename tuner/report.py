@@ -61,20 +61,28 @@ def collect(
 
 
 def render(inputs: ReportInputs) -> TrialReport:
-    """Learning curves always; confusion matrix and report, or predicted-vs-true plot.
+    """Learning curves, then ``outcome_report``'s figures and documents.
 
     Needs no model, so it can run off the training thread.
     """
-    task, y, y_pred, split = inputs.task, inputs.y_true, inputs.y_pred, inputs.split
-    report = TrialReport(figures={"learning_curves.png": figures.learning_curves(
-        inputs.history, inputs.best_epoch)})
+    report = outcome_report(inputs.task, inputs.y_true, inputs.y_pred, inputs.split,
+                            inputs.class_names)
+    report.figures = {"learning_curves.png": figures.learning_curves(
+        inputs.history, inputs.best_epoch), **report.figures}
+    return report
+
+
+def outcome_report(task: Task, y: np.ndarray, y_pred: np.ndarray, split: str,
+                   class_names: Sequence[str] | None) -> TrialReport:
+    """A confusion matrix and classification report, a report per label (multi-label),
+    or a predicted-vs-true plot (regression), of ``y_pred`` on ``split``."""
+    report = TrialReport()
     if task.kind == "regression":
         report.figures["predicted_vs_true.png"] = figures.predicted_vs_true(
             y.ravel(), y_pred.ravel(), split
         )
         return report
     labels = list(range(max(task.n_outputs, 2)))
-    class_names = inputs.class_names
     names = [str(n) for n in class_names] if class_names else [str(i) for i in labels]
     if task.kind == "multilabel":  # a report per label; a confusion matrix would mislead
         report.documents["classification_report.json"] = skmetrics.classification_report(

@@ -67,7 +67,7 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     study = searched
     engine = make_engine(study, prepared, options)
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
-                      parent_run_id=options.parent_run_id)
+                      parent_run_id=options.parent_run_id, parent_tags=options.source_tags)
     if options.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
                                   "n_trials": options.n_trials, "timeout": options.timeout,

@@ -22,7 +22,7 @@ Direction = Literal["maximize", "minimize"]
 # (logged as the run's own n_trials/timeout), names that are tags, and the task
 # (logged as inferred).
 NOT_LOGGED = ("data", "space", "task", "trials", "timeout", "sampler", "pruner", "name",
-              "class_names", "baselines")
+              "class_names", "baselines", "finalize")
 METRICS: dict[TaskKind, str] = {
     "multiclass": "accuracy", "binary": "accuracy", "multilabel": "accuracy", "regression": "mae",
 }
@@ -32,6 +32,46 @@ def objective_names(task: Task) -> tuple[str, ...]:
     """Epoch-log keys a study of this task can optimise."""
     metric = METRICS[task.kind]
     return ("val_loss", f"val_{metric}", "loss", metric)
+
+
+@dataclass(frozen=True)
+class FinalizeSettings:
+    """How ``tuner finalize`` makes one model of a study's best trials.
+
+    ``top``: the K best COMPLETE trials with a logged model are the candidates;
+    ``method``: how their weights are chosen (``names.ENSEMBLE_METHODS``);
+    ``refit``: train each member again on training + validation.
+    """
+
+    top: int = 5
+    method: str = "mean"
+    refit: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1:
+            raise StudyConfigError(f"finalize top: expected a number >= 1, received {self.top!r}")
+        if self.method not in names.ENSEMBLE_METHODS:
+            raise StudyConfigError(f"finalize method: expected one of "
+                                   f"{tuple(names.ENSEMBLE_METHODS)}, received {self.method!r}")
+        if not isinstance(self.refit, bool):
+            raise StudyConfigError(f"finalize refit: expected True or False, "
+                                   f"received {self.refit!r}")
+
+    @classmethod
+    def of(cls, setting: bool | Mapping[str, Any]) -> FinalizeSettings | None:
+        """A study's ``finalize=``: False (None), True (the defaults) or a dict of them."""
+        if setting is False:
+            return None
+        if setting is True:
+            return cls()
+        if not isinstance(setting, Mapping):
+            raise StudyConfigError("finalize: expected True, False or a dict such as "
+                                   f"{{'top': 5, 'method': 'mean'}}, received {setting!r}")
+        unknown = sorted(set(setting) - {"top", "method", "refit"})
+        if unknown:
+            raise StudyConfigError(f"finalize: unknown setting {unknown[0]!r}; "
+                                   "expected top, method or refit")
+        return cls(**setting)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +105,7 @@ class Study:
     categorical: Sequence[int] = ()
     cv: int | None = None
     artifacts_for_top: int | None = 5
+    finalize: bool | Mapping[str, Any] = False
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -108,6 +149,7 @@ class Study:
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
         _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
+        FinalizeSettings.of(self.finalize)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
 

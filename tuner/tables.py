@@ -38,9 +38,13 @@ def studies_table(studies: Sequence[StudyRecord]) -> str:
         best = s.best
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.last_run / 1000)) \
             if s.last_run else None
+        final = s.finalized[0].test if s.finalized else {}
         rows.append([s.name, *(counts.get(k, 0) for k in STATES),
-                     f"{s.objective} {best.value:.4f}" if best else None, last])
-    return render(["study", *(k.lower() for k in STATES), "best", "last run"], rows)
+                     f"{s.objective} {best.value:.4f}" if best else None,
+                     ", ".join(f"{k} {v:.4f}" for k, v in sorted(final.items())
+                               if not k.endswith("loss")) or None, last])
+    return render(["study", *(k.lower() for k in STATES), "best", "finalized", "last run"],
+                  rows)
 
 
 def trials_table(study: StudyRecord, top_k: int) -> str:
@@ -48,6 +52,9 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
     lines = [f"study {study.name}: MLflow experiment {study.experiment_id} "
              f"({study.direction} {study.objective}); "
              + ", ".join(f"{study.states.get(k, 0)} {k.lower()}" for k in STATES)]
+    if study.finalized:
+        newest = study.finalized[0]
+        lines.append(f"finalized: {newest.describe()}; run {newest.run_id}")
     if not ranked:
         return "\n".join([*lines, "no COMPLETE trial yet"])
     shown = [t.key_params() for t in ranked]

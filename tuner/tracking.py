@@ -8,9 +8,11 @@ fluent active-run stack), so a trial's logging does not depend on global state.
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
 from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -24,6 +26,8 @@ from tuner.errors import StoreError
 from tuner.stores import write_ahead_log
 from tuner.workarounds import pins_checked_by_name
 
+# A trial's outputs on the validation split, kept with its model for ensemble selection.
+VALIDATION_OUTPUTS = "validation_outputs.npy"
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
 
@@ -71,12 +75,49 @@ def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any]
     return run.info.run_id
 
 
+def log_keras_model(run_id: str, model: keras.Model, inputs: np.ndarray, outputs: np.ndarray,
+                    metadata: Mapping[str, Any]) -> str:
+    """Log the model with a signature so both the Keras and pyfunc loaders take it.
+
+    The signature is read off a few rows and the model's outputs for them.
+    ``metadata`` (task, class names) lets ``tuner predict`` label its output.
+    The run is made active for the call: MLflow 3.17's ``Model.log(run_id=...)``
+    without an active run files the logged model under the default experiment,
+    not the run's.
+    """
+    signature = mlflow.models.infer_signature(inputs, outputs)
+    with mlflow.start_run(run_id=run_id), pins_checked_by_name():
+        info = mlflow.keras.log_model(
+            model, name="model", signature=signature,
+            pip_requirements=list(model_requirements()), metadata=dict(metadata),
+        )
+    return info.model_uri
+
+
+def log_array(client: MlflowClient, run_id: str, array: np.ndarray, name: str) -> None:
+    """An array as a ``.npy`` artifact of the run (``load_array`` reads it back)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        np.save(path, array, allow_pickle=False)
+        client.log_artifact(run_id, str(path))
+
+
+def load_array(client: MlflowClient, run_id: str, name: str) -> np.ndarray | None:
+    """A ``.npy`` artifact of the run; None if the run has none of that name."""
+    if not any(f.path == name for f in client.list_artifacts(run_id)):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        return np.load(client.download_artifacts(run_id, name, folder), allow_pickle=False)
+
+
 class Tracker:
     """The MLflow side of one ``tuner run``: the parent run and its trial runs."""
 
     def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str],
-                 parent_run_id: str | None = None) -> None:
-        """Open a new parent run, or join ``parent_run_id`` (a worker of a coordinator)."""
+                 parent_run_id: str | None = None,
+                 parent_tags: Mapping[str, str] | None = None) -> None:
+        """Open a new parent run (with ``parent_tags`` besides ``tags``), or join
+        ``parent_run_id`` (a worker of a coordinator)."""
         write_ahead_log(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         self.tracking_uri = tracking_uri
@@ -87,7 +128,7 @@ class Tracker:
         if parent_run_id is None:
             parent_run_id = self.client.create_run(
                 self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                tags={**self.tags, "tuner.role": "study"},
+                tags={**self.tags, **(parent_tags or {}), "tuner.role": "study"},
             ).info.run_id
         self.parent_run_id = parent_run_id
 
@@ -149,21 +190,11 @@ class Tracker:
 
     def log_model(self, run_id: str, model: keras.Model, inputs: np.ndarray,
                   outputs: np.ndarray, metadata: Mapping[str, Any]) -> str:
-        """Log the model with a signature so both the Keras and pyfunc loaders take it.
+        """``log_keras_model`` into one of this run's trials."""
+        return log_keras_model(run_id, model, inputs, outputs, metadata)
 
-        The signature is read off a few rows and the model's outputs for them
-        (the report's predictions: no extra pass). ``metadata`` (task, class
-        names) lets ``tuner predict`` label its output. The run is made active
-        for the call: MLflow 3.17's ``Model.log(run_id=...)`` without an active
-        run files the logged model under the default experiment, not the run's.
-        """
-        signature = mlflow.models.infer_signature(inputs, outputs)
-        with mlflow.start_run(run_id=run_id), pins_checked_by_name():
-            info = mlflow.keras.log_model(
-                model, name="model", signature=signature,
-                pip_requirements=list(model_requirements()), metadata=dict(metadata),
-            )
-        return info.model_uri
+    def log_array(self, run_id: str, array: np.ndarray, name: str) -> None:
+        log_array(self.client, run_id, array, name)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)

@@ -152,12 +152,33 @@ def _inputs(data: Data, batch_size: int, pipeline: str,
             seed: int | None) -> dict[str, object]:
     """``fit``'s data arguments: tf.data datasets, or arrays that Keras batches itself."""
     val_batch = validation_batch_size(batch_size)
+    validation = {"validation_data": evaluation_dataset(data.x_val, data.y_val, val_batch)} \
+        if pipeline == "dataset" else {"validation_data": (data.x_val, data.y_val),
+                                        "validation_batch_size": val_batch}
+    return {**_training_inputs(data.x_train, data.y_train, batch_size, pipeline, seed),
+            **validation}
+
+
+def _training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, pipeline: str,
+                     seed: int | None) -> dict[str, object]:
     if pipeline == "dataset":  # shuffled by the dataset; Keras would warn it ignores shuffle
-        return {"x": training_dataset(data.x_train, data.y_train, batch_size, seed),
-                "validation_data": evaluation_dataset(data.x_val, data.y_val, val_batch),
-                "shuffle": False}
-    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val),
-            "batch_size": batch_size, "validation_batch_size": val_batch}
+        return {"x": training_dataset(x, y, batch_size, seed), "shuffle": False}
+    return {"x": x, "y": y, "batch_size": batch_size}
+
+
+def fit_epochs(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int,
+               epochs: int, input_pipeline: str = "auto", seed: int | None = None,
+               callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
+    """Train for exactly ``epochs`` epochs on all of ``x``, with nothing held out (a refit).
+
+    Raises ``TrialFailed`` if the loss becomes NaN or infinite.
+    """
+    inputs = _training_inputs(x, y, batch_size, choose_pipeline(input_pipeline, x), seed)
+    with custom_gradients_released():
+        losses = model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[
+            keras.callbacks.TerminateOnNaN(), *callbacks]).history.get("loss", [])
+    if len(losses) < epochs or not all(math.isfinite(v) for v in losses):
+        raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
 
 
 def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -27,8 +27,8 @@ from tuner.preprocessing import InputScaling
 from tuner.report import collect
 from tuner.report_process import ReportQueue
 from tuner.study import Study
-from tuner.tracking import Tracker
-from tuner.training import EpochTimer, FitResult, fit, validation_batch_size
+from tuner.tracking import VALIDATION_OUTPUTS, Tracker
+from tuner.training import EpochTimer, FitResult, fit, predict, validation_batch_size
 
 
 @dataclass(frozen=True)
@@ -240,6 +240,10 @@ class TrialRunner:
                                    inputs.y_pred[:len(inputs.x_sample)], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
             })
+            # for ensemble selection: probabilities in float16 (100 KB for Fashion-MNIST)
+            dtype = "float32" if self.task.kind == "regression" else "float16"
+            self.tracker.log_array(run_id, predict(model, self.data.x_val).astype(dtype),
+                                   VALIDATION_OUTPUTS)
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
                        time_report_s=reported - started,
                        time_model_s=time.perf_counter() - reported)
@@ -256,3 +260,4 @@ class TrialRunner:
         reason = first_line(exc)
         self.tracker.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
         self.tracker.end_trial(run_id, "FAIL", {"tuner.fail_reason": reason[:500]})
+

@@ -27,6 +27,9 @@ class RunOptions:
     engine: str = "optuna"
     algorithm: str = "hyperband"
     keras_tuner_dir: str = "mlruns/keras-tuner"
+    # Tags of the parent run that let a later command load the study again
+    # (``tuner.study_file``, ``tuner.overrides``).
+    source_tags: dict[str, str] = field(default_factory=dict)
 
 
 class Engine(Protocol):

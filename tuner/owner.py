@@ -1,0 +1,41 @@
+"""Which process owns a run: host, pid and the process's start time.
+
+The start time tells a live owner from a new process that reuses its pid. On
+this host a dead owner is known at once; on another host nothing is known
+(``is_gone`` says False), and heartbeats decide there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+def this_process() -> str:
+    """``host:pid:start``, the owner tag of a run this process opens."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+
+
+def is_gone(owner: str) -> bool:
+    """Whether ``owner`` (from ``this_process``) names a process of this host that has ended."""
+    try:
+        host, pid, started = owner.rsplit(":", 2)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or not (PROC / "self" / "stat").exists():
+        return False
+    return _started(pid_number) != started
+
+
+def _started(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/PID/stat``, field 22)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return "gone"
+    return stat.rsplit(")", 1)[1].split()[19]
