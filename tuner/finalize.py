@@ -101,14 +101,14 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
     started = time.perf_counter()
     record = load_study(client, study.name)
     close_abandoned(client, record.experiment_id)
-    candidates, notes = _candidates(client, record, prepared, options.top)
+    pool, notes = candidates(client, record, prepared, options.top)
     task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
     y_val = prepared.data.y_val
-    weights = select([c.val_outputs for c in candidates],
+    weights = select([c.val_outputs for c in pool],
                      lambda o: scores(task, y_val, o)[objective],
                      maximize=prepared.settings.direction == "maximize", method=options.method)
-    chosen = [(c, float(w)) for c, w in zip(candidates, weights, strict=True) if w > 0]
-    if len(candidates) == 1:
+    chosen = [(c, float(w)) for c, w in zip(pool, weights, strict=True) if w > 0]
+    if len(pool) == 1:
         notes.append(f"study {study.name}: one COMPLETE trial with a model, "
                      f"{'refitting' if options.refit else 'logging'} it alone")
     selection = scores(task, y_val, weighted_mean([c.val_outputs for c, _ in chosen],
@@ -129,7 +129,7 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id)
-    best = candidates[0]
+    best = pool[0]
     promotion = promote_finalized(client, record, run_id, model_name, alias) \
         if model_name else None
     return Finalized(study.name, run_id, [c.trial.label for c, _ in chosen],
@@ -146,7 +146,7 @@ def close_abandoned(client: MlflowClient, experiment_id: str) -> None:
             client.set_terminated(run.info.run_id, status="KILLED")
 
 
-def _candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
+def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
                 top: int) -> tuple[list[Candidate], list[str]]:
     """The ``top`` best COMPLETE trials with a logged model, and a note on those left out."""
     ranked = record.ranked()
