@@ -38,13 +38,13 @@ from tuner.training import predict
 STUDIES = Path(__file__).parents[1] / "studies"
 
 
-def cross_fit(store: Path, study_name: str, top: int) -> tuple[list[list[object]], dict]:
+def cross_fit(store: Path, study_file: str, top: int) -> tuple[list[list[object]], dict]:
     """Per method and K: the unseen half's score, and the test score without refit."""
     client = MlflowClient(f"sqlite:///{store}/mlruns/mlflow.db")
     mlflow.set_tracking_uri(client.tracking_uri)
-    study = study_of(client, study_name)
+    study = study_of(client, study_file)
     prepared = prepare(study)
-    candidates, _ = find_candidates(client, load_study(client, study_name), prepared, top)
+    candidates, _ = find_candidates(client, load_study(client, study.name), prepared, top)
     task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
     maximize = prepared.settings.direction == "maximize"
     y_val, (x_test, y_test) = prepared.data.y_val, prepared.data.splits()["test"]
@@ -71,10 +71,10 @@ def cross_fit(store: Path, study_name: str, top: int) -> tuple[list[list[object]
     return rows, results
 
 
-def finalize_cli(store: Path, study_name: str, *extra: str) -> dict[str, object]:
+def finalize_cli(store: Path, study_file: str, *extra: str) -> dict[str, object]:
     """`tuner finalize` in a new process; its printed scores and its wall time."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "finalize", study_name, *extra],
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "finalize", study_file, *extra],
                           cwd=store, capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - started
     found = dict(re.findall(r"^\s+(test_\w+|val_\w+)\s+([\d.]+)", done.stdout, re.M))
@@ -97,11 +97,11 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--store", type=Path, help="a folder where `tuner run` has run")
     parser.add_argument("--search", type=float, help="search this many seconds first")
-    parser.add_argument("--study", help="study name [default: the study file's stem]")
+    parser.add_argument("--study", type=Path, help="the study file [default: fashion's]")
     parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args()
-    study_file = STUDIES / ("synthetic.py" if args.smoke else "fashion.py")
-    name = args.study or study_file.stem
+    study_file = args.study or STUDIES / ("synthetic.py" if args.smoke else "fashion.py")
+    name = str(study_file.resolve())  # tuner finalize takes a study file as well as a name
     store = args.store or RESULTS / ("finalize-smoke" if args.smoke else "finalize")
     if args.smoke or args.search:
         search(store, study_file, 8 if args.smoke else args.search)
@@ -115,7 +115,8 @@ def main() -> None:
                            for k in ("scores", "best_trial")), r["seconds"]]
                  for label, r in runs.items()]))
     label = "finalize-smoke" if args.smoke else "finalize"
-    print("wrote", save(label, {"study": name, "selection": selection, "finalize": runs}))
+    print("wrote", save(label, {"study": study_file.stem, "selection": selection,
+                                "finalize": runs}))
 
 
 if __name__ == "__main__":
