@@ -78,9 +78,10 @@ def test_each_task_kind_finalizes_to_one_model_that_loads_without_tuner(workdir,
         assert result.exit_code == 0, result.output
         assert f"study {kind}: finalized" in result.output
         assert f"models:/{kind}-final@champion" in result.output
-        prepared_x = np.load(_test_rows(kind, workdir))
         inputs[f"{kind}-final"] = _test_rows(kind, workdir)
-        assert len(prepared_x) > 0
+        predicted = cli("predict", f"models:/{kind}-final@champion", inputs[f"{kind}-final"])
+        assert predicted.exit_code == 0, predicted.output
+        assert len(predicted.output.strip().splitlines()) == 1 + 20  # a header, a line a row
     done = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_TUNER, uri, json.dumps(inputs)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -213,9 +214,8 @@ def test_greedy_selection_picks_with_replacement_and_mean_weighs_equally():
     assert list(select(outputs, len, maximize=True, method="mean")) == [1 / 3] * 3
 
 
-@pytest.mark.slow
-def test_a_killed_finalize_leaves_no_run_running_after_the_next_command(workdir, cli):
-    # Data large enough that refitting two members takes seconds, time to kill it.
+def start_finalize_and_wait_for_its_run(workdir, cli):
+    """A finalize of a study whose refit takes seconds, once its run exists."""
     path = workdir / "long.py"
     path.write_text(textwrap.dedent(STUDY.format(data="lambda: synthetic(n=20000)", extra="")
                                     .replace("max_epochs=4, patience=2", "max_epochs=12, "
@@ -223,24 +223,40 @@ def test_a_killed_finalize_leaves_no_run_running_after_the_next_command(workdir,
     assert cli("run", path, "--no-progress").exit_code == 0
     process = subprocess.Popen(
         [sys.executable, "-m", "tuner.cli", "finalize", "long"], cwd=workdir,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("long").experiment_id
-    running = []
     for _ in range(600):
         running = client.search_runs([experiment], "tags.`tuner.role` = 'finalize'")
         if running:
-            break
+            return process, client, experiment, running[0].info.run_id
         time.sleep(0.1)
-    assert running, process.communicate()[0][-2000:]
+    raise AssertionError(process.communicate()[0][-2000:])
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_finalize_ends_its_run_killed_and_exits_130(workdir, cli):
+    process, client, experiment, run_id = start_finalize_and_wait_for_its_run(workdir, cli)
+    time.sleep(1)  # into the refit
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output[-2000:]
+    assert "the finalize run was ended KILLED" in output
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert not client.search_runs([experiment], "attributes.status = 'RUNNING'")
+
+
+@pytest.mark.slow
+def test_a_killed_finalize_leaves_no_run_running_after_the_next_command(workdir, cli):
+    process, client, experiment, run_id = start_finalize_and_wait_for_its_run(workdir, cli)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = {r.info.run_id: r.info.status for r in client.search_runs([experiment])}
     assert process.returncode == -signal.SIGKILL
+    assert before[run_id] == "RUNNING"
     assert cli("finalize", "long", "--top", "1", "--no-refit").exit_code == 0
     after = {r.info.run_id: r.info.status for r in client.search_runs([experiment])}
-    assert after[running[0].info.run_id] == "KILLED"
+    assert after[run_id] == "KILLED"
     assert "RUNNING" not in after.values()
-    trials = [r for r, s in before.items() if r != running[0].info.run_id]
-    assert all(after[r] == before[r] for r in trials)  # the trials untouched
+    assert all(after[r] == before[r] for r in before if r != run_id)  # the trials untouched

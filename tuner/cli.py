@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is first
 
 import click
 
-from tuner import names, process
+from tuner import interrupts, names, process
 from tuner.cli_options import study_overrides, tracking_uri_option
 from tuner.errors import Interrupted, TunerError
 from tuner.summary import one_line
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 class UsageFailure(click.ClickException):
@@ -328,12 +327,13 @@ def _errors(ctx: click.Context, interrupted: str = "interrupted before the searc
     try:
         yield
     except Interrupted as exc:
-        click.echo(f"interrupted: {one_line(exc.outcome)}; the running trial was recorded as "
-                   "failed, run the same command to continue", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        click.echo(f"{interrupts.stop_reason()}: {one_line(exc.outcome)}; the running trial "
+                   "was recorded as failed, run the same command to continue", err=True)
+        sys.exit(interrupts.exit_status())
     except KeyboardInterrupt:
-        click.echo(interrupted, err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        reason = interrupts.stop_reason()
+        click.echo(interrupted.replace("interrupted", reason, 1), err=True)
+        sys.exit(interrupts.exit_status())
     except TunerError as exc:
         raise UsageFailure(str(exc).splitlines()[0]) from None
 

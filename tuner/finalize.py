@@ -142,7 +142,7 @@ def close_abandoned(client: MlflowClient, experiment_id: str) -> None:
     """End KILLED every RUNNING finalize run whose process, on this host, has ended."""
     for run in client.search_runs([experiment_id], "tags.`tuner.role` = 'finalize' and "
                                   "attributes.status = 'RUNNING'"):
-        if owner.is_gone(run.data.tags.get("tuner.owner", "")):
+        if owner.state(run.data.tags.get("tuner.owner", "")) == "gone":
             client.set_terminated(run.info.run_id, status="KILLED")
 
 

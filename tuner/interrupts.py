@@ -1,4 +1,11 @@
-"""Ctrl-C that surfaces as another error still stops a study.
+"""Ctrl-C, and the stop signals of schedulers, stop a study cleanly.
+
+SIGTERM (what Slurm, Kubernetes and systemd send) and SIGHUP (a closed
+terminal) are handled as Ctrl-C is: ``stop_on_signals`` makes them raise
+``SignalStop``, a ``KeyboardInterrupt``, so the running trial is recorded and
+the parent run closed by the same code; a second one ends the process at once.
+
+Ctrl-C that surfaces as another error still stops a study.
 
 Python raises ``KeyboardInterrupt`` at the next bytecode boundary after SIGINT;
 when that boundary lies inside TensorFlow's tracing, its C++ code can turn the
@@ -9,6 +16,7 @@ would carry on. Noting the signal itself tells the two apart.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -16,14 +24,54 @@ from types import FrameType, TracebackType
 from typing import Any
 
 Handler = Callable[[int, FrameType | None], Any]
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_received: list[int] = []  # the stop signals this process has had, in order
+
+
+class SignalStop(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP raise ``SignalStop`` in the main thread; a second stop signal
+    ends the process at once, with status 128 + its number as a shell reports it."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _on_stop_signal)
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    if _received:
+        os._exit(128 + signum)
+    _received.append(signum)
+    raise SignalStop(signum)
+
+
+def exit_status() -> int:
+    """What an interrupted ``tuner`` command exits with: 130 for Ctrl-C, else 128 + the
+    stop signal's number (143 for SIGTERM, 129 for SIGHUP)."""
+    return 128 + _received[0] if _received else 128 + signal.SIGINT
+
+
+def stop_reason() -> str:
+    """How to name the interruption in a message: ``interrupted`` or ``stopped by SIGTERM``."""
+    return f"stopped by {signal.Signals(_received[0]).name}" if _received else "interrupted"
 
 
 class InterruptWatch:
-    """Notes whether SIGINT arrived while entered; Python's own handling is kept."""
+    """Notes whether SIGINT (or a stop signal) arrived while entered; Python's own
+    handling is kept."""
 
     def __init__(self) -> None:
-        self.requested = False
+        self._sigint = False
         self._previous: Handler | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self._sigint or bool(_received)
 
     def __enter__(self) -> InterruptWatch:
         if threading.current_thread() is threading.main_thread():
@@ -40,5 +88,5 @@ class InterruptWatch:
             self._previous = None
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
+        self._sigint = True
         self._previous(signum, frame)  # Python's default raises KeyboardInterrupt

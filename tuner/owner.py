@@ -2,7 +2,7 @@
 
 The start time tells a live owner from a new process that reuses its pid. On
 this host a dead owner is known at once; on another host nothing is known
-(``is_gone`` says False), and heartbeats decide there.
+(``state`` says "unknown"), and heartbeats decide there.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
 PROC = Path("/proc")
 
@@ -20,16 +21,17 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{pid}:{_started(pid)}"
 
 
-def is_gone(owner: str) -> bool:
-    """Whether ``owner`` (from ``this_process``) names a process of this host that has ended."""
+def state(owner: str) -> Literal["alive", "gone", "unknown"]:
+    """Whether ``owner`` (from ``this_process``) names a process that runs now, one of
+    this host that has ended, or one that cannot be checked (another host, no /proc)."""
     try:
         host, pid, started = owner.rsplit(":", 2)
         pid_number = int(pid)
     except ValueError:
-        return False
+        return "unknown"
     if host != socket.gethostname() or not (PROC / "self" / "stat").exists():
-        return False
-    return _started(pid_number) != started
+        return "unknown"
+    return "alive" if _started(pid_number) == started else "gone"
 
 
 def _started(pid: int) -> str:

@@ -14,15 +14,17 @@ import os
 import sys
 from collections.abc import Iterator
 
-from tuner import workarounds
+from tuner import interrupts, workarounds
 
 _owned = False
 
 
 def own() -> None:
-    """Mark this process as the ``tuner`` command's alone."""
+    """Mark this process as the ``tuner`` command's alone; SIGTERM and SIGHUP stop it as
+    Ctrl-C does (``interrupts.stop_on_signals``)."""
     global _owned
     _owned = True
+    interrupts.stop_on_signals()
 
 
 def libraries_loading() -> contextlib.AbstractContextManager[None]:

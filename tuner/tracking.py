@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from tuner import owner
 from tuner.errors import StoreError
 from tuner.stores import write_ahead_log
 from tuner.workarounds import pins_checked_by_name
@@ -43,16 +44,21 @@ def model_requirements() -> tuple[str, ...]:
     return tuple(pins)
 
 
-def close_orphaned_run(tracking_uri: str, run_id: str) -> None:
-    """End the run of a trial whose process died, and its parent if still RUNNING."""
+def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
+    """End the run of a trial whose process died, and its parent if still RUNNING and not
+    owned by a process that runs on this host (a coordinator of workers)."""
     client = MlflowClient(tracking_uri)
     run = client.get_run(run_id)
     if run.info.status == "RUNNING":
         client.set_tag(run_id, "tuner.state", "FAIL")
-        client.set_tag(run_id, "tuner.fail_reason", "its process died (no heartbeat)")
+        client.set_tag(run_id, "tuner.fail_reason", reason)
         client.set_terminated(run_id, status="KILLED")
     parent_id = run.data.tags.get("mlflow.parentRunId")
-    if parent_id and client.get_run(parent_id).info.status == "RUNNING":
+    if not parent_id:
+        return
+    parent = client.get_run(parent_id)
+    if parent.info.status == "RUNNING" and owner.state(
+            parent.data.tags.get("tuner.owner", "")) != "alive":
         client.set_terminated(parent_id, status="KILLED")
 
 
@@ -122,7 +128,7 @@ class Tracker:
         mlflow.set_tracking_uri(tracking_uri)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
-        self.tags = {"tuner.study": study_name, **tags}
+        self.tags = {"tuner.study": study_name, **tags, "tuner.owner": owner.this_process()}
         self.epoch_loggers: dict[str, list[EpochLogger]] = {}
         self.experiment_id = self._experiment(study_name)
         if parent_run_id is None:

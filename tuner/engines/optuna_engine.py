@@ -10,8 +10,10 @@ from typing import Any
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
+from tuner import owner
 from tuner.engines.base import RunOptions, SearchOutcome
 from tuner.errors import StudyConfigError, TooManyFailures, TrialFailed
 from tuner.space import Choice, Float, Int, Space
@@ -160,16 +162,29 @@ class OptunaEngine:
         # numbers, or its random start-up trials would repeat configurations.
         offset = len(self.ostudy.trials) + 1000 * options.worker
         self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
+        self.fail_trials_of_dead_owners(storage)
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
             )
 
-    def _on_stale_trial(self, ostudy: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def fail_trials_of_dead_owners(self, storage: optuna.storages.BaseStorage) -> None:
+        """RUNNING trials whose process, on this host, has ended: FAIL now, as a stale
+        heartbeat would make them after ``stale_after`` seconds."""
+        study_id = storage.get_study_id_from_name(self.study.name)
+        for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if owner.state(trial.user_attrs.get("owner", "")) != "gone":
+                continue
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            if storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                self._on_stale_trial(self.ostudy, trial, "its process ended")
+
+    def _on_stale_trial(self, ostudy: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        reason: str = "its process died (no heartbeat)") -> None:
         """A worker died mid-trial (kill -9): close its MLflow run; retry if asked."""
         run_id = trial.user_attrs.get("mlflow_run_id")
         if run_id:
-            close_orphaned_run(self.options.tracking_uri, run_id)
+            close_orphaned_run(self.options.tracking_uri, run_id, reason)
         if self.options.retry_failed:
             marked = copy.deepcopy(trial)  # the retry inherits its user attributes
             marked.set_user_attr("retry_of", trial.number)
@@ -200,6 +215,7 @@ class OptunaEngine:
             tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
             if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
                 tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
+            trial.set_user_attr("owner", owner.this_process())
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
