@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from contextlib import closing
@@ -27,6 +28,7 @@ from tuner.errors import StoreError, first_line
 STORE_DIR = Path("mlruns")
 SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 5
+CREATE_ATTEMPTS = 3  # processes that start together on a new database
 
 
 @dataclass(frozen=True)
@@ -187,15 +189,28 @@ def open_storage(
         {"timeout": SQLITE_BUSY_TIMEOUT_S} if dialect == "sqlite"
         else {"connect_timeout": CONNECT_TIMEOUT_S}
     )
-    try:
-        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs={"connect_args": connect_args},
-                heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                heartbeat_stale_trial_callback=stale_trial_callback,
-            )
-    except Exception as exc:  # SQLAlchemy and drivers raise many kinds
-        raise StoreError(
-            f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
-        ) from exc
+    attempt = 0
+    while True:
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs={"connect_args": connect_args},
+                    heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                    heartbeat_stale_trial_callback=stale_trial_callback,
+                )
+        except Exception as exc:  # SQLAlchemy and drivers raise many kinds
+            attempt += 1
+            if attempt < CREATE_ATTEMPTS and _lost_creation_race(exc):
+                time.sleep(0.5 * attempt)  # the other process's tables are there now
+                continue
+            raise StoreError(
+                f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
+            ) from exc
+
+
+def _lost_creation_race(exc: Exception) -> bool:
+    """Whether another process created the same tables at the same moment: PostgreSQL
+    says a relation or type "already exists", or a unique key is duplicated."""
+    text = str(exc)
+    return "already exists" in text or "duplicate key" in text
