@@ -85,6 +85,10 @@ def test_kill_9_mid_trial_then_an_immediate_rerun_fails_it_and_loses_nothing(stu
               if r.data.tags.get("tuner.state") == "COMPLETE"}
     killed_number = len(states(storage)) - 1
     killed_params = optuna.load_study(study_name="tiny", storage=storage).trials[-1].params
+    # Reading the study ends the dead process's runs at once.
+    shown = tuner("show", "tiny")
+    assert shown.communicate(timeout=120) and shown.returncode == 0
+    assert [r.info.status for r in all_runs(uri) if r.info.status == "RUNNING"] == []
 
     # At once, long before a heartbeat goes stale (60 s): its owner is gone.
     second = tuner("run", path, "--trials", "2", "--no-progress", "--retry-failed", "1")

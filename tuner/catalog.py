@@ -2,6 +2,8 @@
 
 MLflow is the record both engines share, so ``tuner ls``, ``show`` and
 ``promote`` read it (through any tracking URI) rather than an engine's store.
+Reading a study first ends the runs whose process on this machine has ended
+(``close_runs_of_dead_owners``), so none is shown RUNNING.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from tuner import owner
 from tuner.errors import TunerError
 from tuner.space import Space
 
@@ -124,12 +127,28 @@ def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) ->
             return runs
 
 
+def close_runs_of_dead_owners(client: MlflowClient, experiment_id: str) -> None:
+    """End KILLED every RUNNING run of the experiment whose process, on this host, has
+    ended: a trial's with ``tuner.state = FAIL``, a parent's, a finalize run's.
+
+    Its Optuna trial is failed by the next ``tuner run`` (``OptunaEngine``).
+    """
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        if owner.state(run.data.tags.get("tuner.owner", "")) != "gone":
+            continue
+        if run.data.tags.get("tuner.role") == "trial":
+            client.set_tag(run.info.run_id, "tuner.state", "FAIL")
+            client.set_tag(run.info.run_id, "tuner.fail_reason", "its process ended")
+        client.set_terminated(run.info.run_id, status="KILLED")
+
+
 def load_study(client: MlflowClient, name: str) -> StudyRecord:
     """Every trial run of study ``name``."""
     experiment = client.get_experiment_by_name(name)
     if experiment is None or "tuner.study" not in experiment.tags:
         known = ", ".join(s.name for s in list_studies(client)) or "none yet"
         raise StudyNotFound(f"no study named {name!r} in this tracking store (studies: {known})")
+    close_runs_of_dead_owners(client, experiment.experiment_id)
     record = StudyRecord(name=name, experiment_id=experiment.experiment_id)
     runs = _search_all(client, experiment.experiment_id, "tags.`tuner.role` = 'trial'")
     record.trials = sorted((TrialRecord.from_run(r) for r in runs),

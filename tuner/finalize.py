@@ -96,11 +96,10 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
     """Select, refit, join and log; register under ``model_name`` and ``alias`` if given.
 
     Ctrl-C or an error ends the finalize run KILLED or FAILED; the trials are
-    never written to. A finalize run whose process died is ended KILLED here.
+    never written to.
     """
     started = time.perf_counter()
-    record = load_study(client, study.name)
-    close_abandoned(client, record.experiment_id)
+    record = load_study(client, study.name)  # ends runs whose process has ended
     pool, notes = candidates(client, record, prepared, options.top)
     task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
     y_val = prepared.data.y_val
@@ -136,14 +135,6 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
                      [w for _, w in chosen], options.refit, test, best.trial.label,
                      {k: v for k, v in best.metrics.items() if k.startswith("test_")},
                      time.perf_counter() - started, notes, promotion)
-
-
-def close_abandoned(client: MlflowClient, experiment_id: str) -> None:
-    """End KILLED every RUNNING finalize run whose process, on this host, has ended."""
-    for run in client.search_runs([experiment_id], "tags.`tuner.role` = 'finalize' and "
-                                  "attributes.status = 'RUNNING'"):
-        if owner.state(run.data.tags.get("tuner.owner", "")) == "gone":
-            client.set_terminated(run.info.run_id, status="KILLED")
 
 
 def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
