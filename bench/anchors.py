@@ -10,6 +10,7 @@ launched it, state, best validation accuracy and that model's test accuracy.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ import numpy as np
 from tuner.studyfile import load_study_file
 
 STUDIES = Path(__file__).parents[1] / "studies"
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,
+              "adamw": keras.optimizers.AdamW}
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,11 @@ class Record:
                 "test": test, "epochs": epochs}
         with self.path.open("a") as out:
             out.write(json.dumps(line) + "\n")
+
+
+def start() -> tuple[Prepared, Record, int]:
+    """An anchor's data, its record and its seed, from its arguments (STUDY SEED FOLDER
+    LAUNCHED, as time_to_accuracy.py gives them)."""
+    study_name, seed, folder, launched = sys.argv[1:5]
+    data = prepare(study_name)
+    return data, Record(Path(folder), float(launched), data), int(seed)

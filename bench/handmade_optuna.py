@@ -5,21 +5,12 @@ the space of tuner's defaults (depth, widths, learning rate, batch size,
 optimizer). Run by time_to_accuracy.py: STUDY SEED FOLDER LAUNCHED.
 """
 
-import sys
-from pathlib import Path
-
 import keras
 import optuna
-from anchors import Record, mlp, prepare
+from anchors import OPTIMIZERS, mlp, start
 from optuna_integration import KerasPruningCallback
 
-study_name, seed, folder, launched = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), float(
-    sys.argv[4])
-data = prepare(study_name)
-record = Record(folder, launched, data)
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-              "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,
-              "adamw": keras.optimizers.AdamW}
+data, record, seed = start()
 
 
 def objective(trial: optuna.Trial) -> float:

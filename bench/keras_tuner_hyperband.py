@@ -4,20 +4,11 @@ The same space as the hand-made loop, ``max_epochs`` and EarlyStopping from
 the study. Run by time_to_accuracy.py: STUDY SEED FOLDER LAUNCHED.
 """
 
-import sys
-from pathlib import Path
-
 import keras
 import keras_tuner as kt
-from anchors import Record, mlp, prepare
+from anchors import OPTIMIZERS, mlp, start
 
-study_name, seed, folder, launched = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), float(
-    sys.argv[4])
-data = prepare(study_name)
-record = Record(folder, launched, data)
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-              "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,
-              "adamw": keras.optimizers.AdamW}
+data, record, seed = start()
 
 
 def build(hp: kt.HyperParameters) -> keras.Model:
@@ -50,7 +41,8 @@ class Recorded(keras.callbacks.Callback):
 
 
 search = HyperbandWithBatchSize(build, objective="val_accuracy", max_epochs=data.max_epochs,
-                                factor=3, seed=seed, directory=str(folder), project_name="kt")
+                                factor=3, seed=seed, directory=str(record.path.parent),
+                                project_name="kt")
 search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0,
               callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=data.patience,
                                                        restore_best_weights=True), Recorded()])
