@@ -25,7 +25,7 @@ from typing import Any
 import keras
 import mlflow
 import numpy as np
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from tuner import owner
@@ -246,8 +246,7 @@ def _log(client: MlflowClient, run_id: str, model: keras.Model, members: list[ke
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in {**metrics,
                                                                         **test}.items()],
-                     params=[Param(k, str(v)) for k, v in params.items()],
-                     tags=[RunTag("tuner.members", json.dumps(params["members"]))])
+                     params=[Param(k, str(v)) for k, v in params.items()])
     x_sample = data.x_val[:5]
     log_keras_model(run_id, model, x_sample, predict(model, x_sample), metadata={
         "tuner_task": task.kind, "tuner_class_names": prepared.class_names,
