@@ -320,3 +320,25 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
     [run] = client.search_runs([client.get_experiment_by_name("tiny").experiment_id],
                                "tags.`tuner.role` = 'trial'")
     assert "learning_curves.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+SECOND_STOP = """
+import os, signal, sys, time
+from tuner import interrupts
+interrupts.stop_on_signals()
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+except interrupts.SignalStop as stop:
+    print("first:", stop.signum, interrupts.exit_status(), interrupts.stop_reason(), flush=True)
+os.kill(os.getpid(), signal.SIGTERM)  # while the first is being handled: out at once
+time.sleep(5)
+print("not reached", flush=True)
+"""
+
+
+def test_a_first_stop_signal_raises_and_a_second_ends_the_process_at_once():
+    done = subprocess.run([sys.executable, "-c", SECOND_STOP], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 143, done.stderr
+    assert done.stdout.splitlines() == ["first: 15 143 stopped by SIGTERM"]
