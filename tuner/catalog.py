@@ -134,12 +134,16 @@ def close_runs_of_dead_owners(client: MlflowClient, experiment_id: str) -> None:
     Its Optuna trial is failed by the next ``tuner run`` (``OptunaEngine``).
     """
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
-        if owner.state(run.data.tags.get("tuner.owner", "")) != "gone":
-            continue
-        if run.data.tags.get("tuner.role") == "trial":
-            client.set_tag(run.info.run_id, "tuner.state", "FAIL")
-            client.set_tag(run.info.run_id, "tuner.fail_reason", "its process ended")
-        client.set_terminated(run.info.run_id, status="KILLED")
+        if owner.state(run.data.tags.get("tuner.owner", "")) == "gone":
+            end_killed(client, run, "its process ended")
+
+
+def end_killed(client: MlflowClient, run: Run, reason: str) -> None:
+    """End a run KILLED; a trial's also tagged ``tuner.state = FAIL`` with ``reason``."""
+    if run.data.tags.get("tuner.role") == "trial":
+        client.set_tag(run.info.run_id, "tuner.state", "FAIL")
+        client.set_tag(run.info.run_id, "tuner.fail_reason", reason)
+    client.set_terminated(run.info.run_id, status="KILLED")
 
 
 def load_study(client: MlflowClient, name: str) -> StudyRecord:

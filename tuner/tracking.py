@@ -23,6 +23,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from tuner import owner
+from tuner.catalog import end_killed
 from tuner.errors import StoreError
 from tuner.stores import write_ahead_log
 from tuner.workarounds import pins_checked_by_name
@@ -50,9 +51,7 @@ def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
     client = MlflowClient(tracking_uri)
     run = client.get_run(run_id)
     if run.info.status == "RUNNING":
-        client.set_tag(run_id, "tuner.state", "FAIL")
-        client.set_tag(run_id, "tuner.fail_reason", reason)
-        client.set_terminated(run_id, status="KILLED")
+        end_killed(client, run, reason)
     parent_id = run.data.tags.get("mlflow.parentRunId")
     if not parent_id:
         return
