@@ -195,7 +195,8 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
     compiled = smoothed_task(prepared.task, params.get("label_smoothing", 0.0))
     union = targets_for(union, prepared.task, compiled)
     batch_size = params["batch_size"]
-    keras.utils.set_random_seed(int(params.get("seed", study.seed)) + candidate.trial.number)
+    seed = int(params.get("seed", study.seed)) + candidate.trial.number
+    keras.utils.set_random_seed(seed)
     model = build_model(
         params, data.x_train.shape[1:], compiled,
         scaling=choose_scaling(union.x_train, study.normalize, study.categorical),
@@ -210,9 +211,7 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
             lambda epoch, rate: rates[epoch] if epoch < len(rates) else rate))
     fit_epochs(model, union.x_train, union.y_train, batch_size=batch_size,
                epochs=int(candidate.metrics["best_epoch"]) + 1,
-               input_pipeline=study.input_pipeline,
-               seed=int(params.get("seed", study.seed)) + candidate.trial.number,
-               callbacks=callbacks)
+               input_pipeline=study.input_pipeline, seed=seed, callbacks=callbacks)
     return model
 
 
@@ -223,12 +222,11 @@ def _log(client: MlflowClient, run_id: str, model: keras.Model, members: list[ke
     task, data = prepared.task, prepared.data
     metrics = {f"selection_val_{k}": v for k, v in selection.items()}
     test: dict[str, float] = {}
-    split = data.splits().get("test")
-    if split is None and not options.refit:
-        split = (data.x_val, data.y_val)  # nothing else is held out
+    split, name, split_name = data.splits().get("test"), "test", "test"
+    if split is None and not options.refit:  # nothing else is held out
+        split, name, split_name = (data.x_val, data.y_val), "val", "validation"
     outputs = None
     if split is not None:
-        name = "test" if "test" in data.splits() else "val"
         outputs = predict(model, split[0])
         test = {f"{name}_{k}": v for k, v in scores(task, split[1], outputs).items()}
         for i, member in enumerate(members):
@@ -252,8 +250,7 @@ def _log(client: MlflowClient, run_id: str, model: keras.Model, members: list[ke
         "tuner_task": task.kind, "tuner_class_names": prepared.class_names,
         "tuner_role": "finalize"})
     if outputs is not None:
-        report = outcome_report(task, split[1], outputs, "test" if "test" in data.splits()
-                                else "validation", prepared.class_names)
+        report = outcome_report(task, split[1], outputs, split_name, prepared.class_names)
         for file_name, figure in report.figures.items():
             client.log_figure(run_id, figure, file_name)
         for file_name, document in report.documents.items():

@@ -240,10 +240,12 @@ class TrialRunner:
                                    inputs.y_pred[:len(inputs.x_sample)], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
             })
-            # for ensemble selection: probabilities in float16 (100 KB for Fashion-MNIST)
+            # for ensemble selection: probabilities in float16 (100 KB for Fashion-MNIST);
+            # the report's outputs where its split is validation (no test split)
+            val_outputs = inputs.y_pred if inputs.split == "validation" else predict(
+                model, self.data.x_val)
             dtype = "float32" if self.task.kind == "regression" else "float16"
-            self.tracker.log_array(run_id, predict(model, self.data.x_val).astype(dtype),
-                                   VALIDATION_OUTPUTS)
+            self.tracker.log_array(run_id, val_outputs.astype(dtype), VALIDATION_OUTPUTS)
         timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
                        time_report_s=reported - started,
                        time_model_s=time.perf_counter() - reported)
