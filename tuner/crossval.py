@@ -7,7 +7,6 @@ its own preprocessing, adapted on that fold's training rows only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from tuner.data import Data, Task
 from tuner.errors import DataError
-from tuner.preprocessing import InputScaling, choose
+from tuner.preprocessing import InputScaling, ScalingRule
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,8 @@ class Fold:
     scaling: InputScaling
 
 
-def make_folds(data: Data, task: Task, k: int, seed: int, normalize: bool | str,
-               categorical: Sequence[int] = ()) -> tuple[Fold, ...]:
+def make_folds(data: Data, task: Task, k: int, seed: int,
+               rule: ScalingRule) -> tuple[Fold, ...]:
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     if len(x) < k:
@@ -39,6 +38,6 @@ def make_folds(data: Data, task: Task, k: int, seed: int, normalize: bool | str,
     else:  # too few rows of some class to stratify, or not single-label classes
         splits = KFold(k, shuffle=True, random_state=seed).split(x)
     return tuple(
-        Fold(Data(x[train], y[train], x[val], y[val]), choose(x[train], normalize, categorical))
+        Fold(Data(x[train], y[train], x[val], y[val]), rule.fit(x[train]))
         for train, val in splits
     )

@@ -2,18 +2,27 @@
 
 A study's data callable returns a ``Data``: training, validation and
 (optionally) test arrays. ``Data.split`` keeps the last rows of the training
-set for validation, as the Keras tutorials do with Fashion-MNIST.
+set for validation, as the Keras tutorials do with Fashion-MNIST, or a
+shuffled, stratified share of them; ``Data.from_frame`` and ``Data.from_csv``
+take tabular data as pandas reads it (``tuner.frames``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from tuner.errors import DataError, StudyConfigError
+from tuner.errors import DataError, StudyConfigError, first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tuner.frames import Columns
 
 TaskKind = Literal["multiclass", "binary", "multilabel", "regression"]
 TASKS: tuple[TaskKind, ...] = ("multiclass", "binary", "multilabel", "regression")
@@ -30,6 +39,8 @@ class Data:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
 
+    columns: Columns | None = None  # a frame's feature columns (from_frame, from_csv)
+
     @classmethod
     def split(
         cls,
@@ -39,15 +50,45 @@ class Data:
         validation: int | float,
         x_test: np.ndarray | None = None,
         y_test: np.ndarray | None = None,
+        shuffle: bool = False,
+        stratify: bool = False,
+        seed: int = 0,
     ) -> Data:
-        """Keep the last ``validation`` rows (a count, or a fraction < 1) for validation."""
-        n_val = int(round(len(x) * validation)) if 0 < validation < 1 else int(validation)
-        if not 0 < n_val < len(x):
-            raise DataError(
-                f"validation: expected a count between 1 and {len(x) - 1} or a fraction in (0, 1), "
-                f"received {validation!r}"
-            )
-        return cls(x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:], x_test, y_test)
+        """``validation`` rows (a count, or a fraction < 1) of ``x`` for validation.
+
+        By default the last rows, as the Keras tutorials split Fashion-MNIST;
+        ``shuffle`` draws them at random from ``seed``, ``stratify`` also keeps
+        each class's share (and implies ``shuffle``).
+        """
+        if not (shuffle or stratify):
+            n_val = _count("validation", validation, len(x))
+            return cls(x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:], x_test, y_test)
+        train, val, _ = shuffled_split(len(x), y, validation=validation, test=0, seed=seed,
+                                       stratify=stratify)
+        return cls(x[train], y[train], x[val], y[val], x_test, y_test)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, target: str | Sequence[str], *,
+                   validation: float = 0.2, test: float = 0.2, seed: int = 0,
+                   stratify: bool = True) -> Data:
+        """A DataFrame's rows, shuffled and split (stratified by class); see ``tuner.frames``.
+
+        Numbers, strings, booleans and categoricals; missing cells allowed.
+        """
+        from tuner.frames import from_frame
+
+        return from_frame(frame, target, validation=validation, test=test, seed=seed,
+                          stratify=stratify)
+
+    @classmethod
+    def from_csv(cls, path: str | Path, target: str | Sequence[str], *,
+                 validation: float = 0.2, test: float = 0.2, seed: int = 0,
+                 stratify: bool = True) -> Data:
+        """``from_frame`` on a CSV file with a header row."""
+        from tuner.frames import from_csv
+
+        return from_csv(path, target, validation=validation, test=test, seed=seed,
+                        stratify=stratify)
 
     def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The splits present, by name."""
@@ -55,6 +96,67 @@ class Data:
         if self.x_test is not None and self.y_test is not None:
             named["test"] = (self.x_test, self.y_test)
         return named
+
+
+def _count(name: str, share: int | float, n_rows: int) -> int:
+    """Rows for a split given as a count, or as a fraction in (0, 1) of ``n_rows``."""
+    count = int(round(n_rows * share)) if 0 < share < 1 else int(share)
+    if isinstance(share, bool) or not 0 < count < n_rows:
+        raise DataError(f"{name}: expected a count between 1 and {n_rows - 1} or a fraction "
+                        f"in (0, 1), received {share!r}")
+    return count
+
+
+def shuffled_split(n_rows: int, y: np.ndarray, *, validation: int | float, test: int | float,
+                   seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of training, validation and test (empty when ``test`` is 0), drawn at
+    random from ``seed``; stratified by class where ``stratify`` and the labels are classes."""
+    rows = np.arange(n_rows)
+    n_test = _count("test", test, n_rows) if test else 0
+    n_val = _count("validation", validation, n_rows - n_test)
+    if n_rows - n_test - n_val < 1:
+        raise DataError(f"validation and test leave no training rows of {n_rows}")
+    labels = _strata(y) if stratify else None
+    splits = [n for n in (n_test, n_val) if n]
+    if labels is not None:
+        classes, counts = np.unique(labels, return_counts=True)
+        if len(classes) < 2:
+            raise DataError(f"the target holds a single class ({classes[0]!r}); a classifier "
+                            "needs rows of two or more")
+        if counts.min() < len(splits) + 1:
+            raise DataError(f"class {classes[counts.argmin()]!r} has {counts.min()} rows, too "
+                            f"few to stratify into {len(splits) + 1} splits; add rows of it, "
+                            "drop it, or pass stratify=False")
+    held_out = np.array([], dtype="int64")
+    if n_test:
+        rows, held_out = _draw(rows, n_test, labels, seed)
+    train, val = _draw(rows, n_val, labels, seed + 1)
+    return train, val, held_out
+
+
+def _draw(rows: np.ndarray, n: int, labels: np.ndarray | None,
+          seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    try:
+        kept, drawn = train_test_split(rows, test_size=n, random_state=seed,
+                                       stratify=None if labels is None else labels[rows])
+    except ValueError as exc:  # a class too small for the share asked
+        raise DataError(f"cannot stratify the split: {first_line(exc)}; "
+                        "add rows, or pass stratify=False") from None
+    return np.sort(kept), np.sort(drawn)
+
+
+def _strata(y: np.ndarray) -> np.ndarray | None:
+    """Class labels to stratify by: a single column of classes, else None (regression, wide)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        return None
+    if y.dtype.kind in "OUSb":
+        return np.array([str(v) for v in y])
+    return None if _looks_continuous(y) else y
 
 
 @dataclass(frozen=True)
@@ -152,9 +254,13 @@ def check(data: Data, task: Task) -> None:
                 f"{name} split: feature shape {x.shape[1:]} differs from training {feature_shape}"
             )
         if not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"{name} split: features must be numbers, received {x.dtype}")
-        if not np.all(np.isfinite(x)):
-            raise DataError(f"{name} split: features contain NaN or infinite values")
+            raise DataError(f"{name} split: features must be numbers, received {x.dtype}; "
+                            "give a table with strings as a DataFrame (tuner.Data.from_frame)")
+        if np.isinf(x).any():
+            raise DataError(f"{name} split: features contain infinite values")
+        if data.columns is None and np.isnan(x).any():
+            raise DataError(f"{name} split: features contain NaN; give a table with gaps as a "
+                            "DataFrame (tuner.Data.from_frame), which fills them in the model")
         _check_labels(name, y, task)
 
 

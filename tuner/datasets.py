@@ -12,11 +12,15 @@ import socket
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tuner.data import Data
 from tuner.errors import DataError, first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
@@ -176,3 +180,13 @@ def customers(n: int = 2000, seed: int = 0) -> Data:
             - 0.04 * tenure + 0.02 * (charge - 70) + rng.normal(0, 0.5, n))
     x = np.stack([tenure, charge, plan, region], axis=1).astype("float32")
     return _shuffled_split(x, (risk > 0).astype("int64"), seed)
+
+
+def penguins_frame() -> pd.DataFrame:
+    """The ``palmerpenguins`` package's 344 penguins as a DataFrame (its CSV, offline)."""
+    try:
+        from palmerpenguins import load_penguins
+    except ImportError:
+        raise DataError("the penguins study needs the palmerpenguins package: "
+                        "pip install palmerpenguins") from None
+    return load_penguins()

@@ -34,7 +34,6 @@ from tuner.data import Data, smoothed_task, targets_for
 from tuner.ensemble import join, scores, select, weighted_mean
 from tuner.errors import TunerError
 from tuner.model import build_model
-from tuner.preprocessing import choose as choose_scaling
 from tuner.registry import Promotion, promote_finalized
 from tuner.report import outcome_report
 from tuner.study import FinalizeSettings, Study
@@ -199,7 +198,7 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
     keras.utils.set_random_seed(seed)
     model = build_model(
         params, data.x_train.shape[1:], compiled,
-        scaling=choose_scaling(union.x_train, study.normalize, study.categorical),
+        scaling=prepared.scaling_rule.fit(union.x_train),
         steps_per_epoch=math.ceil(len(union.x_train) / batch_size),
         max_epochs=int(params.get("max_epochs", study.max_epochs)),
         **prepared.settings.compile_options(batch_size))
@@ -248,7 +247,7 @@ def _log(client: MlflowClient, run_id: str, model: keras.Model, members: list[ke
     x_sample = data.x_val[:5]
     log_keras_model(run_id, model, x_sample, predict(model, x_sample), metadata={
         "tuner_task": task.kind, "tuner_class_names": prepared.class_names,
-        "tuner_role": "finalize"})
+        "tuner_role": "finalize"}, columns=data.columns)
     if outputs is not None:
         report = outcome_report(task, split[1], outputs, split_name, prepared.class_names)
         for file_name, figure in report.figures.items():

@@ -1,14 +1,21 @@
-"""Predict with a logged or registered model on a .npy or .csv file."""
+"""Predict with a logged or registered model on a .npy or .csv file.
+
+A model of a frame study takes raw rows: its CSV has a header with the
+model's column names, strings and empty cells (read by pandas).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import mlflow
 import numpy as np
+import pandas as pd
 
 from tuner.errors import TunerError, first_line
+from tuner.served.tuner_raw_rows import RawRowsModel
 
 
 class PredictError(TunerError):
@@ -57,12 +64,38 @@ def _fit_to_signature(x: np.ndarray, info: mlflow.models.model.ModelInfo) -> np.
     return x.astype(spec.type)
 
 
+def load_frame(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise PredictError(f"input file {path} does not exist")
+    if path.suffix != ".csv":
+        raise PredictError(f"input file {path}: this model takes table rows; give a .csv file "
+                           "with a header row")
+    try:
+        return pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise PredictError(f"cannot read {path}: {first_line(exc)}") from None
+
+
+def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
+             input_path: Path) -> np.ndarray:
+    if info.signature.inputs.is_tensor_spec():
+        return np.asarray(model.predict(_fit_to_signature(load_input(input_path), info),
+                                        verbose=0))
+    frame = load_frame(input_path)
+    absent = [n for n in info.signature.inputs.input_names() if n not in frame.columns]
+    if absent:
+        raise PredictError(f"{input_path} lacks the model's columns {absent}; its header has "
+                           f"{[str(c) for c in frame.columns]}")
+    return RawRowsModel(model).predict(frame).to_numpy()
+
+
 def predict(model_uri: str, input_path: Path) -> Predictions:
     """Load through the Keras flavor (its predict can be silenced), label by the metadata.
 
-    The input is read first: a missing or unreadable file fails before any model loads.
+    A missing input file fails before any model loads.
     """
-    inputs = load_input(input_path)
+    if not input_path.is_file():
+        raise PredictError(f"input file {input_path} does not exist")
     try:
         info = mlflow.models.get_model_info(model_uri)
         if "keras" not in info.flavors or info.signature is None:
@@ -73,8 +106,7 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
         raise
     except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
         raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
-    x = _fit_to_signature(inputs, info)
-    outputs = np.asarray(model.predict(x, verbose=0))
+    outputs = _outputs(model, info, input_path)
     metadata = info.metadata or {}
     task = metadata.get("tuner_task", "regression")
     if task == "regression":

@@ -4,8 +4,10 @@ Tabular features get a Keras ``Normalization`` layer (mean and variance of the
 training split); columns a study names ``categorical`` are one-hot encoded by
 an ``IntegerLookup`` whose vocabulary is the training split's codes (an unseen
 code lands in its out-of-vocabulary slot); images with pixel values above 1
-(0-255, say) get a ``Rescaling`` layer. A logged or promoted model then takes
-raw inputs, as ``tuner predict`` gives them.
+(0-255, say) get a ``Rescaling`` layer. Where a frame study's numbers have
+gaps (NaN), each is filled with its column's training median, and a 0/1
+column says which were missing, by Keras ops inside the model. A logged or
+promoted model then takes raw inputs, as ``tuner predict`` gives them.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ class InputScaling:
     n_features: int = 0
     categorical: tuple[int, ...] = ()
     vocabularies: tuple[tuple[int, ...], ...] = ()
+    fill: tuple[float, ...] = ()  # per numeric column: the value of a missing number
+    indicators: tuple[int, ...] = ()  # numeric columns (their order) that get a missing flag
 
     def layers(self) -> list[keras.layers.Layer]:
-        if self.categorical:
+        if self.categorical or self.fill:
             return [self._tabular_encoder()]
         if self.kind == "normalize":
             return [keras.layers.Normalization(mean=self.mean, variance=self.variance)]
@@ -48,6 +52,12 @@ class InputScaling:
         parts = []
         if numeric:
             columns = keras.ops.take(inputs, numeric, axis=1)
+            if self.fill:
+                missing = keras.ops.isnan(columns)
+                columns = keras.ops.where(missing, np.array(self.fill, "float32"), columns)
+                if self.indicators:
+                    parts.append(keras.ops.cast(
+                        keras.ops.take(missing, list(self.indicators), axis=1), "float32"))
             if self.kind == "normalize":
                 columns = keras.layers.Normalization(mean=self.mean, variance=self.variance)(
                     columns)
@@ -64,16 +74,33 @@ class InputScaling:
         text = f"rescale x{self.scale:.4g}" if self.kind == "rescale" else self.kind
         if self.categorical:
             text += f" + one-hot columns {list(self.categorical)}"
+        if self.indicators:
+            text += f" + median fill and missing flags for {len(self.indicators)} columns"
         return text
 
 
+@dataclass(frozen=True)
+class ScalingRule:
+    """How a study fits its preprocessing to a training split (its own, a fold's, a refit's)."""
+
+    normalize: bool | str = "auto"
+    categorical: tuple[int, ...] = ()
+    impute: bool = False
+
+    def fit(self, x_train: np.ndarray) -> InputScaling:
+        return choose(x_train, self.normalize, self.categorical, self.impute)
+
+
 def choose(x_train: np.ndarray, setting: bool | str,
-           categorical: Sequence[int] = ()) -> InputScaling:
-    """``"auto"``: normalize tabular data, rescale images above [0, 1], else nothing."""
+           categorical: Sequence[int] = (), impute: bool = False) -> InputScaling:
+    """``"auto"``: normalize tabular data, rescale images above [0, 1], else nothing.
+
+    ``impute``: numbers may be missing (a frame study), so they are filled.
+    """
     if setting not in (True, False, "auto"):
         raise StudyConfigError(f"normalize: expected True, False or 'auto', received {setting!r}")
-    if categorical:
-        return _tabular(x_train, setting is not False, tuple(categorical))
+    if categorical or impute:
+        return _tabular(x_train, setting is not False, tuple(categorical), impute)
     if setting is False:
         return InputScaling("none")
     if x_train.ndim >= 3:
@@ -83,7 +110,8 @@ def choose(x_train: np.ndarray, setting: bool | str,
     return InputScaling("normalize", mean=mean, variance=variance)
 
 
-def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...]) -> InputScaling:
+def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...],
+             impute: bool = False) -> InputScaling:
     if x_train.ndim != 2:
         raise StudyConfigError(f"categorical: needs tabular data (rows x columns), the training "
                                f"features have shape {x_train.shape[1:]}")
@@ -100,13 +128,21 @@ def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...])
                             f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
                             "codes (pandas: .cat.codes)")
         vocabularies.append(tuple(int(v) for v in np.unique(values)))
-    numeric = [i for i in range(n_features) if i not in categorical]
+    numbers = x_train[:, [i for i in range(n_features) if i not in categorical]]
+    fill: tuple[float, ...] = ()
+    indicators: tuple[int, ...] = ()
+    if impute and numbers.shape[1]:
+        medians = np.nan_to_num(np.nanmedian(numbers, axis=0))  # an all-empty column: 0
+        missing = np.isnan(numbers)
+        fill = tuple(float(m) for m in medians)
+        indicators = tuple(int(i) for i in np.flatnonzero(missing.any(axis=0)))
+        numbers = np.where(missing, medians, numbers)
     mean = variance = None
-    if normalize and numeric:
-        mean, variance = _moments(x_train[:, numeric])
+    if normalize and numbers.shape[1]:
+        mean, variance = _moments(numbers)
     return InputScaling("normalize" if mean is not None else "none", mean=mean,
                         variance=variance, n_features=n_features, categorical=categorical,
-                        vocabularies=tuple(vocabularies))
+                        vocabularies=tuple(vocabularies), fill=fill, indicators=indicators)
 
 
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 from tuner.crossval import make_folds
 from tuner.data import Data, check, encode_labels, infer_task
 from tuner.engines.base import Engine, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
-from tuner.errors import DataError, Interrupted, TunerError
+from tuner.errors import DataError, Interrupted, StudyConfigError, TunerError
 from tuner.lr_find import auto_learning_rate
-from tuner.preprocessing import choose as choose_scaling
+from tuner.preprocessing import ScalingRule
 from tuner.report_process import ReportQueue
+from tuner.splits import check_splits
 from tuner.stores import await_tracking_store, discard_tracking_store, start_tracking_store
 from tuner.study import Study
 from tuner.study_plots import StudyPlotsInputs
@@ -18,9 +22,37 @@ from tuner.trial import Prepared, TrialRunner, TrialSettings
 
 
 def prepare(study: Study) -> Prepared:
-    """Load and check the data once per process; settle the task and the objective."""
+    """Load and check the data once per process; settle the task and the objective.
+
+    A data callable with a ``seed`` parameter is given the study's seed, for
+    its shuffled splits. The splits are checked (``tuner.splits``) before any
+    trial: what would make the score lie is refused, what may is returned as
+    warnings.
+    """
+    data = load_data(study)
+    if data.columns is not None and study.categorical:
+        raise StudyConfigError("categorical: a DataFrame study knows its category columns; "
+                               "leave categorical unset")
+    data, label_names = encode_labels(data)
+    task = infer_task(data.y_train, study.task)
+    check(data, task)
+    objective = study.objective_for(task)
+    settings = TrialSettings(study, objective, study.direction_for(objective))
+    class_names = list(study.class_names) if study.class_names else label_names
+    warnings = check_splits(data, task, class_names)
+    rule = ScalingRule(study.normalize, data.columns.categorical if data.columns
+                       else tuple(study.categorical), impute=data.columns is not None)
+    folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
+    return Prepared(data=data, task=task, settings=settings, class_names=class_names,
+                    scaling=rule.fit(data.x_train), scaling_rule=rule, folds=folds,
+                    warnings=warnings)
+
+
+def load_data(study: Study) -> Data:
+    """The study's ``Data``; an error of the user's loader becomes one ``DataError`` line."""
+    takes_seed = "seed" in inspect.signature(study.data).parameters
     try:
-        data = study.data()
+        data = study.data(seed=study.seed) if takes_seed else study.data()
     except TunerError:
         raise
     except Exception as exc:
@@ -29,17 +61,7 @@ def prepare(study: Study) -> Prepared:
     if not isinstance(data, Data):
         raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
                         f"received {type(data).__name__}")
-    data, label_names = encode_labels(data)
-    task = infer_task(data.y_train, study.task)
-    check(data, task)
-    objective = study.objective_for(task)
-    settings = TrialSettings(study, objective, study.direction_for(objective))
-    class_names = list(study.class_names) if study.class_names else label_names
-    folds = make_folds(data, task, study.cv, study.seed, study.normalize, study.categorical) \
-        if study.cv else ()
-    return Prepared(data=data, task=task, settings=settings, class_names=class_names,
-                    scaling=choose_scaling(data.x_train, study.normalize, study.categorical),
-                    folds=folds)
+    return data
 
 
 def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
@@ -66,8 +88,13 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
         found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
     study = searched
     engine = make_engine(study, prepared, options)
+    warned = {f"tuner.warning.{w.kind}": w.message for w in prepared.warnings}
+    if options.parent_run_id is None:
+        for warning in prepared.warnings:
+            print(f"warning: {warning.message}", file=sys.stderr)
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
-                      parent_run_id=options.parent_run_id, parent_tags=options.source_tags)
+                      parent_run_id=options.parent_run_id,
+                      parent_tags={**options.source_tags, **warned})
     if options.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
                                   "n_trials": options.n_trials, "timeout": options.timeout,

@@ -13,13 +13,14 @@ import time
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import mlflow
 import numpy as np
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 
 from tuner import owner
@@ -27,6 +28,9 @@ from tuner.catalog import end_killed
 from tuner.errors import StoreError
 from tuner.stores import write_ahead_log
 from tuner.workarounds import pins_checked_by_name
+
+if TYPE_CHECKING:
+    from tuner.frames import Columns
 
 # A trial's outputs on the validation split, kept with its model for ensemble selection.
 VALIDATION_OUTPUTS = "validation_outputs.npy"
@@ -81,21 +85,30 @@ def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any]
 
 
 def log_keras_model(run_id: str, model: keras.Model, inputs: np.ndarray, outputs: np.ndarray,
-                    metadata: Mapping[str, Any]) -> str:
+                    metadata: Mapping[str, Any], columns: Columns | None = None) -> str:
     """Log the model with a signature so both the Keras and pyfunc loaders take it.
 
     The signature is read off a few rows and the model's outputs for them.
     ``metadata`` (task, class names) lets ``tuner predict`` label its output.
+    With ``columns`` (a frame study), the model is logged behind one input per
+    raw column (``Columns.raw_input_model``), with a pyfunc that takes
+    DataFrames (``tuner.raw_rows``).
     The run is made active for the call: MLflow 3.17's ``Model.log(run_id=...)``
     without an active run files the logged model under the default experiment,
     not the run's.
     """
+    options = {"name": "model", "pip_requirements": list(model_requirements()),
+               "metadata": dict(metadata)}
     signature = mlflow.models.infer_signature(inputs, outputs)
     with mlflow.start_run(run_id=run_id), pins_checked_by_name():
-        info = mlflow.keras.log_model(
-            model, name="model", signature=signature,
-            pip_requirements=list(model_requirements()), metadata=dict(metadata),
-        )
+        if columns is None:
+            info = mlflow.keras.log_model(model, signature=signature, **options)
+        else:
+            from tuner import raw_rows
+
+            info = mlflow.models.Model.log(
+                None, flavor=raw_rows, model=columns.raw_input_model(model),
+                signature=ModelSignature(columns.schema(), signature.outputs), **options)
     return info.model_uri
 
 
@@ -194,9 +207,10 @@ class Tracker:
         return len(beaten_by) < k
 
     def log_model(self, run_id: str, model: keras.Model, inputs: np.ndarray,
-                  outputs: np.ndarray, metadata: Mapping[str, Any]) -> str:
+                  outputs: np.ndarray, metadata: Mapping[str, Any],
+                  columns: Columns | None = None) -> str:
         """``log_keras_model`` into one of this run's trials."""
-        return log_keras_model(run_id, model, inputs, outputs, metadata)
+        return log_keras_model(run_id, model, inputs, outputs, metadata, columns)
 
     def log_array(self, run_id: str, array: np.ndarray, name: str) -> None:
         log_array(self.client, run_id, array, name)

@@ -23,9 +23,10 @@ from tuner.errors import TrialFailed, TunerError, first_line
 from tuner.inputs import choose as choose_pipeline
 from tuner.interrupts import InterruptWatch
 from tuner.model import build_model, compile_options, schedule_callbacks
-from tuner.preprocessing import InputScaling
+from tuner.preprocessing import InputScaling, ScalingRule
 from tuner.report import collect
 from tuner.report_process import ReportQueue
+from tuner.splits import SplitWarning
 from tuner.study import Study
 from tuner.tracking import VALIDATION_OUTPUTS, Tracker
 from tuner.training import EpochTimer, FitResult, fit, predict, validation_batch_size
@@ -59,7 +60,9 @@ class Prepared:
     settings: TrialSettings
     class_names: list[str] | None = None
     scaling: InputScaling = InputScaling("none")
+    scaling_rule: ScalingRule = ScalingRule()
     folds: tuple[Fold, ...] = ()
+    warnings: tuple[SplitWarning, ...] = ()
 
 
 class TrialRunner:
@@ -239,7 +242,7 @@ class TrialRunner:
             self.tracker.log_model(run_id, model, inputs.x_sample,
                                    inputs.y_pred[:len(inputs.x_sample)], metadata={
                 "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
-            })
+            }, columns=self.data.columns)
             # for ensemble selection: probabilities in float16 (100 KB for Fashion-MNIST);
             # the report's outputs where its split is validation (no test split)
             val_outputs = inputs.y_pred if inputs.split == "validation" else predict(

@@ -1,0 +1,1 @@
+"""Code that travels inside logged models: it imports nothing of tuner's."""

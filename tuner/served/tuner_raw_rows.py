@@ -1,0 +1,48 @@
+"""MLflow pyfunc loader of a tuner model that takes raw table rows.
+
+This file is copied into each such logged model (its ``code/`` folder) and
+imports nothing of tuner's: ``mlflow.pyfunc.load_model`` and ``mlflow models
+serve`` load the model with it in any environment that has MLflow and Keras.
+The Keras model has one named input per column (numbers as float32, categories
+as strings); ``predict`` takes a pandas DataFrame (or a dict of columns), turns
+missing strings into "" and missing numbers into NaN (the model fills them),
+and returns one row of outputs per input row.
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+
+
+class RawRowsModel:
+    """A Keras model with named column inputs behind a DataFrame ``predict``."""
+
+    def __init__(self, model):
+        self.model = model
+        self.inputs = model.input  # {column name: KerasTensor}
+
+    def predict(self, data, params=None):
+        import tensorflow as tf
+
+        frame = pd.DataFrame(data)
+        absent = [name for name in self.inputs if name not in frame.columns]
+        if absent:
+            raise ValueError(f"input lacks columns {absent}; the model takes {list(self.inputs)}")
+        columns = {}
+        for name, tensor in self.inputs.items():
+            values = frame[name]
+            if tensor.dtype == "string":
+                text = np.array([[("" if pd.isna(v) else str(v))] for v in values], dtype=object)
+                columns[name] = tf.constant(text, dtype=tf.string)
+            else:
+                number = pd.to_numeric(values, errors="coerce").to_numpy("float32")
+                columns[name] = tf.constant(number.reshape(-1, 1))
+        outputs = self.model.predict(columns, verbose=0)
+        return pd.DataFrame(np.asarray(outputs), index=frame.index)
+
+
+def _load_pyfunc(path):
+    import keras
+
+    return RawRowsModel(keras.saving.load_model(os.path.join(path, "data", "model.keras")))
