@@ -46,7 +46,7 @@ STUDY_FILE_CASES = {
                       "data loader of study 'bad' raised OSError: disk gone"),
     "mismatched rows": (LOADER.format(change="y = y[:-3]"), "80 feature rows but 77 labels"),
     "NaN features": (LOADER.format(change="x[5, 0] = np.nan"),
-                     "features contain NaN or infinite values"),
+                     "features contain NaN; give a table with gaps as a DataFrame"),
     "labels out of range": (LOADER.format(change="y[-1] = 2"),
                             "validation split: expected class labels 0..1"),
     "unknown objective": (LOADER.format(change="").replace("trials=1", "objective='val_mae'"),

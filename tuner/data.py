@@ -113,7 +113,7 @@ def shuffled_split(n_rows: int, y: np.ndarray, *, validation: int | float, test:
     random from ``seed``; stratified by class where ``stratify`` and the labels are classes."""
     rows = np.arange(n_rows)
     n_test = _count("test", test, n_rows) if test else 0
-    n_val = _count("validation", validation, n_rows - n_test)
+    n_val = _count("validation", validation, n_rows)  # fractions are of all rows
     if n_rows - n_test - n_val < 1:
         raise DataError(f"validation and test leave no training rows of {n_rows}")
     labels = _strata(y) if stratify else None
@@ -121,12 +121,13 @@ def shuffled_split(n_rows: int, y: np.ndarray, *, validation: int | float, test:
     if labels is not None:
         classes, counts = np.unique(labels, return_counts=True)
         if len(classes) < 2:
-            raise DataError(f"the target holds a single class ({classes[0]!r}); a classifier "
-                            "needs rows of two or more")
+            raise DataError(f"the target holds a single class ({classes[0].item()!r}); "
+                            "a classifier needs rows of two or more")
         if counts.min() < len(splits) + 1:
-            raise DataError(f"class {classes[counts.argmin()]!r} has {counts.min()} rows, too "
-                            f"few to stratify into {len(splits) + 1} splits; add rows of it, "
-                            "drop it, or pass stratify=False")
+            smallest = classes[counts.argmin()].item()
+            raise DataError(f"class {smallest!r} has {counts.min()} rows, too few to stratify "
+                            f"into {len(splits) + 1} splits; add rows of it, drop it, "
+                            "or pass stratify=False")
     held_out = np.array([], dtype="int64")
     if n_test:
         rows, held_out = _draw(rows, n_test, labels, seed)

@@ -117,7 +117,7 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
     run_id = run.info.run_id
     try:
         members = [_refit(client, c, prepared) if options.refit
-                   else mlflow.keras.load_model(c.model_uri) for c, _ in chosen]
+                   else _logged_network(c.model_uri, prepared) for c, _ in chosen]
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(client, run_id, model, members, chosen, prepared, options, selection)
     except KeyboardInterrupt:
@@ -154,7 +154,7 @@ def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
             continue
         outputs = load_array(client, trial.run_id, VALIDATION_OUTPUTS)
         if outputs is None:
-            outputs = predict(mlflow.keras.load_model(logged[trial.run_id]), prepared.data.x_val)
+            outputs = predict(_logged_network(logged[trial.run_id], prepared), prepared.data.x_val)
         if len(outputs) != len(prepared.data.y_val):
             left_out.append(trial.label)
             continue
@@ -178,6 +178,12 @@ def trial_params(trial: TrialRecord) -> dict[str, Any]:
             return text
 
     return {k: typed(v) for k, v in trial.params.items()}
+
+
+def _logged_network(model_uri: str, prepared: Prepared) -> keras.Model:
+    """A trial's logged model, as the network on encoded rows that members are joined as."""
+    model = mlflow.keras.load_model(model_uri)
+    return prepared.data.columns.network_of(model) if prepared.data.columns else model
 
 
 def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> keras.Model:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 Kind = Literal["number", "category"]
 MISSING = ""  # a missing category value; it gets a slot of its own when training has it
 MAX_CATEGORIES = 1000  # more distinct values than this: free text or an identifier
+RAW_ROWS = "raw_rows"  # the name of a model that takes raw rows
 TEXT_SHARE = 0.5  # ... or more than 20 values, most of them distinct
 
 
@@ -90,7 +91,12 @@ class Columns:
                                               name=f"lookup_{i}")(inputs[name])
             parts.append(keras.ops.cast(codes, "float32"))
         joined = keras.layers.Concatenate(name="columns")(parts) if len(parts) > 1 else parts[0]
-        return keras.Model(inputs, network(joined), name="raw_rows")
+        return keras.Model(inputs, network(joined), name=RAW_ROWS)
+
+    @staticmethod
+    def network_of(model: keras.Model) -> keras.Model:
+        """The network inside a ``raw_input_model`` (as loaded back from MLflow)."""
+        return model.layers[-1]
 
 
 def _input_name(position: int, column: str) -> str:
