@@ -32,7 +32,7 @@ from tuner.catalog import load_study
 from tuner.ensemble import scores, select, weighted_mean
 from tuner.finalize import candidates as find_candidates
 from tuner.finalize import study_of
-from tuner.run import prepare
+from tuner.search import prepare
 from tuner.training import predict
 
 STUDIES = Path(__file__).parents[1] / "studies"

@@ -44,7 +44,7 @@ from tuner.data import infer_task
 from tuner.engines.base import RunOptions
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import choose
-from tuner.run import run_study
+from tuner.search import run_study
 from tuner.study import Study
 from tuner.studyfile import load_study_file
 

@@ -23,7 +23,7 @@ from tuner import report_process
 from tuner.data import Task
 from tuner.report import ReportInputs
 from tuner.report_process import ReportQueue
-from tuner.run import prepare
+from tuner.search import prepare
 from tuner.study_plots import StudyPlotsInputs
 from tuner.studyfile import load_study_file
 from tuner.tracking import Tracker
@@ -292,7 +292,7 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
         import os, sys, time
         print("script started", flush=True)
         from tuner.engines.base import RunOptions
-        from tuner.run import run_study
+        from tuner.search import run_study
         from tuner.studyfile import load_study_file
         from tuner import report_process
         run_study(load_study_file({str(study_file())!r}), RunOptions(

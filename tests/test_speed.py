@@ -328,7 +328,7 @@ def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
     # plots are drawn there: neither the start nor the training process pays for plotly.
     code = ("import sys, tuner.report_process; "
             "print(sorted({'mlflow', 'matplotlib', 'plotly', 'tensorflow'} & set(sys.modules))); "
-            "import tuner.run; print('plotly' in sys.modules)")
+            "import tuner.search; print('plotly' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parents[1])  # this checkout's tuner
     assert done.stdout.split("\n")[:2] == ["[]", "False"]

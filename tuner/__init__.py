@@ -1,16 +1,18 @@
 """tuner: search Keras MLPs with Optuna, track every trial in MLflow.
 
-A study file imports this package and defines ``study = tuner.Study(...)``.
+A study file imports this package and defines ``study = tuner.Study(...)``;
+``tuner.run(study_or_path, trials=...)`` runs it from Python.
 """
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow's C++ start-up logs
 
+from tuner.api import Result, run  # noqa: E402
 from tuner.data import Data  # noqa: E402
 from tuner.errors import TunerError  # noqa: E402
 from tuner.space import Choice, Float, Int, Space  # noqa: E402
 from tuner.study import Study  # noqa: E402
 
-__all__ = ["Choice", "Data", "Float", "Int", "Space", "Study", "TunerError"]
+__all__ = ["Choice", "Data", "Float", "Int", "Result", "Space", "Study", "TunerError", "run"]
 __version__ = "0.1.0"

@@ -103,20 +103,21 @@ def run(ctx: click.Context, study_file: str, storage: str | None, tracking_uri: 
       tuner run studies/fashion.py --trials 20 --workers 2
       tuner run studies/fashion.py --engine keras-tuner --timeout 300
     """
-    from tuner import launch
+    from tuner import api, launch
 
     with _errors(ctx):
         if worker_spec:
             launch.work(worker_spec, debug=ctx.obj["debug"])
             return
-        searched = launch.search(
-            study_file, launch.Budget(**budget), overrides=overrides, storage=storage,
-            tracking_uri=tracking_uri, debug=ctx.obj["debug"])
+        result = api.run(study_file, storage=storage, tracking_uri=tracking_uri,
+                         debug=ctx.obj["debug"], **budget, **overrides)
+        from tuner.stores import redact
         from tuner.summary import format_outcome
 
-        click.echo(format_outcome(searched.study.name, searched.outcome, searched.tracking_uri))
-        if searched.finalized:
-            click.echo(searched.finalized)
+        click.echo(format_outcome(result.study_name, result.outcome,
+                                  redact(result.tracking_uri)))
+        if result.finalized:
+            click.echo(result.finalized)
 
 
 def _client(ctx: click.Context, tracking_uri: str | None, *,

@@ -293,7 +293,7 @@ def study_of(client: MlflowClient, study: str) -> Study:
 def finalize_named(client: MlflowClient, study: str, settings: FinalizeSettings,
                    model_name: str | None = None, alias: str = "champion") -> Finalized:
     """``tuner finalize STUDY``: the study found by name or file, its data loaded again."""
-    from tuner.run import prepare
+    from tuner.search import prepare
 
     loaded = study_of(client, study)
     return finalize(client, loaded, prepare(loaded), settings, model_name, alias)

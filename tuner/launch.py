@@ -52,8 +52,8 @@ def load(study_file: str | Path, overrides: Mapping[str, Any]) -> Study:
 
 @dataclass(frozen=True)
 class Searched:
-    """What ``tuner run`` prints: the study, its ``SearchOutcome``, the tracking URI
-    (password hidden), and the finalized model's summary if the study asked for one."""
+    """What a search leaves: the study, its ``SearchOutcome``, the tracking URI, and the
+    finalized model's summary if the study asked for one."""
 
     study: Study
     outcome: Any
@@ -61,12 +61,24 @@ class Searched:
     finalized: str | None = None
 
 
-def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, Any] = {},
-           tracking_uri: str | None = None, storage: str | None = None,
-           debug: bool = False) -> Searched:
-    """Run (or continue) the study, then finalize it if its ``finalize`` setting says so."""
+def search(study_file: str | Path | Study, budget: Budget, *,
+           overrides: Mapping[str, Any] = {}, tracking_uri: str | None = None,
+           storage: str | None = None, debug: bool = False) -> Searched:
+    """Run (or continue) the study, then finalize it if its ``finalize`` setting says so.
+
+    ``study_file`` may be a ``Study`` itself (from a notebook); workers and
+    ``tuner finalize NAME`` then have no file to load it from.
+    """
     with process.libraries_loading():
-        study = load(study_file, overrides)  # before TensorFlow loads: bad files fail fast
+        if isinstance(study_file, Study):
+            if budget.workers > 1:
+                raise StudyConfigError("workers: several workers load the study from its file; "
+                                       "pass the study file's path instead of a Study")
+            study, source = dataclasses.replace(study_file, **overrides), {}
+        else:
+            study = load(study_file, overrides)  # before TensorFlow loads: bad files fail fast
+            source = {"tuner.study_file": str(Path(study_file).resolve()),
+                      "tuner.overrides": json.dumps(dict(overrides))}
         from tuner import stores as stores_mod
 
         stores = stores_mod.resolve(tracking_uri, storage)
@@ -74,7 +86,7 @@ def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, An
         with process.figures_process_first(creating, trains_here=budget.workers == 1):
             process.quiet_libraries(debug=debug)
         from tuner.engines.base import RunOptions
-        from tuner.run import run_study
+        from tuner.search import run_study
         from tuner.workers import run_workers
 
         options = RunOptions(
@@ -86,8 +98,7 @@ def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, An
             stale_after=budget.stale_after, retry_failed=budget.retry_failed,
             max_failures=budget.max_failures, engine=budget.engine, algorithm=budget.algorithm,
             keras_tuner_dir=str(stores_mod.STORE_DIR.resolve() / "keras-tuner"),
-            source_tags={"tuner.study_file": str(Path(study_file).resolve()),
-                         "tuner.overrides": json.dumps(dict(overrides))},
+            source_tags=source,
         )
     if budget.workers > 1:
         outcome = run_workers(worker_spec(str(study_file), overrides), study, options,
@@ -100,11 +111,11 @@ def search(study_file: str | Path, budget: Budget, *, overrides: Mapping[str, An
         from mlflow.tracking import MlflowClient
 
         from tuner.finalize import finalize
-        from tuner.run import prepare
+        from tuner.search import prepare
 
         finalized = finalize(MlflowClient(stores.tracking_uri), study, prepare(study),
                              settings).summary()
-    return Searched(study, outcome, stores_mod.redact(stores.tracking_uri), finalized)
+    return Searched(study, outcome, stores.tracking_uri, finalized)
 
 
 def worker_spec(study_file: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +132,7 @@ def work(spec_json: str, *, debug: bool = False) -> None:
         with process.figures_process_first(creating_store=False, trains_here=True):
             process.quiet_libraries(debug=debug)
         from tuner.engines.base import RunOptions
-        from tuner.run import run_study
+        from tuner.search import run_study
 
         options = RunOptions(**spec["options"])
     run_study(study, options)

@@ -160,7 +160,7 @@ def find_for_study_file(study_file: str, optimizer: str, batch_size: int | None,
                         apply: bool, tracking_uri: str | None, *, debug: bool = False) -> str:
     """``tuner lr-find``: the finding for the study's data, logged; the lines to print."""
     from tuner import process, stores
-    from tuner.run import prepare
+    from tuner.search import prepare
     from tuner.studyfile import load_study_file
 
     study = load_study_file(study_file)

@@ -20,7 +20,7 @@ from typing import Any
 
 from tuner.engines.base import RunOptions, SearchOutcome
 from tuner.errors import Interrupted, TunerError
-from tuner.run import close_parent, open_run
+from tuner.search import close_parent, open_run
 from tuner.study import Study
 
 
