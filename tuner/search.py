@@ -10,6 +10,7 @@ from tuner.data import Data, check, encode_labels, infer_task
 from tuner.engines.base import Engine, RunOptions, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.errors import DataError, Interrupted, StudyConfigError, TunerError
+from tuner.lineage import dataset_inputs
 from tuner.lr_find import auto_learning_rate
 from tuner.preprocessing import ScalingRule
 from tuner.report_process import ReportQueue
@@ -95,6 +96,8 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
                       parent_run_id=options.parent_run_id,
                       parent_tags={**options.source_tags, **warned})
+    tracker.use_datasets(dataset_inputs(prepared.data, study.name),
+                         on_parent=options.parent_run_id is None)
     if options.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
                                   "n_trials": options.n_trials, "timeout": options.timeout,

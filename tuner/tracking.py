@@ -19,7 +19,7 @@ import keras
 import mlflow
 import numpy as np
 from matplotlib.figure import Figure
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import DatasetInput, Metric, Param, RunTag
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 
@@ -142,6 +142,7 @@ class Tracker:
         self.client = MlflowClient(tracking_uri)
         self.tags = {"tuner.study": study_name, **tags, "tuner.owner": owner.this_process()}
         self.epoch_loggers: dict[str, list[EpochLogger]] = {}
+        self.datasets: list[DatasetInput] = []
         self.experiment_id = self._experiment(study_name)
         if parent_run_id is None:
             parent_run_id = self.client.create_run(
@@ -173,6 +174,13 @@ class Tracker:
     def log_study_params(self, params: Mapping[str, Any]) -> None:
         self._log(self.parent_run_id, params=params)
 
+    def use_datasets(self, datasets: list[DatasetInput], *, on_parent: bool) -> None:
+        """Log ``datasets`` (``lineage.dataset_inputs``) on every trial run, and on the
+        parent run where ``on_parent``."""
+        self.datasets = datasets
+        if on_parent:
+            self.client.log_inputs(self.parent_run_id, datasets=datasets)
+
     def start_trial(
         self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
     ) -> str:
@@ -185,6 +193,8 @@ class Tracker:
                   "tuner.role": "trial", "tuner.trial": str(number), "tuner.state": "RUNNING"},
         )
         self._log(run.info.run_id, params=params)
+        if self.datasets:
+            self.client.log_inputs(run.info.run_id, datasets=self.datasets)
         return run.info.run_id
 
     def epoch_logger(self, run_id: str, prefix: str = "") -> EpochLogger:
