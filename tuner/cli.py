@@ -300,8 +300,12 @@ def lr_find(ctx: click.Context, study_file: str, optimizer: str, batch_size: int
                                        tracking_uri, debug=ctx.obj["debug"]))
 
 
+HOST = click.option("--host", default="127.0.0.1", show_default=True,
+                    help="Address to bind (loopback; any other warns).")
+
+
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@HOST
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @tracking_uri_option
 @click.pass_context
@@ -313,9 +317,83 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
       tuner ui --port 5000
     """
     with _errors(ctx):
-        from tuner.ui import serve_ui
+        from tuner.servers import serve_ui
 
         serve_ui(tracking_uri, host, port, say=lambda line: click.echo(line, err=True))
+
+
+@main.command()
+@click.argument("study", required=False)
+@click.option("--storage", envvar="TUNER_STORAGE", show_envvar=True,
+              help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
+@HOST
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.pass_context
+def dashboard(ctx: click.Context, study: str | None, storage: str | None, host: str,
+              port: int) -> None:
+    """Watch STUDY (a name or a study file) live in optuna-dashboard.
+
+    It reads the study's Optuna storage, so it follows a `tuner run` started
+    elsewhere on the same storage; without STUDY it lists every study there.
+
+    \b
+    Example:
+      tuner dashboard studies/fashion.py
+    """
+    with _errors(ctx, interrupted="dashboard stopped"):
+        from tuner.servers import serve_dashboard
+
+        serve_dashboard(study, storage, host, port, say=lambda line: click.echo(line, err=True))
+
+
+@main.command()
+@click.argument("model_uri")
+@HOST
+@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@tracking_uri_option
+@click.pass_context
+def serve(ctx: click.Context, model_uri: str, host: str, port: int,
+          tracking_uri: str | None) -> None:
+    """Serve MODEL_URI over HTTP with MLflow's model server (POST /invocations).
+
+    It runs in this environment (no conda or virtualenv is built). A frame
+    study's model takes rows as {"dataframe_split": ...} or {"inputs": {...}}.
+
+    \b
+    Example:
+      tuner serve models:/fashion-mlp@champion --port 5001
+      curl -d '{"inputs": [[...784 values...]]}' -H 'Content-Type: application/json' \\
+           http://127.0.0.1:5001/invocations
+    """
+    with _errors(ctx):
+        from tuner.servers import serve_model
+
+        serve_model(model_uri, tracking_uri, host, port,
+                    say=lambda line: click.echo(line, err=True))
+
+
+@main.command()
+@click.argument("model_uri")
+@click.argument("out", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["saved_model", "onnx", "tflite"]),
+              default="saved_model", show_default=True)
+@tracking_uri_option
+@click.pass_context
+def export(ctx: click.Context, model_uri: str, out: str, fmt: str,
+           tracking_uri: str | None) -> None:
+    """Export MODEL_URI to OUT for another runtime, and check what it predicts.
+
+    \b
+    Example:
+      tuner export models:/fashion-mlp@champion fashion.onnx --format onnx
+    """
+    with _errors(ctx):
+        from tuner.export import export as export_model
+        from tuner.predict import load_keras
+
+        _client(ctx, tracking_uri, tensorflow=True)
+        model, _ = load_keras(model_uri)
+        click.echo(export_model(model, Path(out), fmt).summary())
 
 
 @contextlib.contextmanager

@@ -89,6 +89,20 @@ def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
     return RawRowsModel(model).predict(frame).to_numpy()
 
 
+def load_keras(model_uri: str) -> tuple[keras.Model, mlflow.models.model.ModelInfo]:
+    """A model tuner logged (Keras flavor, with a signature) and its MLflow info."""
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        if "keras" not in info.flavors or info.signature is None:
+            raise PredictError(f"{model_uri} is not a Keras model with a signature; "
+                               "tuner takes the models that tuner logs")
+        return mlflow.keras.load_model(model_uri), info
+    except PredictError:
+        raise
+    except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
+        raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
+
+
 def predict(model_uri: str, input_path: Path) -> Predictions:
     """Load through the Keras flavor (its predict can be silenced), label by the metadata.
 
@@ -96,16 +110,7 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     """
     if not input_path.is_file():
         raise PredictError(f"input file {input_path} does not exist")
-    try:
-        info = mlflow.models.get_model_info(model_uri)
-        if "keras" not in info.flavors or info.signature is None:
-            raise PredictError(f"{model_uri} is not a Keras model with a signature; "
-                               "tuner predict takes the models that tuner logs")
-        model = mlflow.keras.load_model(model_uri)
-    except PredictError:
-        raise
-    except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
-        raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
+    model, info = load_keras(model_uri)
     outputs = _outputs(model, info, input_path)
     metadata = info.metadata or {}
     task = metadata.get("tuner_task", "regression")
