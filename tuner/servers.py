@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,7 +122,9 @@ def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
     from tuner.stores import existing_tracking_uri
 
     local = Path(model_uri).is_dir()
-    environment = dict(os.environ)
+    # MLflow's server execs ``uvicorn`` by name: find this environment's first
+    environment = {**os.environ, "PATH": os.pathsep.join(
+        [sysconfig.get_path("scripts"), os.environ.get("PATH", "")])}
     if not local:
         environment["MLFLOW_TRACKING_URI"] = existing_tracking_uri(tracking_uri)
         mlflow.set_tracking_uri(environment["MLFLOW_TRACKING_URI"])
