@@ -388,10 +388,10 @@ def export(ctx: click.Context, model_uri: str, out: str, fmt: str,
       tuner export models:/fashion-mlp@champion fashion.onnx --format onnx
     """
     with _errors(ctx):
+        _client(ctx, tracking_uri, tensorflow=True)  # TensorFlow loaded quietly first
         from tuner.export import export as export_model
         from tuner.predict import load_keras
 
-        _client(ctx, tracking_uri, tensorflow=True)
         model, _ = load_keras(model_uri)
         click.echo(export_model(model, Path(out), fmt).summary())
 

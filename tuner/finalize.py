@@ -33,6 +33,7 @@ from tuner.catalog import StudyRecord, TrialRecord, load_study
 from tuner.data import Data, smoothed_task, targets_for
 from tuner.ensemble import join, scores, select, weighted_mean
 from tuner.errors import TunerError
+from tuner.lineage import dataset_inputs
 from tuner.model import build_model
 from tuner.registry import Promotion, promote_finalized
 from tuner.report import outcome_report
@@ -115,6 +116,7 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
                             tags={"tuner.study": study.name, "tuner.role": "finalize",
                                   "tuner.owner": owner.this_process()})
     run_id = run.info.run_id
+    client.log_inputs(run_id, datasets=dataset_inputs(prepared.data, study.name))
     try:
         members = [_refit(client, c, prepared) if options.refit
                    else _logged_network(c.model_uri, prepared) for c, _ in chosen]

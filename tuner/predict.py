@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import mlflow
 import numpy as np
 import pandas as pd
 
 from tuner.errors import TunerError, first_line
 from tuner.served.tuner_raw_rows import RawRowsModel
+
+if TYPE_CHECKING:
+    import keras
 
 
 class PredictError(TunerError):
