@@ -1,14 +1,8 @@
-"""After the search: figures and plots in MLflow, ls, show, promote, predict, ui."""
+"""After the search: figures and plots in MLflow, ls, show, promote, predict."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -203,38 +197,6 @@ def test_commands_without_a_store_say_how_to_make_one(cli):
     result = cli("ls")
     assert result.exit_code == 2
     assert "no tracking store at mlruns/mlflow.db; run `tuner run` here first" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_ui_serves_the_store_on_loopback_then_stops(searched):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tuner.cli", "ui", "--port", str(port), "--tracking-uri",
-         searched], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "the MLflow UI did not answer in 60 s"
-                time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name"
-        with urllib.request.urlopen(f"{url}?experiment_name=tiny", timeout=5) as r:
-            assert b'"name": "tiny"' in r.read().replace(b'":"', b'": "')
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
 
 
 def test_every_command_has_help_and_a_readme_section(cli):

@@ -111,7 +111,8 @@ def test_dashboard_serve_and_ui_start_with_only_tuner_reachable(served):
         [summary] = json.loads(body)["study_summaries"]
         assert status == 200 and summary["study_name"] == "tiny"
         study_url = f"{base}/api/studies/{summary['study_id']}?after=0"
-        assert len(json.loads(request(study_url)[1])["trials"]) == 2
+        detail = json.loads(request(study_url)[1])
+        assert len(detail["trials"]) == 2 and detail["objective_names"] == ["val_accuracy"]
         # live: a trial that another process records shows on the next request
         more = CliRunner().invoke(main, [
             "run", str(Path(served["folder"]) / "tiny.py"), "--trials", "1", "--no-progress",
@@ -136,7 +137,9 @@ def test_dashboard_serve_and_ui_start_with_only_tuner_reachable(served):
         assert server.poll() is None  # a bad payload is answered, not a crash
 
         wait_for(ui, f"http://127.0.0.1:{ports['ui']}/health")
-        assert request(f"http://127.0.0.1:{ports['ui']}/health")[0] == 200
+        status, body = request(f"http://127.0.0.1:{ports['ui']}/ajax-api/2.0/mlflow/experiments/"
+                               "get-by-name?experiment_name=tiny")
+        assert status == 200 and json.loads(body)["experiment"]["name"] == "tiny"
     finally:
         printed = {name: stop(p) for name, p in
                    (("dashboard", dashboard), ("serve", server), ("ui", ui))}

@@ -158,6 +158,10 @@ class OptunaEngine:
                 f"study {study.name!r} already exists with direction {stored!r}, this one asks "
                 f"for {direction!r}; pass --study-name with a new name"
             )
+        if self.ostudy.metric_names != [self.objective_key]:  # plots and optuna-dashboard
+            with warnings.catch_warnings():  # experimental in Optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.ostudy.set_metric_names([self.objective_key])
         # A resumed study (or another worker) gets its own stream of random
         # numbers, or its random start-up trials would repeat configurations.
         offset = len(self.ostudy.trials) + 1000 * options.worker
