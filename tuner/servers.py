@@ -15,7 +15,7 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-from tuner.errors import StoreError, TunerError, first_line
+from tuner.errors import TunerError, first_line
 
 LOOPBACK_NAMES = ("localhost",)
 Say = Callable[[str], None]
@@ -58,19 +58,6 @@ def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> None:
     os.execv(command[0], command)
 
 
-def existing_storage_url(storage_url: str | None) -> str:
-    """The Optuna storage to read; the default one only if ``tuner run`` created it."""
-    from tuner.stores import STORE_DIR
-
-    if storage_url:
-        return storage_url
-    database = STORE_DIR.resolve() / "optuna.db"
-    if not database.is_file():
-        raise StoreError(f"no Optuna storage at {STORE_DIR}/optuna.db; run `tuner run` here "
-                         "first, or pass --storage")
-    return f"sqlite:///{database}"
-
-
 def dashboard_path(storage_url: str, study: str | None) -> str:
     """The dashboard page of ``study`` (a name, or a study file's path) in the storage."""
     if study is None:
@@ -96,7 +83,7 @@ def serve_dashboard(study: str | None, storage_url: str | None, host: str, port:
     ``tuner run`` writes to the same storage elsewhere."""
     import optuna_dashboard
 
-    from tuner.stores import open_storage
+    from tuner.stores import existing_storage_url, open_storage
 
     url = existing_storage_url(storage_url)
     path = dashboard_path(url, study)

@@ -55,13 +55,20 @@ def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
 
 def existing_tracking_uri(tracking_uri: str | None) -> str:
     """The tracking URI to read from; the default one only if ``tuner run`` created it."""
-    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if tracking_uri:
-        return tracking_uri
-    database = STORE_DIR.resolve() / "mlflow.db"
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _existing_default(
+        "mlflow.db", "tracking store", "--tracking-uri")
+
+
+def existing_storage_url(storage_url: str | None) -> str:
+    """The Optuna storage to read; the default one only if ``tuner run`` created it."""
+    return storage_url or _existing_default("optuna.db", "Optuna storage", "--storage")
+
+
+def _existing_default(file_name: str, what: str, option: str) -> str:
+    database = STORE_DIR.resolve() / file_name
     if not database.is_file():
-        raise StoreError(f"no tracking store at {STORE_DIR}/mlflow.db; run `tuner run` here "
-                         "first, or pass --tracking-uri")
+        raise StoreError(f"no {what} at {STORE_DIR}/{file_name}; run `tuner run` here "
+                         f"first, or pass {option}")
     return f"sqlite:///{database}"
 
 
