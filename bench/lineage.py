@@ -45,7 +45,7 @@ def main() -> None:
     rows += [[f"{name} per trial", f"{ms:.1f} ms"] for name, ms in timed.items()]
     print(table(["step", "time"], rows))
     path = save("lineage-smoke" if args.smoke else "lineage",
-                {"rows": int(len(data.x_train)), "build_s": build_s, "per_trial_ms": timed})
+                {"training_rows": int(len(data.x_train)), "build_s": build_s, "per_trial_ms": timed})
     print(f"wrote {path}")
 
 
