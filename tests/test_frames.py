@@ -235,6 +235,11 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     lines = predicted.output.strip().splitlines()
     assert lines[0] == "row,class,probability" and lines[1].startswith("0,leaves,")
     assert len(lines) == 4 and all(line.split(",")[1] in ("leaves", "stays") for line in lines[1:])
+    new.drop(columns="plan").to_csv(workdir / "short.csv", index=False)
+    short = cli("predict", "models:/churn@champion", workdir / "short.csv")
+    assert short.exit_code == 2
+    assert short.output.strip() == f"Error: {workdir / 'short.csv'}: input lacks columns " \
+        "['plan']; the model takes ['age', 'charge', 'plan', 'paperless', 'region', 'tenure']"
 
     uri = f"sqlite:///{workdir}/mlruns/mlflow.db"
     rows = workdir / "rows.csv"

@@ -10,7 +10,7 @@ The command line calls this function; its options are the keyword arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,11 @@ class Result:
     outcome: SearchOutcome
     tracking_uri: str
     finalized: str | None = None
-    best_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The best trial's params ({} when none completed)."""
+        return dict(self.outcome.best["params"]) if self.outcome.best else {}
 
     @property
     def best_value(self) -> float | None:
@@ -86,6 +90,5 @@ def run(study: Study | str | Path, *, trials: int | None = None, timeout: float 
                            max_failures=max_failures, progress=progress)
     searched = launch.search(study, budget, overrides=overrides, tracking_uri=tracking_uri,
                              storage=storage, debug=debug)
-    best = searched.outcome.best
     return Result(searched.study.name, searched.outcome, searched.tracking_uri,
-                  searched.finalized, dict(best["params"]) if best else {})
+                  searched.finalized)

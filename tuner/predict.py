@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.errors import TunerError, first_line
-from tuner.served.tuner_raw_rows import RawRowsModel
+from tuner.served.tuner_raw_rows import MissingColumns, RawRowsModel
 
 if TYPE_CHECKING:
     import keras
@@ -43,8 +43,6 @@ def _cell(value: object) -> str:
 
 
 def load_input(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise PredictError(f"input file {path} does not exist")
     try:
         if path.suffix == ".npy":
             return np.load(path, allow_pickle=False)
@@ -68,8 +66,6 @@ def _fit_to_signature(x: np.ndarray, info: mlflow.models.model.ModelInfo) -> np.
 
 
 def load_frame(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise PredictError(f"input file {path} does not exist")
     if path.suffix != ".csv":
         raise PredictError(f"input file {path}: this model takes table rows; give a .csv file "
                            "with a header row")
@@ -84,12 +80,10 @@ def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
     if info.signature.inputs.is_tensor_spec():
         return np.asarray(model.predict(_fit_to_signature(load_input(input_path), info),
                                         verbose=0))
-    frame = load_frame(input_path)
-    absent = [n for n in info.signature.inputs.input_names() if n not in frame.columns]
-    if absent:
-        raise PredictError(f"{input_path} lacks the model's columns {absent}; its header has "
-                           f"{[str(c) for c in frame.columns]}")
-    return RawRowsModel(model).predict(frame).to_numpy()
+    try:
+        return RawRowsModel(model).predict(load_frame(input_path)).to_numpy()
+    except MissingColumns as exc:
+        raise PredictError(f"{input_path}: {exc}") from None
 
 
 def load_keras(model_uri: str) -> tuple[keras.Model, mlflow.models.model.ModelInfo]:

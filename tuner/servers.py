@@ -14,8 +14,12 @@ import sys
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.errors import TunerError, first_line
+
+if TYPE_CHECKING:
+    import optuna
 
 LOOPBACK_NAMES = ("localhost",)
 Say = Callable[[str], None]
@@ -58,19 +62,16 @@ def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> None:
     os.execv(command[0], command)
 
 
-def dashboard_path(storage_url: str, study: str | None) -> str:
+def dashboard_path(storage: optuna.storages.BaseStorage, study: str | None) -> str:
     """The dashboard page of ``study`` (a name, or a study file's path) in the storage."""
     if study is None:
         return "/dashboard"
     import optuna
 
-    from tuner.stores import open_storage
-
     if study.endswith(".py") and Path(study).is_file():
         from tuner.studyfile import load_study_file
 
         study = load_study_file(study).name
-    storage = open_storage(storage_url)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if study not in names:
         raise TunerError(f"no study {study!r} in the Optuna storage; it holds {names}")
@@ -85,12 +86,12 @@ def serve_dashboard(study: str | None, storage_url: str | None, host: str, port:
 
     from tuner.stores import existing_storage_url, open_storage
 
-    url = existing_storage_url(storage_url)
-    path = dashboard_path(url, study)
+    storage = open_storage(existing_storage_url(storage_url))
+    path = dashboard_path(storage, study)
     _warn_if_exposed(host, "optuna-dashboard", say)
     say(f"optuna-dashboard: http://{host}:{port}{path}; Ctrl-C to stop")
     sys.stdout.flush()
-    optuna_dashboard.run_server(open_storage(url), host=host, port=port)
+    optuna_dashboard.run_server(storage, host=host, port=port)
 
 
 def model_server_command(model_uri: str, host: str, port: int) -> list[str]:

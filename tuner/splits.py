@@ -98,13 +98,13 @@ def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | Non
         if split not in splits:
             continue
         held = splits[split]
-        shares = [(abs(np.mean(held == k) - np.mean(train == k)), k) for k in classes]
-        gap, k = max(shares)
-        share = np.mean(train == k)
+        gap, k, share, held_share = max(
+            (abs(np.mean(held == k) - np.mean(train == k)), k, np.mean(train == k),
+             np.mean(held == k)) for k in classes)
         if gap > max(SHARE_GAP, 3 * np.sqrt(share * (1 - share) / len(held))):
             return SplitWarning("class_shares", (
-                f"class {name(k)} makes {np.mean(train == k):.0%} of training but "
-                f"{np.mean(splits[split] == k):.0%} of {split}; {FIX}"))
+                f"class {name(k)} makes {share:.0%} of training but {held_share:.0%} of "
+                f"{split}; {FIX}"))
     return None
 
 

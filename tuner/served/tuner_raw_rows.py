@@ -15,6 +15,10 @@ import numpy as np
 import pandas as pd
 
 
+class MissingColumns(ValueError):
+    """The input lacks columns the model takes."""
+
+
 class RawRowsModel:
     """A Keras model with named column inputs behind a DataFrame ``predict``."""
 
@@ -28,7 +32,8 @@ class RawRowsModel:
         frame = pd.DataFrame(data)
         absent = [name for name in self.inputs if name not in frame.columns]
         if absent:
-            raise ValueError(f"input lacks columns {absent}; the model takes {list(self.inputs)}")
+            raise MissingColumns(f"input lacks columns {absent}; the model takes "
+                                 f"{list(self.inputs)}")
         columns = {}
         for name, tensor in self.inputs.items():
             values = frame[name]
