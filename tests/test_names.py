@@ -14,6 +14,7 @@ from tuner import names
 from tuner.cli import main
 from tuner.engines import optuna_engine
 from tuner.engines.keras_tuner_engine import ALGORITHMS
+from tuner.export import WRITERS
 from tuner.model import OPTIMIZER_CLASSES
 
 DOCS = Path(__file__).parents[1] / "docs" / "study-files.md"
@@ -41,6 +42,7 @@ def test_the_engines_and_the_model_builder_implement_exactly_the_named_ones():
     assert list(optuna_engine.PRUNERS) == list(names.PRUNERS)
     assert list(OPTIMIZER_CLASSES) == list(names.OPTIMIZERS)
     assert list(ALGORITHMS) == list(names.ALGORITHMS)
+    assert list(WRITERS) == list(names.EXPORT_FORMATS)
 
 
 def test_the_command_line_offers_exactly_the_named_ones():

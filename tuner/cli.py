@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is first
 import click
 
 from tuner import interrupts, names, process
-from tuner.cli_options import study_overrides, tracking_uri_option
+from tuner.cli_options import host_option, study_overrides, tracking_uri_option
 from tuner.errors import Interrupted, TunerError
 from tuner.summary import one_line
 
@@ -300,12 +300,8 @@ def lr_find(ctx: click.Context, study_file: str, optimizer: str, batch_size: int
                                        tracking_uri, debug=ctx.obj["debug"]))
 
 
-HOST = click.option("--host", default="127.0.0.1", show_default=True,
-                    help="Address to bind (loopback; any other warns).")
-
-
 @main.command()
-@HOST
+@host_option
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @tracking_uri_option
 @click.pass_context
@@ -326,7 +322,7 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
 @click.argument("study", required=False)
 @click.option("--storage", envvar="TUNER_STORAGE", show_envvar=True,
               help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
-@HOST
+@host_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.pass_context
 def dashboard(ctx: click.Context, study: str | None, storage: str | None, host: str,
@@ -348,7 +344,7 @@ def dashboard(ctx: click.Context, study: str | None, storage: str | None, host: 
 
 @main.command()
 @click.argument("model_uri")
-@HOST
+@host_option
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @tracking_uri_option
 @click.pass_context
@@ -375,7 +371,7 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int,
 @main.command()
 @click.argument("model_uri")
 @click.argument("out", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["saved_model", "onnx", "tflite"]),
+@click.option("--format", "fmt", type=click.Choice(list(names.EXPORT_FORMATS)),
               default="saved_model", show_default=True)
 @tracking_uri_option
 @click.pass_context

@@ -75,3 +75,6 @@ def study_overrides(command: Callable[..., Any]) -> Callable[..., Any]:
 tracking_uri_option = click.option(
     "--tracking-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
     help="MLflow tracking URI [default: sqlite:///mlruns/mlflow.db].")
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Address to bind (loopback; any other warns).")

@@ -24,9 +24,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tuner import names
 from tuner.errors import TunerError, first_line
 
-FORMATS = ("saved_model", "onnx", "tflite")
 CHECK_ROWS = 16
 EXTRA = "pip install 'tuner[export]'"
 
@@ -50,16 +50,15 @@ class Exported:
 
 def export(model: keras.Model, out: Path, fmt: str) -> Exported:
     """Write ``model`` to ``out`` in ``fmt``, then run the export on random rows."""
-    if fmt not in FORMATS:
-        raise ExportError(f"--format: expected one of {FORMATS}, received {fmt!r}")
+    if fmt not in WRITERS:
+        raise ExportError(f"--format: expected one of {tuple(names.EXPORT_FORMATS)}, "
+                          f"received {fmt!r}")
     if out.exists():
         raise ExportError(f"{out} exists; choose a new path")
     if fmt != "saved_model" and _has_lookups(model):
         raise ExportError(f"{fmt}: this model looks up categories (StringLookup/IntegerLookup), "
                           "which only a TensorFlow runtime runs; use --format saved_model")
-    writer, runner = {"saved_model": (_write_saved_model, _run_saved_model),
-                      "onnx": (_write_onnx, _run_onnx),
-                      "tflite": (_write_tflite, _run_tflite)}[fmt]
+    writer, runner = WRITERS[fmt]
     try:
         writer(model, out)
     except ImportError as exc:
@@ -132,3 +131,12 @@ def _run_onnx(out: Path, rows: np.ndarray) -> np.ndarray:
 
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: rows})[0]
+
+
+# per name of names.EXPORT_FORMATS: how to write it, and how to run what was written
+WRITERS: dict[str, tuple[Callable[[keras.Model, Path], None],
+                         Callable[[Path, np.ndarray], np.ndarray]]] = {
+    "saved_model": (_write_saved_model, _run_saved_model),
+    "onnx": (_write_onnx, _run_onnx),
+    "tflite": (_write_tflite, _run_tflite),
+}

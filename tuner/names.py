@@ -64,6 +64,12 @@ ENSEMBLE_METHODS: dict[str, str] = {
     "greedy": "Caruana's greedy forward selection with replacement on the validation outputs",
 }
 
+EXPORT_FORMATS: dict[str, str] = {
+    "saved_model": "a TensorFlow SavedModel (Keras's model.export)",
+    "onnx": "ONNX, converted by tf2onnx from the frozen graph",
+    "tflite": "TFLite (LiteRT), Keras's model.export(format='litert')",
+}
+
 TABLES: dict[str, dict[str, str]] = {
     "sampler": SAMPLERS, "pruner": PRUNERS, "optimizer": OPTIMIZERS,
     "activation": ACTIVATIONS, "normalization": NORMALIZATIONS, "lr_schedule": LR_SCHEDULES,
