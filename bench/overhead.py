@@ -25,6 +25,10 @@ Set-up: for the tutorials' reference model, the time from the end of one
 trial to the first trained step of the next: clearing Keras's state (with and
 without the full garbage collection `clear_session` runs by default), building
 and compiling the model, and one `fit` call on one compiled step (the trace).
+
+Dataset inputs: hashing the splits and building MLflow datasets once per
+`tuner run` (`lineage.dataset_inputs`), and the one `log_inputs` call of each
+trial, timed beside a single `log_param` into the same fresh SQLite store.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.data import infer_task
 from tuner.engines.base import RunOptions
+from tuner.lineage import dataset_inputs
 from tuner.model import build_model, compile_options
 from tuner.preprocessing import choose
 from tuner.search import run_study
@@ -128,6 +133,27 @@ def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
     return rows[2:]  # the first pair warms up TensorFlow
 
 
+def lineage_times(smoke: bool) -> dict:
+    """Seconds to build the datasets once; milliseconds per trial to log them, and one param."""
+    data = load(smoke)
+    n_runs = 5 if smoke else 30
+    started = time.perf_counter()
+    datasets = dataset_inputs(data, "bench")
+    build_s = time.perf_counter() - started
+    per_trial_ms = {}
+    with tempfile.TemporaryDirectory() as folder:
+        client = MlflowClient(f"sqlite:///{folder}/mlflow.db")
+        experiment = client.create_experiment("lineage")
+        runs = [client.create_run(experiment).info.run_id for _ in range(n_runs)]
+        for name, call in (("log_inputs (3 splits)", lambda r: client.log_inputs(r, datasets)),
+                           ("log_param (one)", lambda r: client.log_param(r, "p", 1))):
+            started = time.perf_counter()
+            for run_id in runs:
+                call(run_id)
+            per_trial_ms[name] = (time.perf_counter() - started) / n_runs * 1000
+    return {"build_s": build_s, "per_trial_ms": per_trial_ms}
+
+
 def print_cli(plan: list[tuple[str, int]], smoke: bool) -> None:
     rows = [row for name, n in plan for row in share_cli(STUDIES / name, n)]
     print(table(["study", "store", "trials", "total s", "import keras s", "fit+evaluate s",
@@ -155,6 +181,11 @@ def main() -> None:
     print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
                 [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
                   r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
+    lineage = lineage_times(args.smoke)
+    print(table(["dataset inputs", "time"],
+                [["hash and build the datasets (once)", f"{lineage['build_s'] * 1000:.0f} ms"]]
+                + [[f"{name} per trial", f"{ms:.1f} ms"]
+                   for name, ms in lineage["per_trial_ms"].items()]))
     rows = [row for name, n in plan for row in share(STUDIES / name, n)]
     print(table(["study", "store", "trials", "total s", "fit+evaluate s", "bookkeeping share",
                  "build s", "predictions + summary s", "model logging s"],
@@ -162,7 +193,7 @@ def main() -> None:
                   f"{100 * r['bookkeeping_share']:.1f}%", r["time_build_s"],
                   r["time_report_s"], r["time_model_s"]] for r in rows]))
     print("wrote", save("overhead-smoke" if args.smoke else "overhead",
-                        {"rows": rows, "setup": setup}))
+                        {"rows": rows, "setup": setup, "lineage": lineage}))
 
 
 if __name__ == "__main__":
