@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tuner.studyfile import load_study_file
+from tuner.core.studyfile import load_study_file
 
 STUDIES = Path(__file__).parents[1] / "studies"
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
 
-from tuner.data import Data  # noqa: E402
+from tuner.data.containers import Data  # noqa: E402
 from tuner.datasets import fashion_mnist, synthetic  # noqa: E402
 
 RESULTS = Path(os.environ.get("BENCH_RESULTS", Path(__file__).parent / "results"))

@@ -28,12 +28,12 @@ import numpy as np
 from common import RESULTS, save, table
 from mlflow.tracking import MlflowClient
 
-from tuner.catalog import load_study
-from tuner.ensemble import scores, select, weighted_mean
-from tuner.finalize import candidates as find_candidates
-from tuner.finalize import study_of
-from tuner.search import prepare
-from tuner.training import predict
+from tuner.jobs.finalize import candidates as find_candidates
+from tuner.jobs.finalize import study_of
+from tuner.jobs.study_run import prepare
+from tuner.keras.ensemble import scores, select, weighted_mean
+from tuner.keras.training import predict
+from tuner.tracking.catalog import load_study
 
 STUDIES = Path(__file__).parents[1] / "studies"
 

@@ -44,14 +44,14 @@ import keras
 from common import REFERENCE, keras_import_seconds, load, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
-from tuner.data import infer_task
-from tuner.engines.base import RunOptions
-from tuner.lineage import dataset_inputs
-from tuner.model import build_model, compile_options
-from tuner.preprocessing import choose
-from tuner.search import run_study
-from tuner.study import Study
-from tuner.studyfile import load_study_file
+from tuner.core.options import RunOptions
+from tuner.core.study import Study
+from tuner.core.studyfile import load_study_file
+from tuner.data.preprocessing import choose
+from tuner.data.targets import infer_task
+from tuner.jobs.study_run import run_study
+from tuner.keras.model import build_model, compile_options
+from tuner.tracking.lineage import dataset_inputs
 
 STUDIES = Path(__file__).parents[1] / "studies"
 
@@ -85,8 +85,7 @@ def share_cli(study_file: Path, n_trials: int) -> list[dict]:
 
 def run_once(study: Study, folder: str, n_trials: int, store: str) -> dict:
     options = RunOptions(tracking_uri=f"sqlite:///{folder}/mlflow.db",
-                         storage_url=f"sqlite:///{folder}/optuna.db",
-                         n_trials=n_trials, timeout=None)
+                         storage=f"sqlite:///{folder}/optuna.db", trials=n_trials)
     started = time.perf_counter()
     run_study(study, options)
     return phase_totals(options.tracking_uri, study.name, time.perf_counter() - started, store)

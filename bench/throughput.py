@@ -10,8 +10,8 @@ over its tuner time, the two measured one after the other.
 
 Both train the tutorials' 784-300-100-10 MLP (SGD 0.01) from the same seed.
 "bare" is `model.fit` with Keras defaults on pixels divided by 255 by hand;
-"tuner" is `tuner.training.fit` on raw pixels and a model from
-`tuner.model.build_model` (its Rescaling layer included) with tuner's default
+"tuner" is `tuner.keras.training.fit` on raw pixels and a model from
+`tuner.keras.model.build_model` (its Rescaling layer included) with tuner's default
 compile options (steps_per_execution, jit_compile on "auto"), EarlyStopping
 and all. A third arm is the same trial with `mixed_precision="bfloat16"` (the
 hidden layers in bfloat16), an opt-in for CPUs with AVX512_BF16 or AMX.
@@ -26,10 +26,10 @@ import time
 import keras
 from common import REFERENCE, bare_model, load, save, scaled_by_hand, table
 
-from tuner.data import infer_task
-from tuner.model import build_model, compile_options
-from tuner.preprocessing import choose
-from tuner.training import fit
+from tuner.data.preprocessing import choose
+from tuner.data.targets import infer_task
+from tuner.keras.model import build_model, compile_options
+from tuner.keras.training import fit
 
 # bare Keras, tuner's default trial, and tuner with bfloat16 hidden layers (opt-in)
 ARMS: dict[str, bool | str | None] = {"bare": None, "tuner": False, "tuner_bf16": "bfloat16"}

@@ -14,7 +14,7 @@ import mlflow
 import pytest
 from click.testing import CliRunner, Result
 
-from tuner.cli import main
+from tuner.cli.main import main
 
 TINY_STUDY = """
 import tuner

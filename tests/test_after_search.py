@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_STUDY
-from tuner.cli import main
+from tuner.cli.main import main
 from tuner.datasets import synthetic
 
 # Judged at epoch 0 only (interval 1000): the weak second baseline is pruned,

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tuner.catalog import load_study
-from tuner.data import Task
-from tuner.ensemble import scores, select
-from tuner.study import Study
+from tuner.core.study import Study
+from tuner.core.tasks import Task
+from tuner.keras.ensemble import scores, select
+from tuner.tracking.catalog import load_study
 
 # One small study per task kind; each loader comes from tuner.datasets.
 KINDS = {
@@ -192,7 +192,7 @@ def test_bad_finalize_input_gives_one_line_and_exit_2(workdir, cli, args, messag
     ({"folds": 2}, "unknown setting 'folds'"), ("yes", "finalize: expected True"),
 ])
 def test_bad_finalize_settings_are_refused_when_the_study_is_built(setting, message):
-    from tuner.errors import StudyConfigError
+    from tuner.core.errors import StudyConfigError
 
     with pytest.raises(StudyConfigError, match=message):
         Study(data=lambda: None, finalize=setting)

@@ -12,9 +12,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import tuner
-from tuner.data import encode_labels, infer_task
-from tuner.errors import DataError
-from tuner.splits import check_splits
+from tuner.core.errors import DataError
+from tuner.data.splits import check_splits
+from tuner.data.targets import encode_labels, infer_task
 
 
 def customers_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuner import names
-from tuner.cli import main
+from tuner.cli.main import main
+from tuner.core import names
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ import click
 import pytest
 
 import tuner
-from tuner import names
-from tuner.cli import main
+from tuner.cli.main import main
+from tuner.core import names
 from tuner.engines import optuna_engine
 from tuner.engines.keras_tuner_engine import ALGORITHMS
-from tuner.export import WRITERS
-from tuner.model import OPTIMIZER_CLASSES
+from tuner.keras.model import OPTIMIZER_CLASSES
+from tuner.serving.export import WRITERS
 
 DOCS = Path(__file__).parents[1] / "docs" / "study-files.md"
 

@@ -13,9 +13,11 @@ import pytest
 
 import tuner
 from tuner import datasets
-from tuner.data import Data, Task, check, infer_task
-from tuner.errors import DataError
-from tuner.model import build_model
+from tuner.core.errors import DataError
+from tuner.core.tasks import Task
+from tuner.data.containers import Data
+from tuner.data.targets import check, infer_task
+from tuner.keras.model import build_model
 
 
 def test_default_space_matches_the_documented_ranges():

@@ -19,15 +19,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_STUDY
-from tuner import report_process
-from tuner.data import Task
-from tuner.report import ReportInputs
-from tuner.report_process import ReportQueue
-from tuner.search import prepare
-from tuner.study_plots import StudyPlotsInputs
-from tuner.studyfile import load_study_file
-from tuner.tracking import Tracker
-from tuner.trial import TrialRunner
+from tuner.core.studyfile import load_study_file
+from tuner.core.tasks import Task
+from tuner.engines.trial import TrialRunner
+from tuner.jobs.study_run import prepare
+from tuner.tracking.figures import report_process
+from tuner.tracking.figures.report import ReportInputs
+from tuner.tracking.figures.report_process import ReportQueue
+from tuner.tracking.figures.study_plots import StudyPlotsInputs
+from tuner.tracking.runs import Tracker
 
 # Slow enough trials (a few seconds each) to be caught in the middle of one.
 SLOW = (TINY_STUDY.format(extra="")
@@ -291,13 +291,13 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
     script.write_text(textwrap.dedent(f"""
         import os, sys, time
         print("script started", flush=True)
-        from tuner.engines.base import RunOptions
-        from tuner.search import run_study
-        from tuner.studyfile import load_study_file
-        from tuner import report_process
+        from tuner.core.options import RunOptions
+        from tuner.jobs.study_run import run_study
+        from tuner.core.studyfile import load_study_file
+        from tuner.tracking.figures import report_process
         run_study(load_study_file({str(study_file())!r}), RunOptions(
             tracking_uri="sqlite:///{workdir}/mlflow.db",
-            storage_url="sqlite:///{workdir}/optuna.db", n_trials=1, timeout=None))
+            storage="sqlite:///{workdir}/optuna.db", trials=1))
         print("figures process", report_process._child.process.pid, flush=True)
         time.sleep(60)
     """))
@@ -324,7 +324,7 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
 
 SECOND_STOP = """
 import os, signal, sys, time
-from tuner import interrupts
+from tuner.runtime import interrupts
 interrupts.stop_on_signals()
 try:
     os.kill(os.getpid(), signal.SIGTERM)

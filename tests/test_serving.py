@@ -23,10 +23,10 @@ from mlflow.tracking import MlflowClient
 
 import tuner
 from tests.conftest import TINY_STUDY
-from tuner.cli import main
+from tuner.cli.main import main
+from tuner.core.errors import StudyConfigError
 from tuner.datasets import synthetic
-from tuner.errors import StudyConfigError
-from tuner.export import ExportError, export
+from tuner.serving.export import ExportError, export
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import tuner
-from tuner.errors import SpaceError
+from tuner.core.errors import SpaceError
 
 BASE = {"optimizer": "adam", "momentum": 0.0, "weight_decay": 0.0, "lr_schedule": "constant",
         "normalization": "none", "label_smoothing": 0.0}

@@ -18,10 +18,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils import requirements_utils
 
-from tuner import inputs, stores
-from tuner.model import compile_options
-from tuner.tracking import Tracker, model_requirements
-from tuner.workarounds import pins_checked_by_name
+from tuner.data import inputs
+from tuner.keras.model import compile_options
+from tuner.runtime import stores
+from tuner.runtime.workarounds import pins_checked_by_name
+from tuner.tracking.models import model_requirements
+from tuner.tracking.runs import Tracker
 
 FIXED = """
 import tuner
@@ -155,7 +157,7 @@ def test_bfloat16_hidden_layers_without_loss_scaling(study_file, cli, workdir):
 
 
 def test_report_predictions_by_calling_the_model_match_keras_predict():
-    from tuner.training import ROWS_PER_CALL, predict
+    from tuner.keras.training import ROWS_PER_CALL, predict
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
@@ -177,9 +179,9 @@ LABELS = {  # y for 2-feature rows: each task kind tuner infers
 
 @pytest.mark.parametrize("labels", LABELS)
 def test_test_split_scores_and_outputs_are_those_of_keras_evaluate_and_predict(labels):
-    from tuner.data import infer_task
-    from tuner.model import build_model
-    from tuner.training import ROWS_PER_CALL, evaluate
+    from tuner.data.targets import infer_task
+    from tuner.keras.model import build_model
+    from tuner.keras.training import ROWS_PER_CALL, evaluate
 
     keras.utils.set_random_seed(1)
     x = np.random.default_rng(1).normal(size=(ROWS_PER_CALL + 300, 2)).astype("float32")
@@ -226,10 +228,10 @@ def test_auto_input_pipeline_uses_datasets_for_small_training_data():
 def test_final_validation_metrics_are_those_of_the_restored_model(dropout):
     import keras
 
-    from tuner.data import infer_task
+    from tuner.data.targets import infer_task
     from tuner.datasets import synthetic
-    from tuner.model import build_model
-    from tuner.training import fit
+    from tuner.keras.model import build_model
+    from tuner.keras.training import fit
 
     data = synthetic()
     params = {"n_layers": 2, "units_0": 16, "units_1": 8, "activation": "relu",
@@ -385,10 +387,10 @@ def test_a_fit_leaves_no_traced_train_graph_alive_and_its_model_trains_on():
 
     from tensorflow.python.framework import ops
 
-    from tuner.data import infer_task
+    from tuner.data.targets import infer_task
     from tuner.datasets import synthetic
-    from tuner.model import build_model
-    from tuner.training import fit
+    from tuner.keras.model import build_model
+    from tuner.keras.training import fit
 
     def train_graphs() -> int:
         gc.collect()
@@ -416,10 +418,10 @@ def test_a_fit_leaves_no_traced_train_graph_alive_and_its_model_trains_on():
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", "nadam", "adamw", "float16"])
 def test_a_new_model_traces_its_train_step_once_and_learns_the_same(optimizer):
-    from tuner.data import infer_task
+    from tuner.data.targets import infer_task
     from tuner.datasets import synthetic
-    from tuner.model import build_model, metric
-    from tuner.training import fit
+    from tuner.keras.model import build_model, metric
+    from tuner.keras.training import fit
 
     data = synthetic()
     task = infer_task(data.y_train)

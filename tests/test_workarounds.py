@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from tuner.workarounds import PRIVATE_ATTRIBUTES
+from tuner.runtime.workarounds import PRIVATE_ATTRIBUTES
 
 
 @pytest.mark.parametrize(("module", "path"), PRIVATE_ATTRIBUTES,

@@ -10,12 +10,16 @@ The command line calls this function; its options are the keyword arguments.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.errors import StudyConfigError
-from tuner.study import Study
+from tuner.core.errors import StudyConfigError, TunerError
+from tuner.core.options import RunOptions
+from tuner.core.study import Study
+from tuner.jobs import search as searching
+from tuner.jobs.summary import format_outcome, one_line
 
 if TYPE_CHECKING:
     import keras
@@ -31,6 +35,16 @@ class Result:
     outcome: SearchOutcome
     tracking_uri: str
     finalized: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Result {self.study_name}: {one_line(self.outcome)}>"
+
+    def summary(self) -> str:
+        """What ``tuner run`` prints: counts, the best trial and its params, its run."""
+        from tuner.runtime.stores import redact
+
+        text = format_outcome(self.study_name, self.outcome, redact(self.tracking_uri))
+        return f"{text}\n{self.finalized}" if self.finalized else text
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -56,8 +70,6 @@ class Result:
         """The best trial's logged Keras model (``mlflow.keras.load_model``)."""
         import mlflow
 
-        from tuner.errors import TunerError
-
         if self.best_run_id is None:
             raise TunerError(f"study {self.study_name!r} has no completed trial to load")
         local = mlflow.artifacts.download_artifacts(
@@ -65,30 +77,32 @@ class Result:
         return mlflow.keras.load_model(local)
 
 
-def run(study: Study | str | Path, *, trials: int | None = None, timeout: float | None = None,
-        workers: int = 1, engine: str = "optuna", algorithm: str = "hyperband",
-        storage: str | None = None, tracking_uri: str | None = None, stale_after: int = 60,
-        retry_failed: int = 0, max_failures: int = 5, progress: bool = True,
-        debug: bool = False, **overrides: Any) -> Result:
+RUN_KEYWORDS = tuple(f.name for f in fields(RunOptions) if f.name in (
+    "trials", "timeout", "workers", "engine", "algorithm", "storage", "tracking_uri",
+    "stale_after", "retry_failed", "max_failures", "progress", "debug"))
+
+
+def run(study: Study | str | Path, *, verbose: bool = True, **settings: Any) -> Result:
     """Run (or continue) a study: a study file's path, or a ``tuner.Study``.
 
-    The keyword arguments are ``tuner run``'s options; any other keyword
-    overrides a study setting (``max_epochs=5``, ``seed=1``). Stores default
-    to ``./mlruns`` as on the command line. Raises ``tuner.TunerError`` (with
-    the one line the command prints) on bad input; on Ctrl-C the running trial
-    is recorded and ``tuner.errors.Interrupted`` is raised.
+    The keywords are ``tuner run``'s options (``RunOptions``: ``trials``,
+    ``timeout``, ``workers``, ``engine``, ``algorithm``, ``storage``,
+    ``tracking_uri``, ``stale_after``, ``retry_failed``, ``max_failures``,
+    ``progress``, ``debug``); any other keyword overrides a study setting
+    (``max_epochs=5``, ``seed=1``). Stores default to ``./mlruns`` as on the
+    command line. With ``verbose`` the summary ``tuner run`` prints is printed.
+    Raises ``tuner.TunerError`` (with the one line the command prints) on bad
+    input; on Ctrl-C the running trial is recorded and
+    ``tuner.errors.Interrupted`` is raised.
     """
-    from tuner import launch
-
-    unknown = sorted(set(overrides) - {f.name for f in fields(Study)})
+    options = {k: settings.pop(k) for k in RUN_KEYWORDS if k in settings}
+    unknown = sorted(set(settings) - {f.name for f in fields(Study)})
     if unknown:
         raise StudyConfigError(f"run: {unknown[0]!r} is neither an option of run nor a study "
                                "setting (see docs/study-files.md)")
-
-    budget = launch.Budget(trials=trials, timeout=timeout, engine=engine, algorithm=algorithm,
-                           workers=workers, stale_after=stale_after, retry_failed=retry_failed,
-                           max_failures=max_failures, progress=progress)
-    searched = launch.search(study, budget, overrides=overrides, tracking_uri=tracking_uri,
-                             storage=storage, debug=debug)
-    return Result(searched.study.name, searched.outcome, searched.tracking_uri,
-                  searched.finalized)
+    searched = searching.search(study, RunOptions(**options), overrides=settings)
+    result = Result(searched.study.name, searched.outcome, searched.tracking_uri,
+                    searched.finalized)
+    if verbose:
+        print(result.summary(), file=sys.stdout)
+    return result

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tuner.data import Data
-from tuner.errors import DataError, first_line
+from tuner.core.errors import DataError, first_line
+from tuner.data.containers import Data
 
 if TYPE_CHECKING:
     import pandas as pd

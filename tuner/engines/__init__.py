@@ -1,1 +1,1 @@
-"""Search engines: each proposes parameters and hands every trial to ``TrialRunner``."""
+"""Search engines behind one contract, and the engine-neutral trial they hand params to."""

@@ -1,4 +1,4 @@
-"""What every engine shares: the prepared study and the outcome it reports."""
+"""The contract every engine keeps: search a study, trial by trial, through ``TrialRunner``."""
 
 from __future__ import annotations
 
@@ -7,33 +7,16 @@ from typing import Any, Protocol
 
 import optuna
 
-from tuner.trial import TrialRunner
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """How one ``tuner run`` process searches: budget, stores, recovery, workers."""
-
-    tracking_uri: str
-    storage_url: str
-    n_trials: int | None
-    timeout: float | None
-    show_progress_bar: bool = False
-    stale_after: int = 60
-    retry_failed: int = 0
-    max_failures: int = 5
-    worker: int = 0
-    parent_run_id: str | None = None
-    engine: str = "optuna"
-    algorithm: str = "hyperband"
-    keras_tuner_dir: str = "mlruns/keras-tuner"
-    # Tags of the parent run that let a later command load the study again
-    # (``tuner.study_file``, ``tuner.overrides``).
-    source_tags: dict[str, str] = field(default_factory=dict)
+from tuner.engines.trial import TrialRunner
 
 
 class Engine(Protocol):
-    """What ``tuner run`` needs of a search engine."""
+    """What a search needs of a search engine.
+
+    An engine proposes params and hands each trial to ``TrialRunner`` (which
+    trains and records it); it reports the study's outcome and an Optuna view
+    of its trials for the study's plots.
+    """
 
     name: str
 

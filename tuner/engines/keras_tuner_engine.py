@@ -21,11 +21,13 @@ import keras
 import keras_tuner as kt
 import optuna
 
-from tuner.engines.base import RunOptions, SearchOutcome
-from tuner.errors import StudyConfigError, TooManyFailures
-from tuner.space import Choice, Float, Int, Space
-from tuner.study import Study
-from tuner.trial import Prepared, TrialRunner
+from tuner.core.errors import StudyConfigError, TooManyFailures
+from tuner.core.options import RunOptions
+from tuner.core.space import Choice, Float, Int, Space
+from tuner.core.study import Study
+from tuner.data.prepare import Prepared
+from tuner.engines.base import SearchOutcome
+from tuner.engines.trial import TrialRunner
 
 ALGORITHMS: dict[str, type[kt.Tuner]] = {
     "hyperband": kt.Hyperband,
@@ -95,7 +97,7 @@ class KerasTunerEngine:
                  algorithm: str = "hyperband") -> None:
         if study.cv:
             raise StudyConfigError("cv: the keras-tuner engine does not cross-validate; "
-                                   "run this study with --engine optuna, or drop cv")
+                                   "run this study with engine='optuna', or drop cv")
         self.study = study
         self.options = options
         self.algorithm = algorithm
@@ -144,11 +146,11 @@ class KerasTunerEngine:
         )
 
     def search(self, runner: TrialRunner) -> SearchOutcome:
-        """Run ``n_trials`` more KerasTuner trials, or until ``timeout``, or until it ends."""
+        """Run ``options.trials`` more KerasTuner trials, or until ``timeout``, or until it ends."""
         self.tuner = self._make_tuner(runner)
         self.started = time.monotonic()
-        self.limit = None if self.options.n_trials is None else (
-            len(self.tuner.oracle.trials) + self.options.n_trials)
+        self.limit = None if self.options.trials is None else (
+            len(self.tuner.oracle.trials) + self.options.trials)
         self.tuner.oracle.max_trials = self.limit
         # Hyperband reloads a round's best weights, not its optimizer state; Keras
         # warns about that once per round.
@@ -160,7 +162,7 @@ class KerasTunerEngine:
                 raise
             raise TooManyFailures(
                 f"KerasTuner stopped after {self.options.max_failures} failed trials in a row; "
-                "fix the study or raise --max-failures"
+                "fix the study or raise max_failures"
             ) from exc
         return self.outcome()
 

@@ -13,14 +13,16 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
-from tuner import owner
-from tuner.engines.base import RunOptions, SearchOutcome
-from tuner.errors import StudyConfigError, TooManyFailures, TrialFailed
-from tuner.space import Choice, Float, Int, Space
-from tuner.stores import open_storage
-from tuner.study import Study
-from tuner.tracking import close_orphaned_run
-from tuner.trial import Prepared, TrialRunner
+from tuner.core.errors import StudyConfigError, TooManyFailures, TrialFailed
+from tuner.core.options import RunOptions
+from tuner.core.space import Choice, Float, Int, Space
+from tuner.core.study import Study
+from tuner.data.prepare import Prepared
+from tuner.engines.base import SearchOutcome
+from tuner.engines.trial import TrialRunner
+from tuner.runtime import owner
+from tuner.runtime.stores import open_storage
+from tuner.tracking.housekeeping import close_orphaned_run
 
 log = logging.getLogger("tuner")
 TPE_STARTUP_TRIALS = 5
@@ -128,7 +130,7 @@ class FailureStreak:
         if self.count >= self.limit:
             raise TooManyFailures(
                 f"stopped after {self.count} failed trials in a row (last: {self.last_reason}); "
-                "fix the study or raise --max-failures"
+                "fix the study or raise max_failures"
             )
 
 
@@ -144,7 +146,7 @@ class OptunaEngine:
         self.objective_key = prepared.settings.objective
         direction = prepared.settings.direction
         storage = open_storage(
-            options.storage_url, heartbeat_interval=max(1, options.stale_after // 4),
+            options.storage, heartbeat_interval=max(1, options.stale_after // 4),
             grace_period=options.stale_after,
             stale_trial_callback=self._on_stale_trial,
         )
@@ -156,7 +158,7 @@ class OptunaEngine:
         if stored != direction:
             raise StudyConfigError(
                 f"study {study.name!r} already exists with direction {stored!r}, this one asks "
-                f"for {direction!r}; pass --study-name with a new name"
+                f"for {direction!r}; run it under another name=..."
             )
         if self.ostudy.metric_names != [self.objective_key]:  # plots and optuna-dashboard
             with warnings.catch_warnings():  # experimental in Optuna 5
@@ -203,12 +205,12 @@ class OptunaEngine:
                 "tuner.pruner": type(self.ostudy.pruner).__name__}
 
     def search(self, runner: TrialRunner) -> SearchOutcome:
-        """Run ``n_trials`` more trials (or until ``timeout``) on the persistent study."""
+        """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
         streak = FailureStreak(self.options.max_failures)
         self.ostudy.optimize(
-            self._objective(runner), n_trials=self.options.n_trials,
+            self._objective(runner), n_trials=self.options.trials,
             timeout=self.options.timeout, catch=(TrialFailed,), callbacks=[streak],
-            show_progress_bar=self.options.show_progress_bar,
+            show_progress_bar=self.options.progress,
         )
         streak.check()
         return self.outcome()

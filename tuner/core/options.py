@@ -1,0 +1,87 @@
+"""How one search runs besides the study's own settings: ``tuner.run``'s keywords.
+
+One record travels from the Python API (and the command line, which maps its
+flags onto these fields) through the search to the engines and workers. Its
+checks name the field; the command line names the flag instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tuner.core import names
+from tuner.core.errors import StudyConfigError
+
+if TYPE_CHECKING:
+    from tuner.core.study import Study
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Budget, engine, stores, recovery and workers of one search.
+
+    ``trials`` counts new trials (default: the study's, or none when only a
+    ``timeout`` is given); ``storage`` and ``tracking_uri`` default to the
+    stores under ``./mlruns``. The fields after ``debug`` are filled by the
+    search for the processes it starts.
+    """
+
+    trials: int | None = None
+    timeout: float | None = None
+    workers: int = 1
+    engine: str = "optuna"
+    algorithm: str = "hyperband"
+    storage: str | None = None
+    tracking_uri: str | None = None
+    stale_after: int = 60
+    retry_failed: int = 0
+    max_failures: int = 5
+    progress: bool = True
+    debug: bool = False
+    worker: int = 0
+    parent_run_id: str | None = None
+    keras_tuner_dir: str = "mlruns/keras-tuner"
+    # Tags of the parent run that let a later command load the study again
+    # (``tuner.study_file``, ``tuner.overrides``).
+    source_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_count("trials", self.trials, minimum=1, allow_none=True)
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(
+                self.timeout, int | float) or self.timeout <= 0):
+            raise StudyConfigError(f"timeout: expected seconds > 0, received {self.timeout}")
+        _check_count("workers", self.workers, minimum=1)
+        _check_count("stale_after", self.stale_after, minimum=2)
+        _check_count("retry_failed", self.retry_failed, minimum=0)
+        _check_count("max_failures", self.max_failures, minimum=1)
+        if self.engine not in names.ENGINES:
+            raise StudyConfigError(f"engine: expected one of {tuple(names.ENGINES)}, "
+                                   f"received {self.engine!r}")
+        if self.algorithm not in names.ALGORITHMS:
+            raise StudyConfigError(f"algorithm: expected one of {tuple(names.ALGORITHMS)}, "
+                                   f"received {self.algorithm!r}")
+        if self.workers > 1 and self.engine != "optuna":
+            raise StudyConfigError("workers: several workers need engine='optuna' (Optuna's "
+                                   "storage shares the study); run KerasTuner with one worker")
+
+    def for_study(self, study: Study) -> RunOptions:
+        """The budget resolved: the study's trials unless ``trials`` or only a ``timeout``
+        is given; the study's timeout unless ``timeout`` is."""
+        trials = self.trials if self.trials is not None else (
+            None if self.timeout else study.trials)
+        return dataclasses.replace(self, trials=trials, timeout=self.timeout or study.timeout)
+
+    def as_json(self) -> dict[str, object]:
+        """The fields as JSON types, for a worker process (``RunOptions(**...)`` reads them)."""
+        return {**dataclasses.asdict(self), "source_tags": dict(self.source_tags)}
+
+
+def _check_count(name: str, value: object, *, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "> 0" if minimum == 1 else f">= {minimum}"
+        raise StudyConfigError(f"{name}: expected a number {bound}, received {value!r}")

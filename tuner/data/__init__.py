@@ -1,0 +1,1 @@
+"""Data: containers, targets and tasks, DataFrames, split checks, preprocessing, folds, loaders."""

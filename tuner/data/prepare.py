@@ -1,0 +1,87 @@
+"""A study's data, loaded and checked once per process, with its task and objective."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from tuner.core.errors import DataError, StudyConfigError, TunerError
+from tuner.core.study import Study
+from tuner.core.tasks import Task
+from tuner.data.containers import Data
+from tuner.data.crossval import Fold, make_folds
+from tuner.data.preprocessing import InputScaling, ScalingRule
+from tuner.data.splits import SplitWarning, check_splits
+from tuner.data.targets import check, encode_labels, infer_task
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of one run shares besides its parameters: the study, its objective."""
+
+    study: Study
+    objective: str
+    direction: str
+
+    def as_params(self) -> dict[str, Any]:
+        """The study's settings with the objective and direction resolved."""
+        return {**self.study.logged_settings(), "objective": self.objective,
+                "direction": self.direction}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A study's data, loaded and checked once per process, with its task and settings."""
+
+    data: Data
+    task: Task
+    settings: TrialSettings
+    class_names: list[str] | None = None
+    scaling: InputScaling = InputScaling("none")
+    scaling_rule: ScalingRule = ScalingRule()
+    folds: tuple[Fold, ...] = ()
+    warnings: tuple[SplitWarning, ...] = ()
+
+
+def prepare(study: Study) -> Prepared:
+    """Load and check the data once per process; settle the task and the objective.
+
+    A data callable with a ``seed`` parameter is given the study's seed, for
+    its shuffled splits. The splits are checked (``tuner.data.splits``) before
+    any trial: what would make the score lie is refused, what may is returned
+    as warnings.
+    """
+    data = load_data(study)
+    if data.columns is not None and study.categorical:
+        raise StudyConfigError("categorical: a DataFrame study knows its category columns; "
+                               "leave categorical unset")
+    data, label_names = encode_labels(data)
+    task = infer_task(data.y_train, study.task)
+    check(data, task)
+    objective = study.objective_for(task)
+    settings = TrialSettings(study, objective, study.direction_for(objective))
+    class_names = list(study.class_names) if study.class_names else label_names
+    warnings = check_splits(data, task, class_names)
+    rule = ScalingRule(study.normalize, data.columns.categorical if data.columns
+                       else tuple(study.categorical), impute=data.columns is not None)
+    folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
+    return Prepared(data=data, task=task, settings=settings, class_names=class_names,
+                    scaling=rule.fit(data.x_train), scaling_rule=rule, folds=folds,
+                    warnings=warnings)
+
+
+def load_data(study: Study) -> Data:
+    """The study's ``Data``; an error of the user's loader becomes one ``DataError`` line."""
+    takes_seed = "seed" in inspect.signature(study.data).parameters
+    try:
+        data = study.data(seed=study.seed) if takes_seed else study.data()
+    except TunerError:
+        raise
+    except Exception as exc:
+        raise DataError(f"the data loader of study {study.name!r} raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(data, Data):
+        raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
+                        f"received {type(data).__name__}")
+    return data

@@ -1,0 +1,130 @@
+"""Checks of a study's splits before the first trial, whatever built them.
+
+Refused (``DataError``): a classification split whose classes cannot give an
+honest score: training with a single class, validation or test lacking a
+class that training has, holding a single class, or holding a class that
+training lacks. Multi-label data is checked per label column.
+
+Warned (``SplitWarning``): feature rows of validation or test that repeat a
+training row (leakage), and class shares that differ between training and
+another split by more than ``SHARE_GAP`` and by more than chance explains
+(three standard errors of the share in a split that size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tuner.core.errors import DataError
+from tuner.core.tasks import Task
+from tuner.data.containers import Data
+
+SHARE_GAP = 0.10  # a class's share of rows, training vs another split
+FIX = "split with tuner.Data.split(..., stratify=True) or tuner.Data.from_frame"
+
+
+@dataclass(frozen=True)
+class SplitWarning:
+    """One warning: ``kind`` names the parent run's tag ``tuner.warning.<kind>``."""
+
+    kind: str
+    message: str
+
+
+def check_splits(data: Data, task: Task,
+                 class_names: Sequence[str] | None = None) -> tuple[SplitWarning, ...]:
+    """Refuse splits that make the score lie; the warnings for those that may."""
+    warnings = [w for w in (_leakage(data),) if w]
+    if task.kind == "regression":
+        return tuple(warnings)
+    for where, splits, name in _class_columns(data, task, class_names):
+        _refuse_missing_classes(splits, name, where)
+        gap = _share_gap(splits, name)
+        if gap:
+            warnings.append(gap)
+    return tuple(warnings)
+
+
+Namer = Callable[[int], str]
+
+
+def _class_columns(data: Data, task: Task, class_names: Sequence[str] | None
+                   ) -> list[tuple[str, dict[str, np.ndarray], Namer]]:
+    """Per class column (one, or one per label of a multi-label task): where it is, its
+    labels per split, and how its classes are named."""
+    splits = {split: np.asarray(y) for split, (_, y) in data.splits().items()}
+    if task.kind == "multilabel":
+        def label(j: int) -> str:
+            return repr(class_names[j]) if class_names and j < len(class_names) else str(j)
+
+        return [(f" (label column {label(j)})",
+                 {split: y[:, j].astype("int64") for split, y in splits.items()}, str)
+                for j in range(task.n_outputs)]
+    labels = {split: y.argmax(axis=1) if task.one_hot else y.ravel().astype("int64")
+              for split, y in splits.items()}
+
+    def name(k: int) -> str:
+        return repr(class_names[k]) if class_names and k < len(class_names) else str(k)
+
+    return [("", labels, name)]
+
+
+def _refuse_missing_classes(splits: dict[str, np.ndarray], name: Namer, where: str) -> None:
+    train = set(np.unique(splits["train"]).tolist())
+    if len(train) < 2:
+        raise DataError(f"training split{where} holds a single class "
+                        f"{name(next(iter(train)))}; a classifier needs two or more; {FIX}")
+    for split in ("validation", "test"):
+        if split not in splits:
+            continue
+        held = set(np.unique(splits[split]).tolist())
+        if len(held) < 2:
+            raise DataError(f"{split} split{where} holds a single class "
+                            f"{name(next(iter(held)))}, so its score says nothing; {FIX}")
+        if held - train:
+            raise DataError(f"{split} split{where} holds class {name(min(held - train))} that "
+                            f"training lacks; {FIX}")
+        if train - held:
+            raise DataError(f"{split} split{where} lacks class {name(min(train - held))} that "
+                            f"training has; {FIX}")
+
+
+def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | None:
+    train = splits["train"]
+    classes = np.unique(train)
+    for split in ("validation", "test"):
+        if split not in splits:
+            continue
+        held = splits[split]
+        gap, k, share, held_share = max(
+            (abs(np.mean(held == k) - np.mean(train == k)), k, np.mean(train == k),
+             np.mean(held == k)) for k in classes)
+        if gap > max(SHARE_GAP, 3 * np.sqrt(share * (1 - share) / len(held))):
+            return SplitWarning("class_shares", (
+                f"class {name(k)} makes {share:.0%} of training but {held_share:.0%} of "
+                f"{split}; {FIX}"))
+    return None
+
+
+def _leakage(data: Data) -> SplitWarning | None:
+    """Validation and test rows whose features equal a training row's, byte for byte."""
+    seen = {row.tobytes() for row in _rows(data.x_train)}
+    found = []
+    for split, (x, _) in data.splits().items():
+        if split == "train":
+            continue
+        repeated = sum(row.tobytes() in seen for row in _rows(x))
+        if repeated:
+            found.append(f"{repeated} of {len(x)} {split} rows")
+    if not found:
+        return None
+    return SplitWarning("leakage", f"{' and '.join(found)} repeat a training row, so their "
+                        "score is partly recall; drop duplicate rows before splitting")
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x)
+    return x.reshape(len(x), -1)

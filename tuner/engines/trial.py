@@ -1,0 +1,196 @@
+"""One trial, engine-neutral: open its MLflow run, build, train, log, close.
+
+Every engine hands a trial number and a params dict to ``TrialRunner``, so the
+logging of a trial exists once whichever engine proposed the parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from tuner.core.errors import TrialFailed, TunerError, first_line
+from tuner.data.inputs import choose as choose_pipeline
+from tuner.data.prepare import Prepared
+from tuner.keras.recipe import Recipe
+from tuner.keras.training import EpochTimer, FitResult, predict, validation_batch_size
+from tuner.runtime.interrupts import InterruptWatch
+from tuner.tracking.figures.report import collect
+from tuner.tracking.figures.report_process import ReportQueue
+from tuner.tracking.models import VALIDATION_OUTPUTS
+from tuner.tracking.runs import Tracker
+
+
+class TrialRunner:
+    """Trains trials of one study and records each as a nested MLflow run."""
+
+    def __init__(self, prepared: Prepared, tracker: Tracker) -> None:
+        self.prepared = prepared
+        self.data = prepared.data
+        self.folds = prepared.folds
+        self.task = prepared.task
+        self.settings = prepared.settings
+        self.study = prepared.settings.study
+        self.tracker = tracker
+        self.class_names = prepared.class_names
+        # Figures are drawn and logged by a second process while the next trial
+        # trains; ``finish`` waits for them.
+        self.reports = ReportQueue(tracker.tracking_uri)
+
+    def finish(self) -> None:
+        """At the end of a search: wait until every trial's figures are logged."""
+        self.reports.finish()
+
+    def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """Open the trial's run and log its parameters; returns the MLflow run id."""
+        return self.tracker.start_trial(number, {
+            **params, **self.settings.as_params(),
+            **Recipe(params, self.prepared).compile_options(),
+            "validation_batch_size": validation_batch_size(params["batch_size"]),
+            "input_pipeline": choose_pipeline(self.study.input_pipeline, self.data.x_train),
+        }, tags)
+
+    def train(
+        self,
+        run_id: str,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        pruned: tuple[type[BaseException], ...] = (),
+        model: keras.Model | None = None,
+        epochs: int | None = None,
+        initial_epoch: int = 0,
+        on_fold: Callable[[int, float], None] | None = None,
+    ) -> FitResult:
+        """Train and close the run as COMPLETE, PRUNED (on ``pruned``), FAIL or KILLED.
+
+        Any error of build or fit becomes ``TrialFailed`` so the study goes on;
+        a ``TunerError`` (a setting that is wrong for every trial) stops it. An
+        engine that builds its own model (KerasTuner) passes it, and its epochs.
+        With folds, the trial's value is the mean over folds (``on_fold`` hears
+        the running mean after each, and may prune), and the model logged is
+        then trained on the study's own training split.
+        """
+        started = time.perf_counter()
+        build_seconds = 0.0
+        epochs_timed = EpochTimer()
+        recipe = Recipe(params, self.prepared)
+        with InterruptWatch() as interrupt:
+            try:
+                cv_metrics = self._cross_validate(run_id, number, recipe, on_fold) \
+                    if self.folds else {}
+                build_started = time.perf_counter()
+                if model is None:
+                    model = recipe.fresh(self._seed(number))
+                build_seconds = time.perf_counter() - build_started
+                result = recipe.fit(
+                    model, self.data, self._seed(number),
+                    [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
+                    epochs=epochs, initial_epoch=initial_epoch)
+            except pruned:
+                # Training time of pruned trials counts too in where a study's time went.
+                self.tracker.end_trial(run_id, "PRUNED", metrics={
+                    "time_build_s": build_seconds,
+                    "time_fit_s": time.perf_counter() - started - build_seconds,
+                    **epochs_timed.phases(),
+                })
+                raise
+            except KeyboardInterrupt:
+                self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                raise
+            except TunerError as exc:
+                self._fail(run_id, exc)
+                raise
+            except Exception as exc:
+                if interrupt.requested:  # Ctrl-C that TensorFlow turned into another error
+                    self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                    raise KeyboardInterrupt from exc
+                self._fail(run_id, exc)
+                raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+        timings = {"time_build_s": build_seconds, **epochs_timed.phases()}
+        if cv_metrics:
+            timings["time_cv_s"] = build_started - started
+            result = dataclasses.replace(
+                result, value=cv_metrics[f"cv_mean_{self.settings.objective}"],
+                metrics={**result.metrics, **cv_metrics})
+        self._complete(run_id, model, result, timings)
+        return result
+
+    def build(self, params: Mapping[str, Any]) -> keras.Model:
+        """The compiled model of ``params`` for the study's data (KerasTuner's hypermodel)."""
+        return Recipe(params, self.prepared).build()
+
+    def _seed(self, number: int) -> int:
+        return self.study.seed + number
+
+    def _cross_validate(self, run_id: str, number: int, recipe: Recipe,
+                        on_fold: Callable[[int, float], None] | None) -> dict[str, float]:
+        """Train a fresh model per fold; each fold's curves are logged as ``fold<i>_*``."""
+        objective = self.settings.objective
+        values: list[float] = []
+        for i, fold in enumerate(self.folds):
+            model = recipe.fresh(self._seed(number), fold.data, fold.scaling)
+            result = recipe.fit(model, fold.data, self._seed(number),
+                                [self.tracker.epoch_logger(run_id, prefix=f"fold{i}_")])
+            values.append(result.value)
+            self.tracker.log_metrics(run_id, {f"cv_{objective}": result.value}, step=i)
+            if on_fold:
+                on_fold(i, float(np.mean(values)))
+        return {f"cv_mean_{objective}": float(np.mean(values)),
+                f"cv_std_{objective}": float(np.std(values))}
+
+    def _complete(self, run_id: str, model: keras.Model, result: FitResult,
+                  timings: dict[str, float]) -> None:
+        """Summary, model and figures (for the best trials), final metrics, phase times.
+
+        Figures and the model cost more than the rest of a trial's logging; with
+        ``artifacts_for_top = k`` only a trial among the best k so far gets them.
+        The figures are drawn by the figures process while the next trial
+        trains, so they are submitted last, after the model is logged.
+        """
+        started = time.perf_counter()
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *_, **__: lines.append(line))
+        self.tracker.log_text(run_id, "\n".join(lines), "model_summary.txt")
+        top = self.study.artifacts_for_top
+        inputs = None
+        if top is None or self.tracker.ranks_among_best(result.value, self.settings.direction,
+                                                        top):
+            inputs = collect(model, self.data, self.task, result.history, result.best_epoch,
+                             self.class_names, result.test_outputs)
+        reported = time.perf_counter()
+        if inputs is not None:
+            self.tracker.log_model(run_id, model, inputs.x_sample,
+                                   inputs.y_pred[:len(inputs.x_sample)], metadata={
+                "tuner_task": self.task.kind, "tuner_class_names": self.class_names,
+            }, columns=self.data.columns)
+            # for ensemble selection: probabilities in float16 (100 KB for Fashion-MNIST);
+            # the report's outputs where its split is validation (no test split)
+            val_outputs = inputs.y_pred if inputs.split == "validation" else predict(
+                model, self.data.x_val)
+            dtype = "float32" if self.task.kind == "regression" else "float16"
+            self.tracker.log_array(run_id, val_outputs.astype(dtype), VALIDATION_OUTPUTS)
+        timings.update(time_fit_s=result.fit_seconds, time_evaluate_s=result.evaluate_seconds,
+                       time_report_s=reported - started,
+                       time_model_s=time.perf_counter() - reported)
+        skipped = {} if inputs is not None else {
+            "tuner.artifacts": f"none: not among the best {top} when it finished"}
+        self.tracker.end_trial(run_id, "COMPLETE", skipped, metrics={
+            **result.metrics, **timings, "trial_value": result.value,
+            "n_parameters": model.count_params(), "best_epoch": result.best_epoch,
+            "epochs_trained": result.epochs_trained})
+        if inputs is not None:
+            self.reports.submit(run_id, inputs)
+
+    def _fail(self, run_id: str, exc: BaseException) -> None:
+        reason = first_line(exc)
+        self.tracker.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
+        self.tracker.end_trial(run_id, "FAIL", {"tuner.fail_reason": reason[:500]})
+

@@ -1,0 +1,119 @@
+"""One process's search: open the stores and the parent run, search, close it.
+
+``run_study`` is what a single ``tuner run`` process and each worker of
+``--workers N`` do.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tuner.core.errors import Interrupted
+from tuner.core.options import RunOptions
+from tuner.core.study import Study
+from tuner.data.prepare import Prepared, prepare
+from tuner.engines.base import Engine, SearchOutcome
+from tuner.engines.optuna_engine import OptunaEngine
+from tuner.engines.trial import TrialRunner
+from tuner.jobs.lr_find import auto_learning_rate
+from tuner.runtime.stores import (
+    await_tracking_store,
+    discard_tracking_store,
+    start_tracking_store,
+)
+from tuner.tracking.figures.report_process import ReportQueue
+from tuner.tracking.figures.study_plots import StudyPlotsInputs
+from tuner.tracking.lineage import dataset_inputs
+from tuner.tracking.runs import Tracker
+
+
+def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
+    if options.engine == "keras-tuner":
+        from tuner.engines.keras_tuner_engine import KerasTunerEngine
+
+        return KerasTunerEngine(study, prepared, options, options.algorithm)
+    return OptunaEngine(study, prepared, options)
+
+
+def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
+    """Everything a search needs, stores created; the parent run is opened (or joined)."""
+    start_tracking_store(options.tracking_uri)  # created while the data loads, if new
+    try:
+        prepared = prepare(study)
+    except BaseException:
+        discard_tracking_store(options.tracking_uri)
+        raise
+    await_tracking_store(options.tracking_uri)
+    searched = auto_learning_rate(study, prepared, options.tracking_uri)
+    found = {}
+    if searched is not study:
+        rates = searched.space.learning_rate
+        found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
+    study = searched
+    engine = make_engine(study, prepared, options)
+    warned = {f"tuner.warning.{w.kind}": w.message for w in prepared.warnings}
+    if options.parent_run_id is None:
+        for warning in prepared.warnings:
+            print(f"warning: {warning.message}", file=sys.stderr)
+    tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
+                      parent_run_id=options.parent_run_id,
+                      parent_tags={**options.source_tags, **warned})
+    tracker.use_datasets(dataset_inputs(prepared.data, study.name),
+                         on_parent=options.parent_run_id is None)
+    if options.parent_run_id is None:
+        tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
+                                  "n_trials": options.trials, "timeout": options.timeout,
+                                  "preprocessing": prepared.scaling.describe(), **found})
+    return prepared, engine, tracker
+
+
+def run_study(study: Study, options: RunOptions) -> SearchOutcome:
+    """Search, logging every trial; the parent run ends KILLED on Ctrl-C, FAILED on error.
+
+    A worker (``options.parent_run_id`` set) leaves the parent run to the
+    process that started it.
+    """
+    prepared, engine, tracker = open_run(study, options)
+    runner = TrialRunner(prepared, tracker)
+    status = "FAILED"
+    try:
+        outcome = engine.search(runner)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise Interrupted(engine.outcome()) from None
+    finally:
+        try:
+            if options.parent_run_id is None:
+                close_parent(tracker, status, engine, plots_to=runner.reports)
+        finally:
+            runner.finish()
+    return outcome
+
+
+def close_parent(tracker: Tracker, status: str, engine: Engine,
+                 plots_to: ReportQueue | None = None) -> None:
+    """The parent run holds the study's counts, best value, params, run id and plots.
+
+    The plots are drawn by the figures process where one serves the run
+    (``plots_to``), else here.
+    """
+    outcome = engine.outcome()
+    metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
+    tags: dict[str, str] = {}
+    params: dict[str, object] = {}
+    if outcome.best:
+        metrics["best_value"] = outcome.best["value"]
+        tags = {"tuner.best_trial": str(outcome.best["number"]),
+                "tuner.best_run_id": str(outcome.best["run_id"])}
+        params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
+        if outcome.best["run_id"]:
+            tracker.mark_best(outcome.best["run_id"])
+        tracker.log_best_params(outcome.best["params"])
+        if plots_to is None:
+            from tuner.tracking.figures.study_plots import study_plots_html  # imports plotly
+
+            tracker.log_study_plots(study_plots_html(engine.optuna_view()))
+        else:
+            plots_to.submit(tracker.parent_run_id, StudyPlotsInputs.of(engine.optuna_view()))
+    tracker.end_study(status, metrics=metrics, tags=tags, params=params)

@@ -1,0 +1,223 @@
+"""Where studies and runs are stored: defaults under ./mlruns, or the URLs given.
+
+Nothing needs a server: MLflow tracks to ``sqlite:///mlruns/mlflow.db`` with
+artifacts under ``mlruns/``, Optuna to ``sqlite:///mlruns/optuna.db``. A
+tracking server or PostgreSQL works unchanged through the same two URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.trial import FrozenTrial
+from sqlalchemy.engine import make_url
+
+from tuner.core.errors import StoreError, first_line
+
+STORE_DIR = Path("mlruns")
+SQLITE_BUSY_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 5
+CREATE_ATTEMPTS = 3  # processes that start together on a new database
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The MLflow tracking URI and the Optuna storage URL of one run."""
+
+    tracking_uri: str
+    storage_url: str
+
+
+def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
+    """Fill in the defaults; create ``mlruns/`` only when a default points into it.
+
+    The defaults are made absolute: MLflow caches one database engine per URI
+    in a process, so a relative URI would keep the first working directory's.
+    """
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not (tracking_uri and storage_url):
+        folder = _ensure_writable(STORE_DIR)
+        tracking_uri = tracking_uri or f"sqlite:///{folder}/mlflow.db"
+        storage_url = storage_url or f"sqlite:///{folder}/optuna.db"
+    return Stores(tracking_uri, storage_url)
+
+
+def existing_tracking_uri(tracking_uri: str | None) -> str:
+    """The tracking URI to read from; the default one only if ``tuner run`` created it."""
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _existing_default(
+        "mlflow.db", "tracking store", "tracking_uri")
+
+
+def existing_storage_url(storage_url: str | None) -> str:
+    """The Optuna storage to read; the default one only if ``tuner run`` created it."""
+    return storage_url or _existing_default("optuna.db", "Optuna storage", "storage")
+
+
+def _existing_default(file_name: str, what: str, option: str) -> str:
+    database = STORE_DIR.resolve() / file_name
+    if not database.is_file():
+        raise StoreError(f"no {what} at {STORE_DIR}/{file_name}; run `tuner run` here "
+                         f"first, or pass {option}=...")
+    return f"sqlite:///{database}"
+
+
+def _ensure_writable(folder: Path) -> Path:
+    """Create the folder if needed; its absolute path."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store folder {folder}/: {exc.strerror}; run from "
+                         "a writable directory or pass storage=... and tracking_uri=...") from exc
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"the store folder {folder.resolve()}/ is not writable; "
+                         "fix its permissions or pass storage=... and tracking_uri=...")
+    return folder.resolve()
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and tags."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other URLs and in-memory databases."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def write_ahead_log(url: str) -> None:
+    """Switch a SQLite store to write-ahead logging (a property of the file: set once).
+
+    Both stores commit many small transactions a trial (each epoch's values,
+    Optuna's params and reports). In SQLite's default rollback-journal mode a
+    commit cost 13-15 ms on this machine's disk, in WAL mode 3-4 ms, equally
+    durable; readers (the MLflow UI) do not block the writer. WAL needs a
+    local disk: for a network file system use PostgreSQL.
+    """
+    database = sqlite_file(url)
+    if database is None:
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the SQLite store {database}: {exc}") from exc
+
+
+# MLflow creates a new store's tables when a client first opens it.
+_CREATE_TRACKING_STORE = ("import sys; from mlflow.tracking import MlflowClient; "
+                          "MlflowClient(sys.argv[1]).search_experiments(max_results=1)")
+_creating: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def start_tracking_store(tracking_uri: str) -> bool:
+    """Create a new SQLite tracking store in a second process while this one starts up.
+
+    MLflow creates a store by running its 68 alembic migrations: 1.6 s here, once
+    per store, on the path of the first ``tuner run`` in a folder. A second process
+    does it on the other core while this one imports TensorFlow and loads the data;
+    ``await_tracking_store`` waits for it before the first use. A store that exists,
+    and any other URL, is left to MLflow in this process. Its own session: a Ctrl-C
+    at start-up does not stop it half-way through the migrations. Returns whether
+    it started one.
+    """
+    database = sqlite_file(tracking_uri)
+    if database is None or database.exists() or tracking_uri in _creating:
+        return False
+    write_ahead_log(tracking_uri)
+    _creating[tracking_uri] = subprocess.Popen(
+        [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return True
+
+
+def await_tracking_store(tracking_uri: str) -> None:
+    """Wait for ``start_tracking_store``'s process, if any.
+
+    If it failed, MLflow in this process creates the store, and reports what is
+    wrong in its own words.
+    """
+    process = _creating.pop(tracking_uri, None)
+    if process is not None:
+        process.wait()
+
+
+def discard_tracking_store(tracking_uri: str) -> None:
+    """Remove a store ``start_tracking_store`` began, before anything was logged to it.
+
+    Bad input found before the first use (the data, the objective) leaves no
+    store behind, as when MLflow created its stores on first use.
+    """
+    process = _creating.pop(tracking_uri, None)
+    database = sqlite_file(tracking_uri)
+    if process is None or database is None:
+        return
+    process.wait()
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        path.unlink(missing_ok=True)
+
+
+def open_storage(
+    url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None,
+    stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage, with a busy timeout for SQLite and a connect timeout elsewhere.
+
+    With a heartbeat, a trial whose process died (kill -9, a lost machine) is
+    marked FAIL by the next worker once ``grace_period`` passes without one.
+    """
+    try:
+        dialect = make_url(url).get_backend_name()
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StoreError(f"storage {url!r} is not a database URL; expected e.g. "
+                         "sqlite:///mlruns/optuna.db or postgresql://user@host/db") from exc
+    write_ahead_log(url)
+    connect_args = (
+        {"timeout": SQLITE_BUSY_TIMEOUT_S} if dialect == "sqlite"
+        else {"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    attempt = 0
+    while True:
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs={"connect_args": connect_args},
+                    heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                    heartbeat_stale_trial_callback=stale_trial_callback,
+                )
+        except Exception as exc:  # SQLAlchemy and drivers raise many kinds
+            attempt += 1
+            if attempt < CREATE_ATTEMPTS and _lost_creation_race(exc):
+                time.sleep(0.5 * attempt)  # the other process's tables are there now
+                continue
+            raise StoreError(
+                f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
+            ) from exc
+
+
+def _lost_creation_race(exc: Exception) -> bool:
+    """Whether another process created the same tables at the same moment: PostgreSQL
+    says a relation or type "already exists", or a unique key is duplicated."""
+    text = str(exc)
+    return "already exists" in text or "duplicate key" in text

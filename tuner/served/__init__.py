@@ -1,1 +1,0 @@
-"""Code that travels inside logged models: it imports nothing of tuner's."""

@@ -1,0 +1,2 @@
+"""After the search: predict, export, and the servers (MLflow UI, optuna-dashboard, the
+model server)."""

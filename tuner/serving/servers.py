@@ -1,0 +1,128 @@
+"""The servers around a study: MLflow's UI, optuna-dashboard, MLflow's model server.
+
+Each starts from this interpreter (``python -m mlflow``, or optuna-dashboard's
+own ``run_server`` in this process), never from a command looked up on PATH,
+so all work when only ``tuner`` is reachable (pipx, a virtualenv's bin called
+by its full path). Each binds loopback unless told otherwise, and warns then.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import sysconfig
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tuner.core.errors import TunerError, first_line
+
+if TYPE_CHECKING:
+    import optuna
+
+LOOPBACK_NAMES = ("localhost",)
+Say = Callable[[str], None]
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_exposed(host: str, what: str, say: Say) -> None:
+    if not is_loopback(host):
+        say(f"warning: {what} has no authentication; binding {host} lets anyone who reaches "
+            "this machine use it")
+
+
+def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
+    """MLflow's UI from this interpreter (``python -m mlflow``): no PATH lookup."""
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+            "--host", host, "--port", str(port)]
+
+
+def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> None:
+    """Replace this process with the MLflow UI on the store, so signals reach it directly."""
+    from tuner.runtime.stores import existing_tracking_uri
+
+    uri = existing_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        say(f"that store is a tracking server: open {uri} in a browser")
+        return
+    _warn_if_exposed(host, "the MLflow UI", say)
+    command = ui_command(uri, host, port)
+    say(f"MLflow UI: http://{host}:{port}/#/experiments (runs of a study: "
+        "/#/experiments/<id>/runs); Ctrl-C to stop")
+    sys.stdout.flush()
+    os.execv(command[0], command)
+
+
+def dashboard_path(storage: optuna.storages.BaseStorage, study: str | None) -> str:
+    """The dashboard page of ``study`` (a name, or a study file's path) in the storage."""
+    if study is None:
+        return "/dashboard"
+    import optuna
+
+    if study.endswith(".py") and Path(study).is_file():
+        from tuner.core.studyfile import load_study_file
+
+        study = load_study_file(study).name
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    if study not in names:
+        raise TunerError(f"no study {study!r} in the Optuna storage; it holds {names}")
+    return f"/dashboard/studies/{storage.get_study_id_from_name(study)}"
+
+
+def serve_dashboard(study: str | None, storage_url: str | None, host: str, port: int,
+                    say: Say) -> None:
+    """optuna-dashboard on the study's storage, in this process until Ctrl-C; live while
+    ``tuner run`` writes to the same storage elsewhere."""
+    import optuna_dashboard
+
+    from tuner.runtime.stores import existing_storage_url, open_storage
+
+    storage = open_storage(existing_storage_url(storage_url))
+    path = dashboard_path(storage, study)
+    _warn_if_exposed(host, "optuna-dashboard", say)
+    say(f"optuna-dashboard: http://{host}:{port}{path}; Ctrl-C to stop")
+    sys.stdout.flush()
+    optuna_dashboard.run_server(storage, host=host, port=port)
+
+
+def model_server_command(model_uri: str, host: str, port: int) -> list[str]:
+    """MLflow's scoring server from this interpreter, in this environment (no conda, no
+    virtualenv: ``--env-manager local``)."""
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+            "--env-manager", "local", "--host", host, "--port", str(port)]
+
+
+def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
+                say: Say) -> None:
+    """Replace this process with MLflow's model server on ``model_uri``, once the model is
+    found (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder)."""
+    import mlflow
+
+    from tuner.runtime.stores import existing_tracking_uri
+
+    local = Path(model_uri).is_dir()
+    # MLflow's server execs ``uvicorn`` by name: find this environment's first
+    environment = {**os.environ, "PATH": os.pathsep.join(
+        [sysconfig.get_path("scripts"), os.environ.get("PATH", "")])}
+    if not local:
+        environment["MLFLOW_TRACKING_URI"] = existing_tracking_uri(tracking_uri)
+        mlflow.set_tracking_uri(environment["MLFLOW_TRACKING_URI"])
+    try:
+        mlflow.models.get_model_info(model_uri)
+    except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
+        raise TunerError(f"cannot serve {model_uri}: {first_line(exc)}") from None
+    _warn_if_exposed(host, "MLflow's model server", say)
+    say(f"model server: POST http://{host}:{port}/invocations with {{\"inputs\": [...]}} or "
+        "{\"dataframe_split\": ...}; Ctrl-C to stop")
+    sys.stdout.flush()
+    command = model_server_command(model_uri, host, port)
+    os.execve(command[0], command, environment)

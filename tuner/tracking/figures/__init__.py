@@ -1,0 +1,1 @@
+"""Figures and plots of trials and studies, drawn in a second process."""

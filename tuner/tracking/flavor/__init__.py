@@ -1,0 +1,1 @@
+"""The MLflow flavor of a frame study's model and its standalone pyfunc loader."""
