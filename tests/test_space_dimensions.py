@@ -13,12 +13,13 @@ import tuner
 from tuner.core.errors import SpaceError
 
 BASE = {"optimizer": "adam", "momentum": 0.0, "weight_decay": 0.0, "lr_schedule": "constant",
-        "normalization": "none", "label_smoothing": 0.0}
+        "normalization": "none", "label_smoothing": 0.0, "kernel_initializer": "glorot_uniform"}
 SPACE = """tuner.Space(n_layers=1, units=8, learning_rate=0.01, batch_size=32,
     optimizer=tuner.Choice(["adam", "sgd"]), momentum=tuner.Choice([0.0, 0.9]),
     weight_decay=tuner.Choice([0.0, 0.001]), lr_schedule=tuner.Choice(["constant", "cosine",
     "plateau"]), normalization=tuner.Choice(["none", "batch", "layer"]),
-    label_smoothing=tuner.Choice([0.0, 0.1, 0.2]))"""
+    label_smoothing=tuner.Choice([0.0, 0.1, 0.2]),
+    kernel_initializer=tuner.Choice(["glorot_uniform", "he_normal"]))"""
 OPTIONS = {  # what each option must leave in the logged model, read back without tuner
     "normalization=batch": ({"normalization": "batch"}, "layers", "BatchNormalization"),
     "normalization=layer": ({"normalization": "layer"}, "layers", "LayerNormalization"),
@@ -27,6 +28,8 @@ OPTIONS = {  # what each option must leave in the logged model, read back withou
     "weight_decay": ({"weight_decay": 0.001}, "weight_decay", 0.001),
     "sgd momentum": ({"optimizer": "sgd", "momentum": 0.9}, "momentum", 0.9),
     "label_smoothing": ({"label_smoothing": 0.1}, "label_smoothing", 0.1),
+    "kernel_initializer=he_normal": ({"kernel_initializer": "he_normal"}, "initializer",
+                                     "HeNormal"),
 }
 MULTICLASS = """
 import numpy as np
@@ -58,6 +61,8 @@ for uri in sys.argv[2:]:
         "label_smoothing": (model.loss.get_config().get("label_smoothing")
                             if hasattr(model.loss, "get_config") else 0.0),
         "rows": len(model.predict(np.zeros((3,) + model.input_shape[1:]), verbose=0)),
+        "initializer": [type(layer.kernel_initializer).__name__ for layer in model.layers
+                        if hasattr(layer, "kernel_initializer")],
     }
 assert "tuner" not in sys.modules
 print(json.dumps(out))
@@ -135,6 +140,7 @@ def test_label_smoothing_is_refused_for_regression(study_file, cli):
     ({"momentum": 1.0}, "space.momentum: expected values >= 0 and < 1"),
     ({"weight_decay": tuner.Float(-1e-3, 1e-2)}, "space.weight_decay: expected values >= 0"),
     ({"label_smoothing": 1.0}, "space.label_smoothing: expected values >= 0 and < 1"),
+    ({"kernel_initializer": "zeros"}, "space.kernel_initializer: unknown kernel_initializer"),
 ])
 def test_bad_values_of_the_new_dimensions_are_refused(change, message):
     with pytest.raises(SpaceError, match=message.replace("(", r"\(")):

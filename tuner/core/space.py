@@ -137,6 +137,9 @@ class Space:
                                            "epochs", **_named(names.LR_SCHEDULES))
     activation: Choice | str = _dimension("relu", "of every hidden layer",
                                           **_named(names.ACTIVATIONS))
+    kernel_initializer: Choice | str = _dimension(
+        "glorot_uniform", "how each hidden Dense's weights start (Keras's initializer names)",
+        names=("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal"))
     normalization: Choice | str = _dimension("none", "after each hidden Dense, before its "
                                              "activation", **_named(names.NORMALIZATIONS))
     dropout: Float | Choice | float = _dimension(0.0, "after each hidden layer",

@@ -127,15 +127,17 @@ def make_optimizer(params: Mapping[str, Any], rate: float | object) -> keras.opt
 def _hidden_layers(params: Mapping[str, Any], dtype: str | None) -> list[keras.layers.Layer]:
     """Per hidden layer: Dense, the normalization if any, the activation, dropout if any."""
     normalization = params.get("normalization", "none")
+    initializer = params.get("kernel_initializer", "glorot_uniform")
     layers: list[keras.layers.Layer] = []
     for i in range(params["n_layers"]):
         if normalization == "none":
-            layers.append(keras.layers.Dense(params[f"units_{i}"],
+            layers.append(keras.layers.Dense(params[f"units_{i}"], kernel_initializer=initializer,
                                              activation=params["activation"], dtype=dtype))
         else:
             norm = (keras.layers.BatchNormalization if normalization == "batch"
                     else keras.layers.LayerNormalization)
-            layers += [keras.layers.Dense(params[f"units_{i}"], use_bias=False, dtype=dtype),
+            layers += [keras.layers.Dense(params[f"units_{i}"], kernel_initializer=initializer,
+                                          use_bias=False, dtype=dtype),
                        norm(dtype=dtype), keras.layers.Activation(params["activation"],
                                                                   dtype=dtype)]
         if params["dropout"] > 0:

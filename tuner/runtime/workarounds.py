@@ -2,8 +2,9 @@
 
 Each function says why it reaches past the public API. ``PRIVATE_ATTRIBUTES``
 lists what they rely on; ``tests/test_workarounds.py`` fails, naming the
-attribute, when an upgrade removes one. Each also degrades to doing nothing
-(the public behaviour) when its attribute is missing.
+attribute, when an upgrade removes one, and fails when any other module of
+tuner reaches a private name of another library. Each degrades to the public
+behaviour where it can when its attribute is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow.data.dataset import Dataset
+    from mlflow.entities import Dataset as DatasetEntity
 
 # (module, attribute path): what the functions below read or change.
 PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
@@ -19,7 +25,35 @@ PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("mlflow.utils.requirements_utils", "_MODULES_TO_PACKAGES"),
     ("mlflow.utils.requirements_utils", "_PACKAGES_TO_MODULES"),
     ("atexit", "_run_exitfuncs"),
+    ("mlflow.data.dataset", "Dataset._to_mlflow_entity"),
+    ("tensorflow.python.framework.convert_to_constants", "convert_variables_to_constants_v2"),
 )
+
+
+def dataset_entity(dataset: Dataset) -> DatasetEntity:
+    """The entity MLflow's own ``mlflow.log_input`` sends for ``dataset``.
+
+    Why: ``MlflowClient.log_inputs`` takes entities by run id (no active run,
+    which tuner never uses); the public ``Dataset`` makes its entity only
+    through this method.
+    """
+    return dataset._to_mlflow_entity()
+
+
+def frozen_function(function: Any) -> Any:
+    """A concrete ``tf.function`` with its variables folded into constants.
+
+    Why: tf2onnx converts a frozen graph; TensorFlow 2 has no public way to
+    freeze a concrete function (``tf.compat.v1.graph_util`` takes a v1 session
+    graph). Keras's own ONNX export leaves a ``Normalization`` layer's
+    constants as graph inputs no caller can feed.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    convert: Callable[[Any], Any] = convert_variables_to_constants_v2
+    return convert(function)
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ import numpy as np
 
 from tuner.core import names
 from tuner.core.errors import TunerError, first_line
+from tuner.runtime.workarounds import frozen_function
 
 CHECK_ROWS = 16
 EXTRA = "pip install 'tuner[export]'"
@@ -114,13 +115,10 @@ def _run_tflite(out: Path, rows: np.ndarray) -> np.ndarray:
 def _write_onnx(model: keras.Model, out: Path) -> None:
     import tensorflow as tf
     import tf2onnx
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="inputs")
     traced: Callable = tf.function(lambda x: model(x, training=False))
-    frozen = convert_variables_to_constants_v2(traced.get_concrete_function(spec))
+    frozen = frozen_function(traced.get_concrete_function(spec))
     tf2onnx.convert.from_graph_def(
         frozen.graph.as_graph_def(), input_names=[t.name for t in frozen.inputs],
         output_names=[t.name for t in frozen.outputs], output_path=str(out))

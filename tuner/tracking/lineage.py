@@ -16,6 +16,7 @@ import numpy as np
 from mlflow.entities import DatasetInput, InputTag
 
 from tuner.data.containers import Data
+from tuner.runtime.workarounds import dataset_entity
 
 CONTEXTS = {"train": "training", "validation": "validation", "test": "test"}
 DIGEST_CHARS = 12
@@ -38,5 +39,5 @@ def dataset_inputs(data: Data, study_name: str) -> list[DatasetInput]:
                                          name=f"{study_name}_{split}", digest=digest(x, y))
         context = InputTag(mlflow.utils.mlflow_tags.MLFLOW_DATASET_CONTEXT, CONTEXTS[split])
         # the entity MLflow's own log_input sends; MlflowClient.log_inputs takes it by run id
-        inputs.append(DatasetInput(dataset._to_mlflow_entity(), [context]))
+        inputs.append(DatasetInput(dataset_entity(dataset), [context]))
     return inputs
