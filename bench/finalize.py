@@ -28,9 +28,9 @@ import numpy as np
 from common import RESULTS, save, table
 from mlflow.tracking import MlflowClient
 
+from tuner.data.prepare import prepare
 from tuner.jobs.finalize import candidates as find_candidates
 from tuner.jobs.finalize import study_of
-from tuner.jobs.study_run import prepare
 from tuner.keras.ensemble import scores, select, weighted_mean
 from tuner.keras.training import predict
 from tuner.tracking.catalog import load_study

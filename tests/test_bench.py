@@ -1,4 +1,8 @@
-"""Every benchmark runs end to end in smoke mode (tiny data and budgets)."""
+"""Every benchmark runs end to end in smoke mode (tiny data and budgets).
+
+Marked ``bench``: left out of the default run, run with ``python -m pytest -q -m bench``
+(CI runs both).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 BENCH = Path(__file__).parents[1] / "bench"
 

@@ -51,11 +51,13 @@ def test_translated_space_matches_the_optuna_one(space):
             assert list(hp.values) == list(dist.choices), name
     fixed = {n for n, h in translated.items() if isinstance(h, kt.engine.hyperparameters.Fixed)}
     assert fixed == {n for n in ("optimizer", "activation", "dropout", "momentum", "weight_decay",
-                               "lr_schedule", "normalization", "label_smoothing")
+                               "lr_schedule", "normalization", "label_smoothing",
+                               "kernel_initializer")
                      if not isinstance(getattr(space, n), tuner.Float | tuner.Choice)}
 
 
-@pytest.mark.parametrize("algorithm", ["random", "hyperband"])
+# random search runs end to end in tests/test_engines_contract.py
+@pytest.mark.parametrize("algorithm", ["hyperband"])
 def test_keras_tuner_study_logs_like_optuna_and_is_promotable(algorithm, study_file, cli,
                                                              workdir):
     path = study_file()

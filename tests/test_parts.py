@@ -39,7 +39,7 @@ def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
                       "learning_rate": 0.01, "batch_size": 64, "optimizer": "adam",
                       "activation": "tanh", "dropout": 0.2, "momentum": 0.0,
                       "weight_decay": 0.0, "lr_schedule": "constant", "normalization": "none",
-                      "label_smoothing": 0.0}
+                      "label_smoothing": 0.0, "kernel_initializer": "glorot_uniform"}
 
 
 @pytest.mark.parametrize(("y", "requested", "expected"), [

@@ -21,8 +21,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import TINY_STUDY
 from tuner.core.studyfile import load_study_file
 from tuner.core.tasks import Task
+from tuner.data.prepare import prepare
 from tuner.engines.trial import TrialRunner
-from tuner.jobs.study_run import prepare
 from tuner.tracking.figures import report_process
 from tuner.tracking.figures.report import ReportInputs
 from tuner.tracking.figures.report_process import ReportQueue
@@ -30,7 +30,7 @@ from tuner.tracking.figures.study_plots import StudyPlotsInputs
 from tuner.tracking.runs import Tracker
 
 # Slow enough trials (a few seconds each) to be caught in the middle of one.
-SLOW = (TINY_STUDY.format(extra="")
+SLOW = (TINY_STUDY.format(extra='pruner="none",')  # trials end COMPLETE or killed
         .replace("max_epochs=4", "max_epochs=15").replace("patience=2", "patience=15")
         .replace("synthetic(n=300)", "synthetic(n=1200)").replace("batch_size=32", "batch_size=8"))
 
@@ -342,3 +342,17 @@ def test_a_first_stop_signal_raises_and_a_second_ends_the_process_at_once():
                           timeout=60)
     assert done.returncode == 143, done.stderr
     assert done.stdout.splitlines() == ["first: 15 143 stopped by SIGTERM"]
+
+
+@pytest.mark.slow
+def test_a_worker_reads_its_settings_on_stdin_so_no_password_is_on_its_command_line(workdir):
+    from tuner.core.options import RunOptions
+    from tuner.jobs.workers import start_worker
+
+    secret = "postgresql://user:SECRET@127.0.0.1:9/db"
+    options = RunOptions(storage=secret, tracking_uri=secret, trials=1)
+    worker = start_worker({"study_file": str(workdir / "missing.py"), "overrides": {},
+                           "options": options.as_json()}, dict(os.environ))
+    command_line = Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+    assert worker.wait(timeout=120) == 2
+    assert b"SECRET" not in command_line and b"tuner.jobs.worker" in command_line

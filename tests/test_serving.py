@@ -226,20 +226,29 @@ def test_every_run_records_its_datasets_and_other_data_gets_another_digest(serve
     assert training.dataset.digest not in digests
 
 
-def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_file):
+def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_file, capsys):
     result = tuner.run(study_file(), trials=2, progress=False)
     assert result.study_name == "tiny" and sum(result.states.values()) == 2
+    printed = capsys.readouterr().out  # what `tuner run` prints, from the library
+    assert printed.strip() == result.summary()
+    assert printed.startswith("study tiny: 2 trials (") and "best trial: #" in printed
+    assert repr(result).startswith("<Result tiny: 2 trials (") and "\n" not in repr(result)
     run = MlflowClient(result.tracking_uri).get_run(result.best_run_id)
     assert float(run.data.metrics["trial_value"]) == pytest.approx(result.best_value)
     assert result.best_params["batch_size"] == 32
     rows = synthetic(n=300).x_val[:3]
     assert result.load_best_model().predict(rows, verbose=0).shape == (3, 1)
-    again = tuner.run(study_file(), trials=1, progress=False, max_epochs=2)
+    again = tuner.run(study_file(), trials=1, progress=False, max_epochs=2, verbose=False)
     assert sum(again.states.values()) == 3  # the same study, continued
+    assert capsys.readouterr().out == ""
     notebook = tuner.run(tuner.Study(data=lambda: synthetic(n=300), name="notebook", trials=1,
                                      max_epochs=2), progress=False)
     assert notebook.study_name == "notebook" and notebook.states == {"COMPLETE": 1}
     with pytest.raises(StudyConfigError, match="'epochs' is neither an option of run"):
         tuner.run(study_file(), epochs=3)
+    with pytest.raises(StudyConfigError, match=r"^trials: expected a number > 0, received 0$"):
+        tuner.run(study_file(), trials=0)  # the keyword, not the command line's flag
+    with pytest.raises(StudyConfigError, match="several workers need engine='optuna'"):
+        tuner.run(study_file(), workers=2, engine="keras-tuner")
     with pytest.raises(StudyConfigError, match="workers: several workers load the study"):
         tuner.run(tuner.Study(data=lambda: synthetic(n=300)), workers=2)

@@ -328,9 +328,9 @@ def test_a_logged_model_keeps_its_pins_without_mlflows_map_of_every_package(tmp_
 def test_the_parent_side_of_the_figures_process_loads_no_heavy_library():
     # `tuner run` starts the figures process before TensorFlow's import, and the study's
     # plots are drawn there: neither the start nor the training process pays for plotly.
-    code = ("import sys, tuner.report_process; "
+    code = ("import sys, tuner.tracking.figures.report_process; "
             "print(sorted({'mlflow', 'matplotlib', 'plotly', 'tensorflow'} & set(sys.modules))); "
-            "import tuner.search; print('plotly' in sys.modules)")
+            "import tuner.jobs.study_run; print('plotly' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parents[1])  # this checkout's tuner
     assert done.stdout.split("\n")[:2] == ["[]", "False"]

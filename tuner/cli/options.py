@@ -89,10 +89,13 @@ def with_flags(message: str, command: click.Command) -> str:
     ``storage=...``) or, for a name with an underscore, alone
     (``max_failures``). Each becomes the flag that sets it here:
     ``--trials: ...``, ``--engine optuna``, ``--storage``, ``--max-failures``.
+    Study settings (``STUDY_OPTIONS``) are left as they are: a message about one
+    is about what the study file says.
     """
     for param in command.params:
         flags = [opt for opt in param.opts if opt.startswith("--")]
-        if not isinstance(param, click.Option) or not param.name or not flags:
+        if not isinstance(param, click.Option) or not param.name or not flags \
+                or param.name in STUDY_OPTIONS:
             continue
         name, flag = re.escape(param.name), flags[0]
         message = re.sub(rf"^{name}(?=[: ])", flag, message)
