@@ -1,10 +1,18 @@
-"""Shared fixtures: every test runs in its own directory with its own stores."""
+"""Shared fixtures: every test runs in its own directory with its own stores.
+
+``searched_tiny`` gives a test a finished tiny study without searching it: the
+session searches it once (``tiny_search``) and each test gets a copy of its
+stores, which it may change.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -68,6 +76,36 @@ def study_file(workdir: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@dataclass(frozen=True)
+class TinySearch:
+    """A finished search of ``TINY_STUDY`` (3 trials): its folder and what `tuner run` printed."""
+
+    folder: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def tiny_search(tmp_path_factory: pytest.TempPathFactory) -> TinySearch:
+    """``tuner run tiny.py --trials 3`` once per session, in a folder of its own."""
+    folder = tmp_path_factory.mktemp("tiny-search")
+    (folder / "tiny.py").write_text(textwrap.dedent(TINY_STUDY.format(extra="")))
+    keras.utils.set_random_seed(0)
+    with contextlib.chdir(folder):
+        result = CliRunner().invoke(main, ["run", "tiny.py", "--trials", "3", "--no-progress"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return TinySearch(folder, result.stdout)
+
+
+@pytest.fixture
+def searched_tiny(tiny_search: TinySearch, workdir: Path) -> str:
+    """The session's finished tiny study, copied here: ./tiny.py and its stores in ./mlruns
+    (its artifacts stay in the session's folder). Returns what `tuner run` printed."""
+    shutil.copytree(tiny_search.folder / "mlruns", workdir / "mlruns")
+    shutil.copy(tiny_search.folder / "tiny.py", workdir / "tiny.py")
+    return tiny_search.output
 
 
 @pytest.fixture

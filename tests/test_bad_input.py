@@ -114,15 +114,16 @@ def test_unreachable_storage_fails_fast_and_hides_password(study_file, cli):
     assert "secret" not in result.output
 
 
-def test_existing_study_with_other_direction_is_refused_and_kept(study_file, cli, workdir):
-    cli("run", study_file(), "--trials", "1", "--no-progress")
+def test_existing_study_with_other_direction_is_refused_and_kept(searched_tiny, study_file, cli,
+                                                                workdir):
     flipped = study_file(extra="objective='val_loss',")
 
     result = cli("run", flipped, "--trials", "1", "--no-progress")
 
     assert_one_line_usage_error(result, "already exists with direction 'maximize'")
+    assert "run it under another --study-name" in result.stderr
     storage = f"sqlite:///{workdir}/mlruns/optuna.db"
-    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 1
+    assert len(optuna.load_study(study_name="tiny", storage=storage).trials) == 3
 
 
 def test_store_folder_that_cannot_be_created(study_file, cli, workdir):
@@ -141,3 +142,24 @@ def test_store_folder_that_cannot_be_created(study_file, cli, workdir):
 ])
 def test_click_usage_errors_are_one_line_too(args, expected, cli):
     assert_one_line_usage_error(cli(*args), expected)
+
+
+@pytest.mark.parametrize(("library", "command_line"), [
+    ("trials: expected a number > 0, received 0", "--trials: expected a number > 0, received 0"),
+    ("workers: several workers need engine='optuna' (...)",
+     "--workers: several workers need --engine optuna (...)"),
+    ("fix the study or raise max_failures", "fix the study or raise --max-failures"),
+    ("storage 'x' is not a database URL", "--storage 'x' is not a database URL"),
+    ("run `tuner run` here first, or pass tracking_uri=...",
+     "run `tuner run` here first, or pass --tracking-uri"),
+    ("run it under another name=...", "run it under another --study-name"),
+    # a study setting's own message is about the study file: left as it is
+    ("study file s.py: mixed_precision: expected False", "study file s.py: mixed_precision: "
+     "expected False"),
+    ("seed: expected an integer, received 'x'", "seed: expected an integer, received 'x'"),
+])
+def test_the_library_names_keywords_and_the_command_line_its_flags(library, command_line):
+    from tuner.cli.main import run
+    from tuner.cli.options import with_flags
+
+    assert with_flags(library, run) == command_line

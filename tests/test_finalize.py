@@ -175,12 +175,10 @@ def test_a_study_can_finalize_at_the_end_of_tuner_run(workdir, cli):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["finalize", "nothing-here"], "no study named 'nothing-here'"),
-    (["finalize", "binary", "--top", "0"], "--top"),
-    (["finalize", "binary", "--method", "vote"], "--method"),
+    (["finalize", "tiny", "--top", "0"], "--top"),
+    (["finalize", "tiny", "--method", "vote"], "--method"),
 ])
-def test_bad_finalize_input_gives_one_line_and_exit_2(workdir, cli, args, message):
-    assert cli("run", write_study(workdir, "binary"), "--trials", "1",
-               "--no-progress").exit_code == 0
+def test_bad_finalize_input_gives_one_line_and_exit_2(searched_tiny, cli, args, message):
     result = cli(*args)
     assert result.exit_code == 2
     assert message in result.output

@@ -89,19 +89,21 @@ def with_flags(message: str, command: click.Command) -> str:
     ``storage=...``) or, for a name with an underscore, alone
     (``max_failures``). Each becomes the flag that sets it here:
     ``--trials: ...``, ``--engine optuna``, ``--storage``, ``--max-failures``.
-    Study settings (``STUDY_OPTIONS``) are left as they are: a message about one
-    is about what the study file says.
+    A study setting (``STUDY_OPTIONS``) is translated in the advice form only
+    (``name=...``): elsewhere a message about one is about what the study file
+    says.
     """
     for param in command.params:
         flags = [opt for opt in param.opts if opt.startswith("--")]
-        if not isinstance(param, click.Option) or not param.name or not flags \
-                or param.name in STUDY_OPTIONS:
+        if not isinstance(param, click.Option) or not param.name or not flags:
             continue
         name, flag = re.escape(param.name), flags[0]
-        message = re.sub(rf"^{name}(?=[: ])", flag, message)
         message = re.sub(rf"\b{name}=\.\.\.", flag, message)
         message = re.sub(rf"\b{name}=(?:'([^']*)'|([\w.-]+))",
                          lambda m, flag=flag: f"{flag} {m.group(1) or m.group(2)}", message)
+        if param.name in STUDY_OPTIONS:
+            continue
+        message = re.sub(rf"^{name}(?=[: ])", flag, message)
         if "_" in param.name:
             message = re.sub(rf"\b{name}\b", flag, message)
     return message
