@@ -92,9 +92,12 @@ def tiny_search(tmp_path_factory: pytest.TempPathFactory) -> TinySearch:
     folder = tmp_path_factory.mktemp("tiny-search")
     (folder / "tiny.py").write_text(textwrap.dedent(TINY_STUDY.format(extra="")))
     keras.utils.set_random_seed(0)
+    stores = folder / "mlruns"  # named: an earlier test's MLFLOW_TRACKING_URI may linger
     with contextlib.chdir(folder):
-        result = CliRunner().invoke(main, ["run", "tiny.py", "--trials", "3", "--no-progress"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(main, [
+            "run", "tiny.py", "--trials", "3", "--no-progress",
+            "--tracking-uri", f"sqlite:///{stores}/mlflow.db",
+            "--storage", f"sqlite:///{stores}/optuna.db"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return TinySearch(folder, result.stdout)
 

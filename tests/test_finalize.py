@@ -69,6 +69,7 @@ def write_study(workdir, kind: str, extra: str = "") -> str:
     return str(path)
 
 
+@pytest.mark.slow  # a subprocess
 def test_each_task_kind_finalizes_to_one_model_that_loads_without_tuner(workdir, cli):
     uri = f"sqlite:///{workdir}/mlruns/mlflow.db"
     inputs = {}

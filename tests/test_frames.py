@@ -221,6 +221,7 @@ print(json.dumps({"schema": schema, "outputs": model.predict(rows).to_numpy().to
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, study_file, workdir):
     path = frame_study(study_file, workdir)
     result = cli("run", path, "--no-progress")

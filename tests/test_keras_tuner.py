@@ -57,6 +57,7 @@ def test_translated_space_matches_the_optuna_one(space):
 
 
 # random search runs end to end in tests/test_engines_contract.py
+@pytest.mark.slow  # a search and its resumption
 @pytest.mark.parametrize("algorithm", ["hyperband"])
 def test_keras_tuner_study_logs_like_optuna_and_is_promotable(algorithm, study_file, cli,
                                                              workdir):

@@ -337,6 +337,7 @@ print("not reached", flush=True)
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_first_stop_signal_raises_and_a_second_ends_the_process_at_once():
     done = subprocess.run([sys.executable, "-c", SECOND_STOP], capture_output=True, text=True,
                           timeout=60)

@@ -85,18 +85,17 @@ def test_logged_model_loads_back_through_keras_and_pyfunc(searched_tiny, trackin
     assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
 
 
-def test_rerun_continues_the_study_and_numbering(study_file, cli, tracking_uri, storage):
-    path = study_file()
-    cli("run", path, "--trials", "2", "--no-progress")
-    result = cli("run", path, "--trials", "2", "--no-progress")
+def test_rerun_continues_the_study_and_numbering(searched_tiny, cli, tracking_uri, storage):
+    result = cli("run", "tiny.py", "--trials", "2", "--no-progress")  # 3 trials searched before
 
     assert result.exit_code == 0, result.output
     study = optuna.load_study(study_name="tiny", storage=storage)
-    assert [t.number for t in study.trials] == [0, 1, 2, 3]
-    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 5
     client = MlflowClient(tracking_uri)
     assert len(parent_runs(client, "tiny")) == 2
-    assert [r.data.tags["tuner.trial"] for r in trial_runs(client, "tiny")] == ["0", "1", "2", "3"]
+    assert [r.data.tags["tuner.trial"] for r in trial_runs(client, "tiny")] == [
+        "0", "1", "2", "3", "4"]
 
 
 def test_study_designed_to_prune_prunes(study_file, cli, tracking_uri, storage):

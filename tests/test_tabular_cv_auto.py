@@ -135,6 +135,7 @@ def test_cv_with_keras_tuner_is_refused(cli, study_file, workdir):
                                      "run this study with --engine optuna, or drop cv")
 
 
+@pytest.mark.slow  # the finder trains twice, then two searches
 def test_auto_learning_rate_runs_the_finder_once_per_optimizer(cli, study_file, workdir):
     body = """
     import tuner
