@@ -17,12 +17,16 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-import mlflow
-import pytest
-from click.testing import CliRunner, Result
+from tuner.runtime.process import import_tensorflow_quietly
 
-from tuner.cli.main import main
+import_tensorflow_quietly()  # TensorFlow's start-up lines would follow pytest's summary
+
+import keras  # noqa: E402
+import mlflow  # noqa: E402
+import pytest  # noqa: E402
+from click.testing import CliRunner, Result  # noqa: E402
+
+from tuner.cli.main import main  # noqa: E402
 
 TINY_STUDY = """
 import tuner
