@@ -168,15 +168,17 @@ class OptunaEngine:
         # numbers, or its random start-up trials would repeat configurations.
         offset = len(self.ostudy.trials) + 1000 * options.worker
         self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
-        self.fail_trials_of_dead_owners(storage)
+        self.storage = storage
+        self.fail_trials_of_dead_owners()
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
             )
 
-    def fail_trials_of_dead_owners(self, storage: optuna.storages.BaseStorage) -> None:
+    def fail_trials_of_dead_owners(self) -> None:
         """RUNNING trials whose process, on this host, has ended: FAIL now, as a stale
         heartbeat would make them after ``stale_after`` seconds."""
+        storage = self.storage
         study_id = storage.get_study_id_from_name(self.study.name)
         for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if owner.state(trial.user_attrs.get("owner", "")) != "gone":

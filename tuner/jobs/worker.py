@@ -1,15 +1,23 @@
 """One worker of ``tuner run --workers N``: ``python -m tuner.jobs.worker``.
 
-It reads ``{"study_file", "overrides", "options"}`` as JSON on standard input
-(``workers.start_worker``), loads the study file again and searches its share.
-A library error prints one line and exits 2; a stop signal stops it as Ctrl-C
-does, its running trial recorded.
+It reads ``{"study_file", "overrides", "options"}`` as one line of JSON on its
+standard input (``workers.start_worker``), loads the study file again and
+searches its share. The rest of standard input is the coordinator's lifeline:
+when it closes, the coordinator has ended, and the worker stops as SIGTERM
+stops it, its running trial recorded, and ends the parent run if no process
+owns it any more. SIGINT, SIGTERM and SIGHUP stop it whatever the process
+that started the coordinator ignored (``nohup`` and ``&`` in a script ignore
+SIGINT). A library error prints one line and exits 2.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+from typing import IO
 
 from tuner.core.errors import Interrupted, TunerError
 from tuner.core.options import RunOptions
@@ -19,11 +27,26 @@ from tuner.jobs.summary import interrupted_line
 from tuner.runtime import interrupts, process
 
 
-def work(spec: dict) -> None:
-    """Search the worker's share of the study ``spec`` names."""
-    options = RunOptions(**spec["options"])
+class CoordinatorWatch:
+    """Reads the coordinator's pipe to its end on a thread, then stops this process."""
+
+    def __init__(self, pipe: IO[str]) -> None:
+        self.gone = threading.Event()
+        threading.Thread(target=self._watch, args=(pipe,), daemon=True,
+                         name="coordinator-watch").start()
+
+    def _watch(self, pipe: IO[str]) -> None:
+        for _ in pipe:
+            pass
+        self.gone.set()
+        if not interrupts.stopping():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def work(options: RunOptions, study_file: str, overrides: dict) -> None:
+    """Search the worker's share of the study."""
     with process.libraries_loading():
-        study = load_study_file(spec["study_file"], spec["overrides"])
+        study = load_study_file(study_file, overrides)
         with figures_process_first(creating_store=False, trains_here=True):
             process.quiet_libraries(debug=options.debug)
         from tuner.jobs.study_run import run_study  # TensorFlow is loaded: the training side
@@ -34,16 +57,24 @@ def work(spec: dict) -> None:
 def main() -> int:
     """The worker process: its exit status (0, 2 for a library error, or the stop's)."""
     process.own()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    spec = json.loads(sys.stdin.readline())
+    options = RunOptions(**spec["options"])
+    watch = CoordinatorWatch(sys.stdin)
     try:
-        work(json.loads(sys.stdin.read()))
+        work(options, spec["study_file"], spec["overrides"])
     except Interrupted as exc:
         print(interrupted_line(interrupts.stop_reason(), exc.outcome), file=sys.stderr)
+        if watch.gone.is_set() and options.parent_run_id:
+            from tuner.tracking.housekeeping import close_orphaned_parent  # MLflow: loaded
+
+            close_orphaned_parent(options.tracking_uri, options.parent_run_id)
+        return interrupts.exit_status()
+    except KeyboardInterrupt:
         return interrupts.exit_status()
     except TunerError as exc:
         print(f"Error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return interrupts.exit_status()
     return 0
 
 

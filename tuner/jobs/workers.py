@@ -3,9 +3,17 @@
 The coordinator creates both stores and the parent run first (several
 processes creating one SQLite database at once race on its schema), then
 starts the worker processes (``tuner.jobs.worker``), which share the Optuna
-study and join the parent run, each with its share of the trials and of the
-CPU cores. A worker reads its settings as JSON on its standard input, so no
-URL or password stands on a command line that other users can list.
+study and join the parent run, each with its share of the trials, of the CPU
+cores and, where the machine has several, one GPU each.
+
+A worker reads its settings as one line of JSON on its standard input, so no
+URL or password stands on a command line that other users can list; the pipe
+stays open while the coordinator lives, and a worker whose pipe closes (the
+coordinator ended, however it ended: kill -9 included) stops as SIGTERM stops
+it. Workers run in a process group of their own: a stop signal reaches them
+once, forwarded by the coordinator. A worker killed by a signal is reported
+by that signal, its running trial is failed at once, and a new worker runs
+the trials it had left.
 """
 
 from __future__ import annotations
@@ -16,14 +24,23 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tuner.core.errors import Interrupted, TunerError
+from tuner.core.errors import Interrupted, StudyConfigError, TunerError
 from tuner.core.options import RunOptions
 from tuner.core.study import Study
 from tuner.engines.base import SearchOutcome
+from tuner.engines.optuna_engine import OptunaEngine
 from tuner.jobs.study_run import close_parent, open_run
+from tuner.runtime import owner
+
+# Resident memory of one worker training an MLP (TensorFlow, MLflow, Optuna loaded):
+# about 400 MB measured here, with room for the data.
+WORKER_MEMORY_BYTES = 600 * 2**20
+POLL_SECONDS = 0.2
 
 
 def shares(n_trials: int | None, n_workers: int) -> list[int | None]:
@@ -35,11 +52,48 @@ def shares(n_trials: int | None, n_workers: int) -> list[int | None]:
     return [n_trials // n_workers + (i < n_trials % n_workers) for i in range(n_workers)]
 
 
-def thread_env(n_workers: int) -> dict[str, str]:
-    """Split the cores: TensorFlow reads these before it starts its thread pools."""
+def check_capacity(n_workers: int, available_bytes: int | None) -> None:
+    """Refuse more workers than the machine's free memory holds (``None``: unknown)."""
+    if available_bytes is None or n_workers * WORKER_MEMORY_BYTES <= available_bytes:
+        return
+    most = max(1, available_bytes // WORKER_MEMORY_BYTES)
+    raise StudyConfigError(
+        f"workers: {n_workers} workers need about {n_workers * WORKER_MEMORY_BYTES / 2**30:.1f} "
+        f"GiB of memory and this machine has {available_bytes / 2**30:.1f} GiB free; "
+        f"use at most {most}")
+
+
+def available_memory() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes; None where there is none."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs workers may use: ``CUDA_VISIBLE_DEVICES`` where set, else TensorFlow's."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [g for g in given.split(",") if g.strip() and g.strip() != "-1"]
+    import tensorflow as tf  # loaded already: the coordinator prepared the study
+
+    return [str(i) for i in range(len(tf.config.list_physical_devices("GPU")))]
+
+
+def worker_env(worker: int, n_workers: int, gpus: Sequence[str]) -> dict[str, str]:
+    """A worker's environment: its share of the cores (TensorFlow reads these before it
+    starts its thread pools) and, where there are GPUs, one of them, round-robin."""
     per_worker = max(1, (os.cpu_count() or 1) // n_workers)
-    return {**os.environ, "TF_NUM_INTRAOP_THREADS": str(per_worker),
-            "TF_NUM_INTEROP_THREADS": "1"}
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(per_worker),
+           "TF_NUM_INTEROP_THREADS": "1"}
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[worker % len(gpus)]
+    return env
 
 
 def worker_command() -> list[str]:
@@ -48,42 +102,137 @@ def worker_command() -> list[str]:
 
 
 def start_worker(spec: Mapping[str, Any], env: Mapping[str, str]) -> subprocess.Popen:
-    """A worker process, handed ``spec`` (study file, overrides, options) through a pipe."""
-    worker = subprocess.Popen(worker_command(), env=dict(env), stdin=subprocess.PIPE, text=True)
+    """A worker in a process group of its own, handed ``spec`` (study file, overrides,
+    options) as one line on a pipe that stays open while this process lives."""
+    worker = subprocess.Popen(worker_command(), env=dict(env), stdin=subprocess.PIPE, text=True,
+                              process_group=0)
     assert worker.stdin is not None
-    worker.stdin.write(json.dumps(spec))
-    worker.stdin.close()
+    worker.stdin.write(json.dumps(spec) + "\n")
+    worker.stdin.flush()
     return worker
+
+
+def signal_name(returncode: int) -> str:
+    return signal.Signals(-returncode).name if -returncode in signal.valid_signals() \
+        else f"signal {-returncode}"
+
+
+@dataclass
+class Slot:
+    """One worker's place: its number, its process, and the trials it was given."""
+
+    number: int
+    process: subprocess.Popen
+    trials: int | None
+    started: float
+
+
+class Workers:
+    """The worker processes of one coordinator, replaced when one is killed."""
+
+    def __init__(self, study_file: str, overrides: Mapping[str, Any], options: RunOptions,
+                 engine: OptunaEngine, parent_run_id: str) -> None:
+        self.spec = {"study_file": study_file, "overrides": dict(overrides)}
+        self.options = dataclasses.replace(options, parent_run_id=parent_run_id, progress=False)
+        self.engine = engine
+        self.replacements_left = options.max_failures
+        per_worker = shares(options.trials, options.workers)
+        self.env = [worker_env(i, len(per_worker), visible_gpus())
+                    for i in range(len(per_worker))]
+        self.slots = [self._start(i, share) for i, share in enumerate(per_worker)]
+        self.began = time.monotonic()
+
+    def _start(self, number: int, trials: int | None, timeout: float | None = None) -> Slot:
+        options = dataclasses.replace(self.options, worker=number, trials=trials,
+                                      timeout=timeout or self.options.timeout)
+        process = start_worker({**self.spec, "options": options.as_json()}, self.env[number])
+        return Slot(number, process, trials, time.monotonic())
+
+    def wait(self) -> list[str]:
+        """Until every worker has ended; what went wrong, one line per worker."""
+        problems: dict[int, str] = {}
+        handled: set[int] = set()
+        while any(slot.process.poll() is None for slot in self.slots):
+            time.sleep(POLL_SECONDS)
+            for i, slot in enumerate(self.slots):
+                code = slot.process.poll()
+                if code is None or code >= 0 or slot.process.pid in handled:
+                    continue
+                handled.add(slot.process.pid)
+                replacement, problem = self._replace(slot)
+                if replacement is not None:
+                    self.slots[i] = replacement
+                if problem:
+                    problems[slot.number] = problem
+        for slot in self.slots:
+            code = slot.process.wait()
+            if code > 0 and slot.number not in problems:
+                problems[slot.number] = (f"worker {slot.number} exited with status {code} "
+                                         "(its error is printed above)")
+        return [problems[n] for n in sorted(problems)]
+
+    def _replace(self, slot: Slot) -> tuple[Slot | None, str | None]:
+        """A worker was killed: fail its trial at once, start a worker for what it had left.
+
+        Returns the new worker (None when nothing is left) and a problem to report
+        (when too many workers were killed to replace another).
+        """
+        self.engine.fail_trials_of_dead_owners()
+        killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
+        left = None if slot.trials is None else slot.trials - self._trials_of(slot.process.pid)
+        timeout = None if self.options.timeout is None else (
+            self.options.timeout - (time.monotonic() - self.began))
+        if self.replacements_left <= 0:
+            return None, f"{killed} (and {self.options.max_failures} before it)"
+        if left == 0 or (timeout is not None and timeout <= 0):
+            print(f"{killed}; its running trial was recorded as failed", file=sys.stderr)
+            return None, None
+        self.replacements_left -= 1
+        more = "its remaining trials" if left is None else f"its {left} remaining trial(s)"
+        print(f"{killed}; its running trial was recorded as failed, a new worker runs {more}",
+              file=sys.stderr)
+        return self._start(slot.number, left, timeout), None
+
+    def _trials_of(self, pid: int) -> int:
+        """Trials of the study that process ``pid`` of this host started."""
+        return sum(1 for t in self.engine.optuna_view().get_trials(deepcopy=False)
+                   if owner.pid_of(t.user_attrs.get("owner", "")) == pid)
+
+    def stop(self, signum: int) -> None:
+        """Forward a stop to every running worker, and wait for them to record their trial."""
+        for slot in self.slots:
+            if slot.process.poll() is None:
+                slot.process.send_signal(signum)
+        for slot in self.slots:
+            slot.process.wait()
+
+    def close(self) -> None:
+        """Close the pipes: a worker still running then stops (none is, after ``wait``)."""
+        for slot in self.slots:
+            if slot.process.stdin and not slot.process.stdin.closed:
+                slot.process.stdin.close()
 
 
 def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
                 options: RunOptions) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
+    check_capacity(len(shares(options.trials, options.workers)), available_memory())
     _, engine, tracker = open_run(study, options)
-    per_worker = shares(options.trials, options.workers)
-    env = thread_env(len(per_worker))
-    processes = [
-        start_worker({"study_file": study_file, "overrides": dict(overrides),
-                      "options": dataclasses.replace(
-                          options, worker=i, parent_run_id=tracker.parent_run_id, trials=share,
-                          progress=False).as_json()}, env)
-        for i, share in enumerate(per_worker)
-    ]
     status = "FAILED"
+    workers: Workers | None = None
     try:
-        codes = [p.wait() for p in processes]
-        status = "FINISHED" if not any(codes) else "FAILED"
-    except KeyboardInterrupt:
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in processes:
-            p.wait()
+        workers = Workers(study_file, overrides, options, engine, tracker.parent_run_id)
+        problems = workers.wait()
+        status = "FAILED" if problems else "FINISHED"
+    except KeyboardInterrupt as stop:
+        if workers is not None:
+            workers.stop(getattr(stop, "signum", signal.SIGINT))
         status = "KILLED"
         raise Interrupted(engine.outcome()) from None
     finally:
+        if workers is not None:
+            workers.close()
         close_parent(tracker, status, engine)
-    failed = [f"worker {i} exited with status {c}" for i, c in enumerate(codes) if c]
-    if failed:
-        raise TunerError("; ".join(failed) + " (its error is printed above)")
+    if problems:
+        raise TunerError("; ".join(problems))
     return engine.outcome()

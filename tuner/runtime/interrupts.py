@@ -50,6 +50,11 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     raise SignalStop(signum)
 
 
+def stopping() -> bool:
+    """Whether a stop signal (SIGTERM, SIGHUP) has arrived in this process."""
+    return bool(_received)
+
+
 def exit_status() -> int:
     """What an interrupted ``tuner`` command exits with: 130 for Ctrl-C, else 128 + the
     stop signal's number (143 for SIGTERM, 129 for SIGHUP)."""

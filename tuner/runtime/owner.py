@@ -34,6 +34,15 @@ def state(owner: str) -> Literal["alive", "gone", "unknown"]:
     return "alive" if _started(pid_number) == started else "gone"
 
 
+def pid_of(owner: str) -> int | None:
+    """The pid ``owner`` names, if that process ran on this host."""
+    try:
+        host, pid, _ = owner.rsplit(":", 2)
+        return int(pid) if host == socket.gethostname() else None
+    except ValueError:
+        return None
+
+
 def _started(pid: int) -> str:
     """The process's start time in clock ticks since boot (``/proc/PID/stat``, field 22)."""
     try:

@@ -61,9 +61,15 @@ def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
     if run.info.status == "RUNNING":
         end_killed(client, run, reason)
     parent_id = run.data.tags.get("mlflow.parentRunId")
-    if not parent_id:
-        return
-    parent = client.get_run(parent_id)
+    if parent_id:
+        close_orphaned_parent(tracking_uri, parent_id)
+
+
+def close_orphaned_parent(tracking_uri: str, parent_run_id: str) -> None:
+    """End a parent run KILLED if it is RUNNING and no process on this host owns it (its
+    coordinator died)."""
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(parent_run_id)
     if parent.info.status == "RUNNING" and owner.state(
             parent.data.tags.get("tuner.owner", "")) != "alive":
-        client.set_terminated(parent_id, status="KILLED")
+        client.set_terminated(parent_run_id, status="KILLED")

@@ -1,0 +1,135 @@
+"""Workers and their coordinator: stopped together however the coordinator was started or
+died, a killed worker reported and replaced, no more workers than trials or memory allow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_reliability import SLOW, all_runs, states, wait_for
+from tuner.core.errors import StudyConfigError
+from tuner.jobs.workers import WORKER_MEMORY_BYTES, check_capacity, shares, worker_env
+
+
+def coordinator(path: Path, *args: str, ignore_sigint: bool = False) -> subprocess.Popen:
+    """``tuner run PATH --workers 2`` as a script or scheduler starts it: in the background,
+    with SIGINT ignored where ``ignore_sigint`` (``&`` in a non-interactive shell)."""
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuner.cli", "run", str(path), "--workers", "2",
+         "--no-progress", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=ignore if ignore_sigint else None)
+
+
+def workers_of(pid: int) -> list[int]:
+    """The live ``tuner.jobs.worker`` processes whose parent is ``pid`` (or init, orphaned)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"tuner.jobs.worker" in command and state != "Z" and parent in (pid, 1):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(pids: list[int], seconds: float = 60) -> float:
+    started = time.monotonic()
+    while any(Path(f"/proc/{p}").exists() and "Z" not in
+              Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] for p in pids
+              if Path(f"/proc/{p}/stat").exists()):
+        assert time.monotonic() - started < seconds, f"workers {pids} still run"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def slow_study(study_file, workdir) -> tuple[Path, str, str]:
+    path = study_file(body=SLOW)
+    return (path, f"sqlite:///{workdir}/mlruns/mlflow.db",
+            f"sqlite:///{workdir}/mlruns/optuna.db")
+
+
+def test_no_more_workers_than_trials_and_memory_allow():
+    assert shares(1, 3) == [1]
+    assert shares(5, 2) == [3, 2]
+    assert shares(None, 2) == [None, None]
+    check_capacity(2, 4 * WORKER_MEMORY_BYTES)
+    with pytest.raises(StudyConfigError, match=r"^workers: 1000 workers need about .* GiB of "
+                                               r"memory .* use at most 4$"):
+        check_capacity(1000, 4 * WORKER_MEMORY_BYTES)
+
+
+def test_each_worker_gets_its_share_of_the_cores_and_one_gpu_round_robin():
+    envs = [worker_env(i, 3, ["0", "1"]) for i in range(3)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0"]
+    assert all(e["TF_NUM_INTEROP_THREADS"] == "1" for e in envs)
+    assert "CUDA_VISIBLE_DEVICES" not in worker_env(0, 2, []) or os.environ.get(
+        "CUDA_VISIBLE_DEVICES") is not None
+
+
+@pytest.mark.slow
+def test_sigterm_stops_workers_of_a_coordinator_that_ignores_sigint(slow_study):
+    path, uri, storage = slow_study
+    run = coordinator(path, "--trials", "30", ignore_sigint=True)
+    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    started_before = len(states(storage))
+    pids = workers_of(run.pid)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+
+    assert run.returncode == 143, err
+    assert "stopped by SIGTERM" in err.splitlines()[-1]
+    assert wait_until_gone(pids) < 10
+    trials = states(storage)
+    assert len(trials) == started_before  # no trial started after the signal
+    assert "RUNNING" not in trials
+    assert [r for r in all_runs(uri) if r.info.status == "RUNNING"] == []
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_coordinator_ends_its_workers_within_seconds(slow_study):
+    path, uri, storage = slow_study
+    run = coordinator(path, "--trials", "30")
+    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    pids = workers_of(run.pid)
+    assert len(pids) == 2
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    assert wait_until_gone(pids) < 15
+    assert "RUNNING" not in states(storage)
+    runs = all_runs(uri)
+    assert [r.data.tags.get("tuner.role") for r in runs if r.info.status == "RUNNING"] == []
+    [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    assert parent.info.status == "KILLED"
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_reported_its_trial_failed_and_its_share_run(slow_study):
+    path, uri, storage = slow_study
+    run = coordinator(path, "--trials", "4")
+    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    victim = workers_of(run.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    _, err = run.communicate(timeout=300)
+
+    assert run.returncode == 0, err
+    assert "was killed by SIGKILL; its running trial was recorded as failed, a new worker " \
+           "runs its" in err
+    trials = states(storage)  # the 4 asked for: the killed one FAIL, the rest run
+    assert len(trials) == 4 and trials.count("FAIL") == 1 and trials.count("COMPLETE") == 3
+    assert [r for r in all_runs(uri) if r.info.status == "RUNNING"] == []
