@@ -163,3 +163,13 @@ def test_the_library_names_keywords_and_the_command_line_its_flags(library, comm
     from tuner.cli.options import with_flags
 
     assert with_flags(library, run) == command_line
+
+
+@pytest.mark.parametrize("command", [["ls"], ["show", "tiny"], ["promote", "tiny", "--model", "m"],
+                                     ["finalize", "tiny"]])
+def test_a_damaged_store_is_named_in_one_line_by_every_reading_command(cli, workdir, command):
+    (workdir / "mlruns").mkdir()
+    (workdir / "mlruns" / "mlflow.db").write_bytes(bytes(range(256)) * 20)
+    result = cli(*command)
+    assert_one_line_usage_error(result, "cannot read the SQLite store")
+    assert "mlruns/mlflow.db: file is not a database; restore it from a backup" in result.stderr

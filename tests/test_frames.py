@@ -262,3 +262,9 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     assert cli("promote", "customers", "--model", "churn", "--finalized").exit_code == 0
     predicted = cli("predict", "models:/churn@champion", workdir / "new.csv")
     assert predicted.exit_code == 0 and predicted.output.splitlines()[1].startswith("0,leaves,")
+
+
+def test_a_frame_too_small_to_split_says_so_in_its_own_words():
+    with pytest.raises(DataError, match=r"^1 row\(s\) cannot be split into training, validation, "
+                                        r"test: each split needs a row at least; add rows$"):
+        tuner.Data.from_frame(pd.DataFrame({"a": [1.0], "y": ["yes"]}), target="y")

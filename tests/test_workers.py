@@ -14,7 +14,8 @@ import pytest
 
 from tests.test_reliability import SLOW, all_runs, states, wait_for
 from tuner.core.errors import StudyConfigError
-from tuner.jobs.workers import WORKER_MEMORY_BYTES, check_capacity, shares, worker_env
+from tuner.jobs.workers import shares, worker_env
+from tuner.runtime.machine import WORKER_MEMORY_BYTES, check_capacity
 
 
 def coordinator(path: Path, *args: str, ignore_sigint: bool = False) -> subprocess.Popen:
@@ -133,3 +134,60 @@ def test_a_killed_worker_is_reported_its_trial_failed_and_its_share_run(slow_stu
     trials = states(storage)  # the 4 asked for: the killed one FAIL, the rest run
     assert len(trials) == 4 and trials.count("FAIL") == 1 and trials.count("COMPLETE") == 3
     assert [r for r in all_runs(uri) if r.info.status == "RUNNING"] == []
+
+
+@pytest.mark.slow
+def test_a_second_sigterm_ends_the_coordinator_and_leaves_the_records_consistent(slow_study):
+    path, uri, storage = slow_study
+    run = coordinator(path, "--trials", "30")
+    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    pids = workers_of(run.pid)
+    run.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=120)
+
+    assert run.returncode == 143
+    wait_until_gone(pids)
+    assert "RUNNING" not in states(storage)
+    agree = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": ("FAILED", "KILLED"),
+             "KILLED": "KILLED"}
+    for record in all_runs(uri):
+        assert record.info.status != "RUNNING", record.data.tags
+        if record.data.tags["tuner.role"] == "trial":
+            assert record.info.status in agree[record.data.tags["tuner.state"]]
+
+def test_runs_that_start_together_all_log_the_new_datasets(tmp_path):
+    """Several runs of a new study log the same new datasets at once: none fails on the
+    store's unique key (eight threads, a barrier; each alone was refused 2 times in 3)."""
+    import threading
+
+    import numpy as np
+    from mlflow.tracking import MlflowClient
+
+    from tuner.data.containers import Data
+    from tuner.tracking.lineage import dataset_inputs, log_dataset_inputs
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("together")
+    x = np.random.default_rng(0).random((50, 3)).astype("float32")
+    inputs = dataset_inputs(Data(x, (x[:, 0] > 0.5).astype("int64"), x[:10], x[:10, 0] > 2),
+                            "together")
+    runs = [client.create_run(experiment).info.run_id for _ in range(8)]
+    barrier, errors = threading.Barrier(len(runs)), []
+
+    def log(run_id: str) -> None:
+        barrier.wait()
+        try:
+            log_dataset_inputs(MlflowClient(uri), run_id, inputs)
+        except Exception as exc:  # noqa: BLE001 - the test reports any
+            errors.append(str(exc).splitlines()[0])
+
+    threads = [threading.Thread(target=log, args=(r,)) for r in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert all(len(client.get_run(r).inputs.dataset_inputs) == 2 for r in runs)

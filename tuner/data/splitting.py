@@ -22,6 +22,10 @@ def shuffled_split(n_rows: int, y: np.ndarray, *, validation: int | float, test:
     """Row indices of training, validation and test (empty when ``test`` is 0), drawn at
     random from ``seed``; stratified by class where ``stratify`` and the labels are classes."""
     rows = np.arange(n_rows)
+    names = ["training", "validation"] + (["test"] if test else [])
+    if n_rows < len(names):
+        raise DataError(f"{n_rows} row(s) cannot be split into {', '.join(names)}: each "
+                        f"split needs a row at least; add rows")
     n_test = count_rows("test", test, n_rows) if test else 0
     n_val = count_rows("validation", validation, n_rows)  # fractions are of all rows
     if n_rows - n_test - n_val < 1:

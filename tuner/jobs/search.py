@@ -23,7 +23,7 @@ from tuner.core.errors import StudyConfigError
 from tuner.core.options import RunOptions
 from tuner.core.study import FinalizeSettings, Study
 from tuner.core.studyfile import load_study_file
-from tuner.runtime import process
+from tuner.runtime import machine, process
 
 if TYPE_CHECKING:
     from tuner.engines.base import SearchOutcome
@@ -78,6 +78,10 @@ def search(study: str | Path | Study, options: RunOptions,
             loaded = load_study_file(study, overrides)  # before TensorFlow: bad files fail fast
             source = {"tuner.study_file": str(Path(study).resolve()),
                       "tuner.overrides": json.dumps(overrides)}
+        if options.workers > 1:  # before TensorFlow loads: no worker without a trial
+            trials = options.for_study(loaded).trials
+            machine.check_capacity(options.workers if trials is None else min(
+                options.workers, trials), machine.available_memory())
         from tuner.runtime import stores  # Optuna and SQLAlchemy
 
         found = stores.resolve(options.tracking_uri, options.storage)

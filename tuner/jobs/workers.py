@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.core.errors import Interrupted, StudyConfigError, TunerError
+from tuner.core.errors import Interrupted, TunerError
 from tuner.core.options import RunOptions
 from tuner.core.study import Study
 from tuner.engines.base import SearchOutcome
@@ -37,9 +37,6 @@ from tuner.engines.optuna_engine import OptunaEngine
 from tuner.jobs.study_run import close_parent, open_run
 from tuner.runtime import owner
 
-# Resident memory of one worker training an MLP (TensorFlow, MLflow, Optuna loaded):
-# about 400 MB measured here, with room for the data.
-WORKER_MEMORY_BYTES = 600 * 2**20
 POLL_SECONDS = 0.2
 
 
@@ -50,29 +47,6 @@ def shares(n_trials: int | None, n_workers: int) -> list[int | None]:
         return [None] * n_workers
     n_workers = min(n_workers, n_trials)
     return [n_trials // n_workers + (i < n_trials % n_workers) for i in range(n_workers)]
-
-
-def check_capacity(n_workers: int, available_bytes: int | None) -> None:
-    """Refuse more workers than the machine's free memory holds (``None``: unknown)."""
-    if available_bytes is None or n_workers * WORKER_MEMORY_BYTES <= available_bytes:
-        return
-    most = max(1, available_bytes // WORKER_MEMORY_BYTES)
-    raise StudyConfigError(
-        f"workers: {n_workers} workers need about {n_workers * WORKER_MEMORY_BYTES / 2**30:.1f} "
-        f"GiB of memory and this machine has {available_bytes / 2**30:.1f} GiB free; "
-        f"use at most {most}")
-
-
-def available_memory() -> int | None:
-    """``MemAvailable`` of ``/proc/meminfo`` in bytes; None where there is none."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def visible_gpus() -> list[str]:
@@ -216,7 +190,6 @@ class Workers:
 def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
                 options: RunOptions) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
-    check_capacity(len(shares(options.trials, options.workers)), available_memory())
     _, engine, tracker = open_run(study, options)
     status = "FAILED"
     workers: Workers | None = None

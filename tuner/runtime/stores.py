@@ -54,14 +54,31 @@ def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
 
 
 def existing_tracking_uri(tracking_uri: str | None) -> str:
-    """The tracking URI to read from; the default one only if ``tuner run`` created it."""
-    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _existing_default(
-        "mlflow.db", "tracking store", "tracking_uri")
+    """The tracking URI to read from; the default one only if ``tuner run`` created it.
+    A SQLite store that is not a database is refused in one line (``check_readable``)."""
+    return check_readable(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+                          or _existing_default("mlflow.db", "tracking store", "tracking_uri"))
 
 
 def existing_storage_url(storage_url: str | None) -> str:
     """The Optuna storage to read; the default one only if ``tuner run`` created it."""
-    return storage_url or _existing_default("optuna.db", "Optuna storage", "storage")
+    return check_readable(storage_url or _existing_default("optuna.db", "Optuna storage",
+                                                           "storage"))
+
+
+def check_readable(url: str) -> str:
+    """``url``, after reading a SQLite store's schema without writing to it: a damaged or
+    foreign file gives one ``StoreError`` naming it, not a traceback from SQLAlchemy."""
+    database = sqlite_file(url)
+    if database is None or not database.exists():
+        return url
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            db.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the SQLite store {database}: {exc}; restore it from a "
+                         "backup, or move it away and run again") from exc
+    return url
 
 
 def _existing_default(file_name: str, what: str, option: str) -> str:

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.runtime import owner
 from tuner.tracking.figures.report import TrialReport
+from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_keras_model
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def open_finalize_run(client: MlflowClient, experiment_id: str, study_name: str,
                             tags={"tuner.study": study_name, "tuner.role": "finalize",
                                   "tuner.owner": owner.this_process()})
     run_id = run.info.run_id
-    client.log_inputs(run_id, datasets=datasets)
+    log_dataset_inputs(client, run_id, datasets)
     try:
         yield FinalizeRun(client, run_id)
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from tuner.core.errors import StoreError
 from tuner.runtime import owner
 from tuner.runtime.stores import write_ahead_log
+from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_array, log_keras_model
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Tracker:
         parent run where ``on_parent``."""
         self.datasets = datasets
         if on_parent:
-            self.client.log_inputs(self.parent_run_id, datasets=datasets)
+            log_dataset_inputs(self.client, self.parent_run_id, datasets)
 
     def start_trial(
         self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
@@ -114,7 +115,7 @@ class Tracker:
         )
         self._log(run.info.run_id, params=params)
         if self.datasets:
-            self.client.log_inputs(run.info.run_id, datasets=self.datasets)
+            log_dataset_inputs(self.client, run.info.run_id, self.datasets)
         return run.info.run_id
 
     def epoch_logger(self, run_id: str, prefix: str = "") -> EpochLogger:
