@@ -354,6 +354,11 @@ def test_a_worker_reads_its_settings_on_stdin_so_no_password_is_on_its_command_l
     options = RunOptions(storage=secret, tracking_uri=secret, trials=1)
     worker = start_worker({"study_file": str(workdir / "missing.py"), "overrides": {},
                            "options": options.as_json()}, dict(os.environ))
-    command_line = Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+    command_line = b""
+    for _ in range(100):  # empty until the new process has exec'd its program
+        command_line = Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+        if b"tuner" in command_line:
+            break
+        time.sleep(0.05)
     assert worker.wait(timeout=120) == 2
     assert b"SECRET" not in command_line and b"tuner.jobs.worker" in command_line

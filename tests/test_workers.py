@@ -30,6 +30,15 @@ def coordinator(path: Path, *args: str, ignore_sigint: bool = False) -> subproce
         start_new_session=True, preexec_fn=ignore if ignore_sigint else None)
 
 
+def training(study: tuple[Path, str, str], trials: int, **options: bool
+             ) -> tuple[subprocess.Popen, list[int]]:
+    """A coordinator of ``trials`` trials once both its workers train one; its workers."""
+    path, _, storage = study
+    run = coordinator(path, "--trials", str(trials), **options)
+    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    return run, workers_of(run.pid)
+
+
 def workers_of(pid: int) -> list[int]:
     """The live ``tuner.jobs.worker`` processes whose parent is ``pid`` (or init, orphaned)."""
     found = []
@@ -84,11 +93,9 @@ def test_each_worker_gets_its_share_of_the_cores_and_one_gpu_round_robin():
 
 @pytest.mark.slow
 def test_sigterm_stops_workers_of_a_coordinator_that_ignores_sigint(slow_study):
-    path, uri, storage = slow_study
-    run = coordinator(path, "--trials", "30", ignore_sigint=True)
-    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
+    _, uri, storage = slow_study
+    run, pids = training(slow_study, 30, ignore_sigint=True)
     started_before = len(states(storage))
-    pids = workers_of(run.pid)
     run.send_signal(signal.SIGTERM)
     _, err = run.communicate(timeout=120)
 
@@ -103,10 +110,8 @@ def test_sigterm_stops_workers_of_a_coordinator_that_ignores_sigint(slow_study):
 
 @pytest.mark.slow
 def test_kill_9_of_the_coordinator_ends_its_workers_within_seconds(slow_study):
-    path, uri, storage = slow_study
-    run = coordinator(path, "--trials", "30")
-    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
-    pids = workers_of(run.pid)
+    _, uri, storage = slow_study
+    run, pids = training(slow_study, 30)
     assert len(pids) == 2
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
@@ -121,11 +126,9 @@ def test_kill_9_of_the_coordinator_ends_its_workers_within_seconds(slow_study):
 
 @pytest.mark.slow
 def test_a_killed_worker_is_reported_its_trial_failed_and_its_share_run(slow_study):
-    path, uri, storage = slow_study
-    run = coordinator(path, "--trials", "4")
-    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
-    victim = workers_of(run.pid)[0]
-    os.kill(victim, signal.SIGKILL)
+    _, uri, storage = slow_study
+    run, pids = training(slow_study, 4)
+    os.kill(pids[0], signal.SIGKILL)
     _, err = run.communicate(timeout=300)
 
     assert run.returncode == 0, err
@@ -138,10 +141,8 @@ def test_a_killed_worker_is_reported_its_trial_failed_and_its_share_run(slow_stu
 
 @pytest.mark.slow
 def test_a_second_sigterm_ends_the_coordinator_and_leaves_the_records_consistent(slow_study):
-    path, uri, storage = slow_study
-    run = coordinator(path, "--trials", "30")
-    wait_for(run, lambda: states(storage).count("RUNNING") == 2)
-    pids = workers_of(run.pid)
+    _, uri, storage = slow_study
+    run, pids = training(slow_study, 30)
     run.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     run.send_signal(signal.SIGTERM)
