@@ -6,6 +6,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tuner.core.errors import DataError, StudyConfigError, TunerError
 from tuner.core.study import Study
 from tuner.core.tasks import Task
@@ -31,6 +33,27 @@ class TrialSettings:
 
 
 @dataclass(frozen=True)
+class TargetScale:
+    """A regression target's training mean and spread, per output column.
+
+    The network learns the standardized target; its last layer (Keras's
+    ``Rescaling``) gives it back in the target's own units, so a logged model
+    predicts prices as prices.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def target_scale(y: np.ndarray) -> TargetScale:
+    """The mean and standard deviation of each target column (1 where a column is constant)."""
+    y = np.asarray(y, dtype="float64").reshape(len(y), -1)
+    std = y.std(axis=0)
+    return TargetScale(tuple(float(v) for v in y.mean(axis=0)),
+                       tuple(float(v) if v > 0 else 1.0 for v in std))
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A study's data, loaded and checked once per process, with its task and settings."""
 
@@ -42,6 +65,7 @@ class Prepared:
     scaling_rule: ScalingRule = ScalingRule()
     folds: tuple[Fold, ...] = ()
     warnings: tuple[SplitWarning, ...] = ()
+    target_scale: TargetScale | None = None  # regression only
 
 
 def prepare(study: Study) -> Prepared:
@@ -68,7 +92,8 @@ def prepare(study: Study) -> Prepared:
     folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
     return Prepared(data=data, task=task, settings=settings, class_names=class_names,
                     scaling=rule.fit(data.x_train), scaling_rule=rule, folds=folds,
-                    warnings=warnings)
+                    warnings=warnings, target_scale=target_scale(data.y_train)
+                    if task.kind == "regression" else None)
 
 
 def load_data(study: Study) -> Data:

@@ -13,6 +13,7 @@ import numpy as np
 from tuner.core.errors import StudyConfigError
 from tuner.core.tasks import METRICS, Task
 from tuner.data.containers import Data
+from tuner.data.prepare import TargetScale
 from tuner.data.preprocessing import InputScaling
 
 SAMPLES_PER_EXECUTION = 1024
@@ -172,6 +173,21 @@ def targets_for(data: Data, task: Task, compiled: Task) -> Data:
     return dataclasses.replace(data, **labels)
 
 
+def target_layers(scale: TargetScale | None) -> list[keras.layers.Layer]:
+    """The standardized output back in the target's units: ``y = z * std + mean``."""
+    if scale is None:
+        return []
+    return [keras.layers.Rescaling(scale=np.array(scale.std, dtype="float32"),
+                                   offset=np.array(scale.mean, dtype="float32"),
+                                   name="target_scale", dtype="float32")]
+
+
+def loss_weight(scale: TargetScale) -> float:
+    """The squared error in the target's units times this is the standardized one: the
+    gradients, the optimizers' rates and ``val_loss`` are those of a target of spread 1."""
+    return float(1.0 / np.mean(np.square(scale.std)))
+
+
 def loss_of(task: Task, label_smoothing: float) -> str | keras.losses.Loss:
     """The task's loss; Keras's own classes where labels are smoothed."""
     if label_smoothing and task.kind in ("binary", "multilabel"):
@@ -185,7 +201,7 @@ def build_model(
     params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
     *, steps_per_execution: int = 1, jit_compile: bool = False,
     scaling: InputScaling | None = None, mixed_precision: bool | str = False,
-    steps_per_epoch: int = 1, max_epochs: int = 1,
+    steps_per_epoch: int = 1, max_epochs: int = 1, target_scale: TargetScale | None = None,
 ) -> keras.Sequential:
     """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
 
@@ -193,6 +209,9 @@ def build_model(
     ``clear_session`` between trials resets: hidden layers compute in float16
     or bfloat16, the output layer in float32; float16's loss is scaled against
     underflow. ``steps_per_epoch`` and ``max_epochs`` size a cosine schedule.
+    ``target_scale`` (regression) ends the network with a ``Rescaling`` layer
+    from the standardized target to its units, and weighs the loss so that it
+    compares errors on the standardized scale (``target_layers``).
 
     The optimizer's variables are made here (Keras's ``Optimizer.build``),
     not inside the first train step: a ``tf.function`` that creates
@@ -208,11 +227,13 @@ def build_model(
     layers += _hidden_layers(params, hidden_dtype)
     activation = OUTPUTS[task.kind][0]
     layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
+    layers += target_layers(target_scale)
     model = keras.Sequential(layers)
     optimizer = make_optimizer(params, learning_rate(params, steps_per_epoch, max_epochs))
     if hidden_dtype == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, loss=loss_of(task, params.get("label_smoothing", 0.0)),
+                  loss_weights=None if target_scale is None else [loss_weight(target_scale)],
                   metrics=[metric(task)], steps_per_execution=steps_per_execution,
                   jit_compile=jit_compile)
     model.optimizer.build(model.trainable_variables)

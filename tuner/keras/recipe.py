@@ -77,7 +77,8 @@ class Recipe:
             self.params, data.x_train.shape[1:], self.compiled_task,
             scaling=scaling or self.prepared.scaling,
             steps_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
-            max_epochs=max_epochs or self.study.max_epochs, **options)
+            max_epochs=max_epochs or self.study.max_epochs,
+            target_scale=self.prepared.target_scale, **options)
 
     def fresh(self, seed: int, data: Data | None = None,
               scaling: InputScaling | None = None) -> keras.Model:
