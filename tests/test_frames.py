@@ -241,6 +241,15 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     assert short.exit_code == 2
     assert short.output.strip() == f"Error: {workdir / 'short.csv'}: input lacks columns " \
         "['plan']; the model takes ['age', 'charge', 'plan', 'paperless', 'region', 'tenure']"
+    new.assign(age=["25", "abc", "61"]).to_csv(workdir / "bad.csv", index=False)
+    bad = cli("predict", "models:/churn@champion", workdir / "bad.csv")  # never the median
+    assert bad.exit_code == 2 and bad.output.strip() == (
+        f"Error: {workdir / 'bad.csv'}: column 'age', row 1: 'abc' is not a number (leave the "
+        "cell empty where it is missing)")
+    new.head(0).to_csv(workdir / "header.csv", index=False)
+    header = cli("predict", "models:/churn@champion", workdir / "header.csv")
+    assert header.exit_code == 2 and header.output.strip() == (
+        f"Error: {workdir / 'header.csv'} has a header but no rows to predict")
 
     uri = f"sqlite:///{workdir}/mlruns/mlflow.db"
     rows = workdir / "rows.csv"

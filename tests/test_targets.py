@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+import tuner
+from tuner.core.errors import DataError
 from tuner.data.prepare import TargetScale, target_scale
+from tuner.data.targets import check, infer_task
+from tuner.tracking.flavor.tuner_raw_rows import BadCells, RawRowsModel
 
 HOUSES = """
 import numpy as np
@@ -92,3 +96,46 @@ def test_a_scaled_target_does_not_change_what_the_loss_compares(optimizer):
                             target_scale=target_scale(y))
         losses.append(model.evaluate(x, y, verbose=0)[0])
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_whole_numbers_are_a_quantity_when_many_and_spread_and_classes_when_codes():
+    rng = np.random.default_rng(0)
+    assert infer_task(rng.integers(30_000, 750_000, 1460)).kind == "regression"  # prices
+    assert infer_task(rng.integers(0, 900, 10_000)).kind == "regression"  # counts
+    assert infer_task(rng.integers(0, 100, 50_000)).kind == "multiclass"  # 100 class codes
+    assert infer_task(rng.integers(0, 10, 100)).kind == "multiclass"
+    assert infer_task(rng.integers(30_000, 750_000, 1460), "multiclass").kind == "multiclass"
+
+
+def test_an_integer_price_target_splits_and_errors_about_classes_name_the_task():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"area": rng.uniform(50, 250, 300),
+                          "price": rng.integers(30_000, 750_000, 300)})
+    data = tuner.Data.from_frame(frame, target="price")  # not stratified as 290 classes
+    assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 300
+    with pytest.raises(DataError, match=r"read as classes \(task 'multiclass'\): for a "
+                                        r"quantity, set task='regression' on the study"):
+        check(data, infer_task(data.y_train[:40] % 7, "multiclass"))
+    few = pd.DataFrame({"x": np.arange(30.0), "y": [0] * 29 + [1]})
+    with pytest.raises(DataError, match="for a quantity, also set task='regression'"):
+        tuner.Data.from_frame(few, target="y")
+
+
+def test_a_column_that_numbers_the_rows_is_refused_by_name():
+    frame = pd.DataFrame({"rownames": np.arange(1, 41), "x": np.linspace(0, 1, 40),
+                          "y": ["a", "b"] * 20})
+    with pytest.raises(DataError, match=r"^column 'rownames' numbers the rows \(1\.\.40, each "
+                                        r"once\): an identifier, not a feature; drop it"):
+        tuner.Data.from_frame(frame, target="y")
+    tuner.Data.from_frame(frame.sample(frac=1, random_state=0), target="y")  # shuffled: kept
+
+
+def test_a_cell_that_is_not_a_number_is_refused_not_filled():
+    import keras
+
+    age = keras.Input(shape=(1,), name="age")
+    model = keras.Model({"age": age}, keras.layers.Dense(1)(age))
+    rows = RawRowsModel(model)
+    assert len(rows.predict(pd.DataFrame({"age": [34.0, None]}))) == 2  # empty: missing
+    with pytest.raises(BadCells, match=r"^column 'age', row 1: 'abc' is not a number"):
+        rows.predict(pd.DataFrame({"age": ["34", "abc"]}))

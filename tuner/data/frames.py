@@ -177,6 +177,7 @@ def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation:
         raise DataError(f"target {targets if len(targets) > 1 else targets[0]!r} is empty in "
                         f"{empty_targets} rows; drop them first (df.dropna(subset={targets}))")
     features = frame.drop(columns=targets)
+    _refuse_row_numbers(features)
     if features.shape[1] == 0:
         raise DataError(f"the frame has no feature columns besides the target {targets}")
     y = _labels(frame, targets)
@@ -188,6 +189,19 @@ def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation:
     return {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val],
             "x_test": x[held_out] if tested else None, "y_test": y[held_out] if tested else None,
             "columns": columns}
+
+
+def _refuse_row_numbers(features: pd.DataFrame) -> None:
+    """A whole-number column that numbers the rows (each value once, in order, such as R's
+    ``rownames`` 1..N) is an identifier: as a feature it would teach the row's position."""
+    for name in features.columns:
+        values = features[name]
+        if len(values) < 20 or values.dtype.kind not in "iu" or not values.is_unique:
+            continue
+        if values.is_monotonic_increasing or values.is_monotonic_decreasing:
+            raise DataError(f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
+                            f"{values.iloc[-1]}, each once): an identifier, not a feature; "
+                            f"drop it (df.drop(columns=[{str(name)!r}]))")
 
 
 def _labels(frame: pd.DataFrame, targets: list[str]) -> np.ndarray:

@@ -41,7 +41,8 @@ def shuffled_split(n_rows: int, y: np.ndarray, *, validation: int | float, test:
             smallest = classes[counts.argmin()].item()
             raise DataError(f"class {smallest!r} has {counts.min()} rows, too few to stratify "
                             f"into {len(splits) + 1} splits; add rows of it, drop it, "
-                            "or pass stratify=False")
+                            "or pass stratify=False (the target was read as classes: for a "
+                            "quantity, also set task='regression' on the study)")
     held_out = np.array([], dtype="int64")
     if n_test:
         rows, held_out = _draw(rows, n_test, labels, seed)

@@ -71,11 +71,25 @@ def _infer_wide(y: np.ndarray, requested: TaskKind | None) -> Task:
     return Task("multiclass", width, one_hot=True)
 
 
+QUANTITY_MIN_VALUES = 50  # fewer distinct whole numbers than this are always classes
+QUANTITY_ROW_SHARE = 0.05
+
+
 def looks_continuous(y: np.ndarray) -> bool:
-    """Float labels are targets unless they are all 0 or 1; integer labels are classes."""
+    """Whether labels are a quantity (regression) rather than classes.
+
+    Floats are a quantity unless they are all 0 or 1. Whole numbers are classes
+    unless there are more than 50 distinct values and either more than 5 % of
+    the rows hold distinct values or the values are sparse (the largest is over
+    twice their count): prices and counts, not the 0..k-1 codes of 100 classes.
+    """
     if np.issubdtype(y.dtype, np.floating):
         return not np.isin(y, (0.0, 1.0)).all()
-    return not integral(y)
+    if not integral(y):
+        return True
+    values = np.unique(y)
+    return len(values) > QUANTITY_MIN_VALUES and (
+        len(values) > QUANTITY_ROW_SHARE * y.size or values.max() + 1 > 2 * len(values))
 
 
 def integral(y: np.ndarray) -> bool:
@@ -125,5 +139,6 @@ def _check_labels(name: str, y: np.ndarray, task: Task) -> None:
     if not integral(y) or y.size and (y.min() < 0 or y.max() >= max(task.n_outputs, 2)):
         raise DataError(
             f"{name} split: expected class labels 0..{max(task.n_outputs, 2) - 1}, "
-            f"received values from {y.min()} to {y.max()}"
+            f"received values from {y.min()} to {y.max()}; the target was read as classes "
+            f"(task {task.kind!r}): for a quantity, set task='regression' on the study"
         )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.core.errors import TunerError, first_line
-from tuner.tracking.flavor.tuner_raw_rows import MissingColumns, RawRowsModel
+from tuner.tracking.flavor.tuner_raw_rows import BadCells, MissingColumns, RawRowsModel
 
 if TYPE_CHECKING:
     import keras
@@ -47,7 +47,10 @@ def load_input(path: Path) -> np.ndarray:
         if path.suffix == ".npy":
             return np.load(path, allow_pickle=False)
         if path.suffix == ".csv":
-            return np.loadtxt(path, delimiter=",", dtype="float32", ndmin=2)
+            rows = np.loadtxt(path, delimiter=",", dtype="float32", ndmin=2)
+            if rows.size == 0:
+                raise PredictError(f"{path} holds no rows to predict")
+            return rows
     except ValueError as exc:
         raise PredictError(f"cannot read {path}: {exc}") from exc
     raise PredictError(f"input file {path}: expected a .npy or .csv file")
@@ -70,9 +73,12 @@ def load_frame(path: Path) -> pd.DataFrame:
         raise PredictError(f"input file {path}: this model takes table rows; give a .csv file "
                            "with a header row")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except (ValueError, pd.errors.ParserError) as exc:
         raise PredictError(f"cannot read {path}: {first_line(exc)}") from None
+    if frame.empty:
+        raise PredictError(f"{path} has a header but no rows to predict")
+    return frame
 
 
 def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
@@ -82,7 +88,7 @@ def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
                                         verbose=0))
     try:
         return RawRowsModel(model).predict(load_frame(input_path)).to_numpy()
-    except MissingColumns as exc:
+    except (MissingColumns, BadCells) as exc:
         raise PredictError(f"{input_path}: {exc}") from None
 
 

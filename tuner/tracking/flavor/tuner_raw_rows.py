@@ -19,6 +19,10 @@ class MissingColumns(ValueError):
     """The input lacks columns the model takes."""
 
 
+class BadCells(ValueError):
+    """A number column holds a value that is not a number (an empty cell is missing, not bad)."""
+
+
 class RawRowsModel:
     """A Keras model with named column inputs behind a DataFrame ``predict``."""
 
@@ -41,8 +45,13 @@ class RawRowsModel:
                 text = np.array([[("" if pd.isna(v) else str(v))] for v in values], dtype=object)
                 columns[name] = tf.constant(text, dtype=tf.string)
             else:
-                number = pd.to_numeric(values, errors="coerce").to_numpy("float32")
-                columns[name] = tf.constant(number.reshape(-1, 1))
+                number = pd.to_numeric(values, errors="coerce")
+                bad = number.isna() & values.notna() & (values.astype(str).str.strip() != "")
+                if bad.any():
+                    row = bad.idxmax()
+                    raise BadCells(f"column {name!r}, row {row}: {values[row]!r} is not a "
+                                   "number (leave the cell empty where it is missing)")
+                columns[name] = tf.constant(number.to_numpy("float32").reshape(-1, 1))
         outputs = self.model.predict(columns, verbose=0)
         return pd.DataFrame(np.asarray(outputs), index=frame.index)
 
