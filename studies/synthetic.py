@@ -6,8 +6,14 @@
 import tuner
 from tuner.datasets import synthetic
 
+
+def data(seed: int) -> tuner.Data:
+    """The study's seed draws the points; each split keeps the classes' shares."""
+    return synthetic(seed=seed, stratify=True)
+
+
 study = tuner.Study(
-    data=synthetic,
+    data=data,
     space=tuner.Space(
         n_layers=tuner.Int(1, 2),
         units=tuner.Int(4, 64, log=True),

@@ -277,3 +277,13 @@ def test_a_frame_too_small_to_split_says_so_in_its_own_words():
     with pytest.raises(DataError, match=r"^1 row\(s\) cannot be split into training, validation, "
                                         r"test: each split needs a row at least; add rows$"):
         tuner.Data.from_frame(pd.DataFrame({"a": [1.0], "y": ["yes"]}), target="y")
+
+
+def test_the_shipped_smoke_study_gives_a_new_user_no_warning():
+    from pathlib import Path
+
+    from tuner.core.studyfile import load_study_file
+    from tuner.data.prepare import prepare
+
+    study = load_study_file(Path(__file__).parents[1] / "studies" / "synthetic.py")
+    assert prepare(study).warnings == ()

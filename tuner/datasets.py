@@ -18,6 +18,7 @@ import numpy as np
 
 from tuner.core.errors import DataError, first_line
 from tuner.data.containers import Data
+from tuner.data.splitting import shuffled_split
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,12 +108,20 @@ def mnist(validation: int = 5000) -> Data:
     return _images(train, test, validation)
 
 
-def synthetic(n: int = 1200, seed: int = 42) -> Data:
-    """The tutorials' two-feature binary task: label = x1 + x2 > 1, split 800/200/200."""
+def synthetic(n: int = 1200, seed: int = 42, stratify: bool = False) -> Data:
+    """The tutorials' two-feature binary task: label = x1 + x2 > 1, split 800/200/200.
+
+    The last rows are validation and test, as the tutorials split; ``stratify``
+    draws them at random with each class's share of the whole.
+    """
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, 2)).astype("float32")
     y = (x.sum(axis=1) > 1.0).astype("int64")
     n_test = n // 6
+    if stratify:
+        train, val, test = shuffled_split(n, y, validation=n_test, test=n_test, seed=seed,
+                                          stratify=True)
+        return Data(x[train], y[train], x[val], y[val], x[test], y[test])
     return Data.split(
         x[:-n_test], y[:-n_test], validation=n_test, x_test=x[-n_test:], y_test=y[-n_test:]
     )
