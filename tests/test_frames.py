@@ -246,6 +246,11 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     assert bad.exit_code == 2 and bad.output.strip() == (
         f"Error: {workdir / 'bad.csv'}: column 'age', row 1: 'abc' is not a number (leave the "
         "cell empty where it is missing)")
+    every = cli("predict", "models:/churn@champion", workdir / "new.csv", "--proba")
+    assert every.exit_code == 0, every.output
+    rows = [line.split(",") for line in every.output.strip().splitlines()]
+    assert rows[0] == ["row", "leaves", "stays"] and len(rows) == 4
+    assert all(abs(float(a) + float(b) - 1) < 1e-5 for _, a, b in rows[1:])
     new.head(0).to_csv(workdir / "header.csv", index=False)
     header = cli("predict", "models:/churn@champion", workdir / "header.csv")
     assert header.exit_code == 2 and header.output.strip() == (

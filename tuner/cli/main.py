@@ -243,22 +243,25 @@ def finalize(ctx: click.Context, study: str, top: int, method: str, refit: bool,
 @click.argument("model_uri")
 @click.argument("input_file", type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Write CSV here, not stdout.")
+@click.option("--proba", is_flag=True,
+              help="Every class's probability, a column each, not the likeliest class.")
 @tracking_uri_option
 @click.pass_context
 def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | None,
-            tracking_uri: str | None) -> None:
+            proba: bool, tracking_uri: str | None) -> None:
     """Predict with MODEL_URI on the rows of INPUT_FILE (.npy or .csv), as CSV.
 
     \b
     Example:
       tuner predict models:/fashion-mlp@champion images.npy
+      tuner predict models:/churn@champion new.csv --proba
     """
     with _errors(ctx):
         from tuner.serving.predict import predict_to
 
         _client(ctx, tracking_uri, tensorflow=True)
-        click.echo(predict_to(model_uri, Path(input_file), Path(output) if output else None),
-                   nl=output is not None)
+        click.echo(predict_to(model_uri, Path(input_file), Path(output) if output else None,
+                              proba), nl=output is not None)
 
 
 @main.command("lr-find")

@@ -19,7 +19,6 @@ from tuner.jobs.lr_find import auto_learning_rate
 from tuner.runtime.stores import (
     await_tracking_store,
     discard_tracking_store,
-    start_tracking_store,
 )
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
@@ -36,8 +35,11 @@ def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine
 
 
 def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
-    """Everything a search needs, stores created; the parent run is opened (or joined)."""
-    start_tracking_store(options.tracking_uri)  # created while the data loads, if new
+    """Everything a search needs, stores created; the parent run is opened (or joined).
+
+    A new tracking store that ``jobs.search`` began is finished while the data
+    loads (and removed if the data is refused); otherwise MLflow creates it here.
+    """
     try:
         prepared = prepare(study)
     except BaseException:

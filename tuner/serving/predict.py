@@ -106,10 +106,12 @@ def load_keras(model_uri: str) -> tuple[keras.Model, mlflow.models.model.ModelIn
         raise PredictError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
 
 
-def predict(model_uri: str, input_path: Path) -> Predictions:
+def predict(model_uri: str, input_path: Path, proba: bool = False) -> Predictions:
     """Load through the Keras flavor (its predict can be silenced), label by the metadata.
 
-    A missing input file fails before any model loads.
+    A class and its probability per row, or with ``proba`` every class's (every
+    label's) probability, one column each, named by the class names. A missing
+    input file fails before any model loads.
     """
     if not input_path.is_file():
         raise PredictError(f"input file {input_path} does not exist")
@@ -118,8 +120,12 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     metadata = info.metadata or {}
     task = metadata.get("tuner_task", "regression")
     if task == "regression":
+        if proba:
+            raise PredictError("proba: a regression model predicts values, not probabilities")
         return Predictions(("row", "value"), [(i, float(v)) for i, v in enumerate(outputs[:, 0])])
     names = metadata.get("tuner_class_names")
+    if proba:
+        return probabilities_of(task, outputs, names)
     if task == "multilabel":
         label = [names[k] if names else str(k) for k in range(outputs.shape[1])]
         rows = [(i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
@@ -136,9 +142,19 @@ def predict(model_uri: str, input_path: Path) -> Predictions:
     return Predictions(("row", "class", "probability"), rows)
 
 
-def predict_to(model_uri: str, input_path: Path, output: Path | None = None) -> str:
+def probabilities_of(task: str, outputs: np.ndarray, names: list[str] | None) -> Predictions:
+    """One column per class (per label for multi-label), headed by its name."""
+    if task == "binary":
+        outputs = np.concatenate([1 - outputs[:, :1], outputs[:, :1]], axis=1)
+    columns = [str(n) for n in names] if names else [str(k) for k in range(outputs.shape[1])]
+    return Predictions(("row", *columns),
+                       [(i, *map(float, row)) for i, row in enumerate(outputs)])
+
+
+def predict_to(model_uri: str, input_path: Path, output: Path | None = None,
+               proba: bool = False) -> str:
     """Predict; the CSV itself, or written to ``output`` and a line that says so."""
-    text = predict(model_uri, input_path).to_csv()
+    text = predict(model_uri, input_path, proba).to_csv()
     if output is None:
         return text
     output.write_text(text)
