@@ -139,3 +139,57 @@ def test_a_cell_that_is_not_a_number_is_refused_not_filled():
     assert len(rows.predict(pd.DataFrame({"age": [34.0, None]}))) == 2  # empty: missing
     with pytest.raises(BadCells, match=r"^column 'age', row 1: 'abc' is not a number"):
         rows.predict(pd.DataFrame({"age": ["34", "abc"]}))
+
+
+IMBALANCED = """
+import numpy as np
+import tuner
+
+def loans():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1000, 2)).astype("float32")
+    noise = rng.normal(scale=0.8, size=1000)
+    y = (x[:, 0] + noise > 2.2).astype("int64")  # about 5 % defaults, never certain
+    return tuner.Data.split(x, y, validation=0.3, stratify=True, seed=1)
+
+study = tuner.Study(data=loans, trials=1, max_epochs=12, patience=12, pruner="none",
+                    space=tuner.Space(n_layers=1, units=16, learning_rate=0.01, batch_size=32,
+                                      optimizer="adam"), {extra})
+"""
+
+
+def recall_of_the_rare_class(workdir, study: str) -> float:
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    [run] = client.search_runs([client.get_experiment_by_name(study).experiment_id],
+                               "tags.`tuner.role` = 'trial'")
+    report = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/classification_report.json")
+    return report["1"]["recall"], run
+
+
+def test_a_rare_class_is_warned_about_and_balanced_weights_find_it(study_file, cli, workdir):
+    plain = cli("run", study_file(body=IMBALANCED.format(extra=""), name="plain"),
+                "--no-progress")
+    assert plain.exit_code == 0, plain.output
+    assert "warning: class 1 is 4.6% of training" in plain.stderr
+    assert "set class_weight='balanced' on the study" in plain.stderr
+    weighed = cli("run", study_file(body=IMBALANCED.format(extra="class_weight='balanced',"),
+                                    name="weighed"), "--no-progress")
+    assert weighed.exit_code == 0, weighed.output
+    plain_recall, _ = recall_of_the_rare_class(workdir, "plain")
+    weighed_recall, run = recall_of_the_rare_class(workdir, "weighed")
+    assert run.data.params["class_weight"] == "balanced"
+    print(f"recall of the rare class: {plain_recall:.2f} plain, {weighed_recall:.2f} balanced")
+    assert weighed_recall >= plain_recall + 0.3
+
+
+def test_class_weight_is_for_classes_only():
+    from tuner.core.errors import StudyConfigError
+    from tuner.core.tasks import Task
+    from tuner.data.prepare import balanced_weights
+
+    weights = balanced_weights(np.array([0, 0, 0, 1]), Task("binary", 1))
+    assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
+    with pytest.raises(StudyConfigError, match="class_weight: for binary and multiclass"):
+        balanced_weights(np.array([1.5, 2.5]), Task("regression", 1))
+    with pytest.raises(StudyConfigError, match="class_weight: expected None or 'balanced'"):
+        tuner.Study(data=list, class_weight="auto")

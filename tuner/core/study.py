@@ -100,6 +100,7 @@ class Study:
     cv: int | None = None
     artifacts_for_top: int | None = 5
     finalize: bool | Mapping[str, Any] = False
+    class_weight: Literal["balanced"] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -144,6 +145,9 @@ class Study:
         _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
         FinalizeSettings.of(self.finalize)
+        if self.class_weight not in (None, "balanced"):
+            raise StudyConfigError(f"class_weight: expected None or 'balanced', received "
+                                   f"{self.class_weight!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
 

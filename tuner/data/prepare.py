@@ -66,6 +66,7 @@ class Prepared:
     folds: tuple[Fold, ...] = ()
     warnings: tuple[SplitWarning, ...] = ()
     target_scale: TargetScale | None = None  # regression only
+    class_weight: dict[int, float] | None = None  # class_weight="balanced"
 
 
 def prepare(study: Study) -> Prepared:
@@ -93,7 +94,20 @@ def prepare(study: Study) -> Prepared:
     return Prepared(data=data, task=task, settings=settings, class_names=class_names,
                     scaling=rule.fit(data.x_train), scaling_rule=rule, folds=folds,
                     warnings=warnings, target_scale=target_scale(data.y_train)
-                    if task.kind == "regression" else None)
+                    if task.kind == "regression" else None,
+                    class_weight=balanced_weights(data.y_train, task)
+                    if study.class_weight == "balanced" else None)
+
+
+def balanced_weights(y: np.ndarray, task: Task) -> dict[int, float]:
+    """Each class's weight ``n / (k * count)``: every class weighs as much in the loss."""
+    if task.kind not in ("binary", "multiclass"):
+        raise StudyConfigError(f"class_weight: for binary and multiclass studies; this one is "
+                               f"{task.kind}")
+    labels = np.asarray(y).argmax(axis=1) if task.one_hot else np.asarray(y).ravel()
+    classes, counts = np.unique(labels.astype("int64"), return_counts=True)
+    return {int(k): float(len(labels) / (len(classes) * c))
+            for k, c in zip(classes, counts, strict=True)}
 
 
 def load_data(study: Study) -> Data:

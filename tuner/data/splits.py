@@ -6,9 +6,10 @@ class that training has, holding a single class, or holding a class that
 training lacks. Multi-label data is checked per label column.
 
 Warned (``SplitWarning``): feature rows of validation or test that repeat a
-training row (leakage), and class shares that differ between training and
+training row (leakage), class shares that differ between training and
 another split by more than ``SHARE_GAP`` and by more than chance explains
-(three standard errors of the share in a split that size).
+(three standard errors of the share in a split that size), and a class under
+``RARE_SHARE`` of training (accuracy can look fine while it is never predicted).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tuner.core.tasks import Task
 from tuner.data.containers import Data
 
 SHARE_GAP = 0.10  # a class's share of rows, training vs another split
+RARE_SHARE = 0.05  # a class this rare in training is easily never predicted
 FIX = "split with tuner.Data.split(..., stratify=True) or tuner.Data.from_frame"
 
 
@@ -42,9 +44,8 @@ def check_splits(data: Data, task: Task,
         return tuple(warnings)
     for where, splits, name in _class_columns(data, task, class_names):
         _refuse_missing_classes(splits, name, where)
-        gap = _share_gap(splits, name)
-        if gap:
-            warnings.append(gap)
+        warnings += [w for w in (_share_gap(splits, name), _rare_class(splits, name, where))
+                     if w]
     return tuple(warnings)
 
 
@@ -107,6 +108,17 @@ def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | Non
                 f"class {name(k)} makes {share:.0%} of training but {held_share:.0%} of "
                 f"{split}; {FIX}"))
     return None
+
+
+def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str
+                ) -> SplitWarning | None:
+    classes, counts = np.unique(splits["train"], return_counts=True)
+    share = counts.min() / counts.sum()
+    if share >= RARE_SHARE:
+        return None
+    return SplitWarning("rare_class", (
+        f"class {name(classes[counts.argmin()])}{where} is {share:.1%} of training: accuracy "
+        "can look fine while it is never predicted; set class_weight='balanced' on the study"))
 
 
 def _leakage(data: Data) -> SplitWarning | None:

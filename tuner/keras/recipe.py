@@ -104,7 +104,8 @@ class Recipe:
             # the schedule first: a logger then records the rate it sets
             callbacks=[*schedule_callbacks(self.params, objective, direction, patience),
                        *callbacks],
-            initial_epoch=initial_epoch, input_pipeline=self.study.input_pipeline, seed=seed)
+            initial_epoch=initial_epoch, input_pipeline=self.study.input_pipeline, seed=seed,
+            class_weight=self.prepared.class_weight)
 
     def refit(self, data: Data, *, epochs: int, max_epochs: int, seed: int,
               rates: Sequence[float] = ()) -> keras.Model:
@@ -122,7 +123,7 @@ class Recipe:
             lambda epoch, rate: rates[epoch] if epoch < len(rates) else rate)] if rates else []
         fit_epochs(model, targets.x_train, targets.y_train, batch_size=self.batch_size,
                    epochs=epochs, input_pipeline=self.study.input_pipeline, seed=seed,
-                   callbacks=callbacks)
+                   callbacks=callbacks, class_weight=self.prepared.class_weight)
         return model
 
 

@@ -108,6 +108,7 @@ def fit(
     initial_epoch: int = 0,
     input_pipeline: str = "auto",
     seed: int | None = None,
+    class_weight: Mapping[int, float] | None = None,
 ) -> FitResult:
     """Fit, restore the best epoch's weights, and report them on validation and test.
 
@@ -116,7 +117,8 @@ def fit(
     measured: tests/test_speed.py); only the test split is evaluated again.
     ``initial_epoch`` continues a model trained before (a Hyperband round).
     ``input_pipeline`` (see ``tuner.inputs``) says how the arrays reach Keras;
-    ``seed`` fixes the order of the training rows in each epoch.
+    ``seed`` fixes the order of the training rows in each epoch;
+    ``class_weight`` weighs each training row's loss by its class (Keras's own).
     """
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=objective, mode="max" if direction == "maximize" else "min",
@@ -127,6 +129,7 @@ def fit(
         history = model.fit(
             **_inputs(data, batch_size, choose_pipeline(input_pipeline, data.x_train), seed),
             epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
+            class_weight=None if class_weight is None else dict(class_weight),
             callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
                        *callbacks, early_stopping],
         ).history
@@ -168,14 +171,17 @@ def _training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, pipeline: st
 
 def fit_epochs(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int,
                epochs: int, input_pipeline: str = "auto", seed: int | None = None,
-               callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
+               callbacks: Sequence[keras.callbacks.Callback] = (),
+               class_weight: Mapping[int, float] | None = None) -> None:
     """Train for exactly ``epochs`` epochs on all of ``x``, with nothing held out (a refit).
 
     Raises ``TrialFailed`` if the loss becomes NaN or infinite.
     """
     inputs = _training_inputs(x, y, batch_size, choose_pipeline(input_pipeline, x), seed)
     with custom_gradients_released():
-        losses = model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[
+        losses = model.fit(**inputs, epochs=epochs, verbose=0,
+                           class_weight=None if class_weight is None else dict(class_weight),
+                           callbacks=[
             keras.callbacks.TerminateOnNaN(), *callbacks]).history.get("loss", [])
     if len(losses) < epochs or not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
