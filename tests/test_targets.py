@@ -166,6 +166,7 @@ def recall_of_the_rare_class(workdir, study: str) -> float:
     return report["1"]["recall"], run
 
 
+@pytest.mark.slow  # two searches
 def test_a_rare_class_is_warned_about_and_balanced_weights_find_it(study_file, cli, workdir):
     plain = cli("run", study_file(body=IMBALANCED.format(extra=""), name="plain"),
                 "--no-progress")
