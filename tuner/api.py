@@ -77,11 +77,6 @@ class Result:
         return mlflow.keras.load_model(local)
 
 
-RUN_KEYWORDS = tuple(f.name for f in fields(RunOptions) if f.name in (
-    "trials", "timeout", "workers", "engine", "algorithm", "storage", "tracking_uri",
-    "stale_after", "retry_failed", "max_failures", "progress", "debug"))
-
-
 def run(study: Study | str | Path, *, verbose: bool = True, **settings: Any) -> Result:
     """Run (or continue) a study: a study file's path, or a ``tuner.Study``.
 
@@ -93,9 +88,9 @@ def run(study: Study | str | Path, *, verbose: bool = True, **settings: Any) -> 
     command line. With ``verbose`` the summary ``tuner run`` prints is printed.
     Raises ``tuner.TunerError`` (with the one line the command prints) on bad
     input; on Ctrl-C the running trial is recorded and
-    ``tuner.errors.Interrupted`` is raised.
+    ``tuner.Interrupted`` is raised.
     """
-    options = {k: settings.pop(k) for k in RUN_KEYWORDS if k in settings}
+    options = {k: settings.pop(k) for k in RunOptions.keywords() if k in settings}
     unknown = sorted(set(settings) - {f.name for f in fields(Study)})
     if unknown:
         raise StudyConfigError(f"run: {unknown[0]!r} is neither an option of run nor a study "

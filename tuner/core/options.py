@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from tuner.core.study import Study
 
 
+FILLED_BY_SEARCH = {"filled_by_search": True}
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """Budget, engine, stores, recovery and workers of one search.
@@ -41,12 +44,12 @@ class RunOptions:
     max_failures: int = 5
     progress: bool = True
     debug: bool = False
-    worker: int = 0
-    parent_run_id: str | None = None
-    keras_tuner_dir: str = "mlruns/keras-tuner"
+    worker: int = field(default=0, metadata=FILLED_BY_SEARCH)
+    parent_run_id: str | None = field(default=None, metadata=FILLED_BY_SEARCH)
+    keras_tuner_dir: str = field(default="mlruns/keras-tuner", metadata=FILLED_BY_SEARCH)
     # Tags of the parent run that let a later command load the study again
     # (``tuner.study_file``, ``tuner.overrides``).
-    source_tags: Mapping[str, str] = field(default_factory=dict)
+    source_tags: Mapping[str, str] = field(default_factory=dict, metadata=FILLED_BY_SEARCH)
 
     def __post_init__(self) -> None:
         _check_count("trials", self.trials, minimum=1, allow_none=True)
@@ -66,6 +69,12 @@ class RunOptions:
         if self.workers > 1 and self.engine != "optuna":
             raise StudyConfigError("workers: several workers need engine='optuna' (Optuna's "
                                    "storage shares the study); run KerasTuner with one worker")
+
+    @classmethod
+    def keywords(cls) -> tuple[str, ...]:
+        """The fields a caller sets: ``tuner.run``'s keywords, ``tuner run``'s options."""
+        return tuple(f.name for f in dataclasses.fields(cls)
+                     if not f.metadata.get("filled_by_search"))
 
     def for_study(self, study: Study) -> RunOptions:
         """The budget resolved: the study's trials unless ``trials`` or only a ``timeout``
