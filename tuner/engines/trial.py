@@ -44,7 +44,9 @@ class TrialRunner:
         self.reports = ReportQueue(tracker.tracking_uri)
 
     def finish(self) -> None:
-        """At the end of a search: wait until every trial's figures are logged."""
+        """At the end of a search: end any trial run a stop left open, and wait until every
+        trial's figures are logged."""
+        self.tracker.end_open_trials()
         self.reports.finish()
 
     def start(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:

@@ -172,11 +172,13 @@ class Workers:
         return sum(1 for t in self.engine.optuna_view().get_trials(deepcopy=False)
                    if owner.pid_of(t.user_attrs.get("owner", "")) == pid)
 
-    def stop(self, signum: int) -> None:
-        """Forward a stop to every running worker, and wait for them to record their trial."""
+    def forward(self, signum: int) -> None:
+        """A stop signal to every running worker, each to record its trial and end."""
         for slot in self.slots:
             if slot.process.poll() is None:
                 slot.process.send_signal(signum)
+
+    def join(self) -> None:
         for slot in self.slots:
             slot.process.wait()
 
@@ -191,7 +193,7 @@ def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
                 options: RunOptions) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
     _, engine, tracker = open_run(study, options)
-    status = "FAILED"
+    status: str | None = "FAILED"
     workers: Workers | None = None
     try:
         workers = Workers(study_file, overrides, options, engine, tracker.parent_run_id)
@@ -199,13 +201,18 @@ def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
         status = "FAILED" if problems else "FINISHED"
     except KeyboardInterrupt as stop:
         if workers is not None:
-            workers.stop(getattr(stop, "signum", signal.SIGINT))
-        status = "KILLED"
+            workers.forward(getattr(stop, "signum", signal.SIGINT))
+        # closed before waiting: a second stop signal ends this process at once
+        close_parent(tracker, "KILLED", engine)
+        status = None
+        if workers is not None:
+            workers.join()
         raise Interrupted(engine.outcome()) from None
     finally:
         if workers is not None:
             workers.close()
-        close_parent(tracker, status, engine)
+        if status is not None:
+            close_parent(tracker, status, engine)
     if problems:
         raise TunerError("; ".join(problems))
     return engine.outcome()

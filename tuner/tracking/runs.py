@@ -63,6 +63,7 @@ class Tracker:
         self.client = MlflowClient(tracking_uri)
         self.tags = {"tuner.study": study_name, **tags, "tuner.owner": owner.this_process()}
         self.epoch_loggers: dict[str, list[EpochLogger]] = {}
+        self.open_trials: set[str] = set()  # started, not yet ended
         self.datasets: list[DatasetInput] = []
         self.experiment_id = self._experiment(study_name)
         if parent_run_id is None:
@@ -113,6 +114,7 @@ class Tracker:
             tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
                   "tuner.role": "trial", "tuner.trial": str(number), "tuner.state": "RUNNING"},
         )
+        self.open_trials.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
         if self.datasets:
             log_dataset_inputs(self.client, run.info.run_id, self.datasets)
@@ -160,6 +162,13 @@ class Tracker:
             logger.flush()
         self._log(run_id, metrics=metrics, tags={"tuner.state": state, **(tags or {})})
         self.client.set_terminated(run_id, status=RUN_STATUS[state])
+        self.open_trials.discard(run_id)
+
+    def end_open_trials(self) -> None:
+        """End KILLED the trial runs a stop left open: one that came between a run's start
+        and its training, before anything could record it."""
+        for run_id in sorted(self.open_trials):
+            self.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
 
     def log_study_plots(self, plots_html: str) -> None:
         self.client.log_text(self.parent_run_id, plots_html, "optuna_plots.html")
