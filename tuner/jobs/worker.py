@@ -13,7 +13,6 @@ SIGINT). A library error prints one line and exits 2.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -40,7 +39,7 @@ class CoordinatorWatch:
             pass
         self.gone.set()
         if not interrupts.stopping():
-            os.kill(os.getpid(), signal.SIGTERM)
+            interrupts.stop_from_thread(signal.SIGTERM)
 
 
 def work(options: RunOptions, study_file: str, overrides: dict) -> None:

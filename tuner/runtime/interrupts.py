@@ -26,6 +26,7 @@ from typing import Any
 Handler = Callable[[int, FrameType | None], Any]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _received: list[int] = []  # the stop signals this process has had, in order
+_asked_by_thread: list[bool] = []  # a thread of this process sent itself a stop signal
 
 
 class SignalStop(KeyboardInterrupt):
@@ -43,7 +44,20 @@ def stop_on_signals() -> None:
         signal.signal(signum, _on_stop_signal)
 
 
+def stop_from_thread(signum: int = signal.SIGTERM) -> None:
+    """Stop this process as ``signum`` would, from a thread that watches something.
+
+    Never the second stop that ends the process at once: if a stop is already
+    under way when the signal is handled, it is ignored.
+    """
+    _asked_by_thread.append(True)
+    os.kill(os.getpid(), signum)
+
+
 def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    if _received and _asked_by_thread:
+        _asked_by_thread.clear()  # a thread's request during a stop under way
+        return
     if _received:
         os._exit(128 + signum)
     _received.append(signum)
