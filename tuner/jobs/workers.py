@@ -98,7 +98,6 @@ class Slot:
     number: int
     process: subprocess.Popen
     trials: int | None
-    started: float
 
 
 class Workers:
@@ -120,7 +119,7 @@ class Workers:
         options = dataclasses.replace(self.options, worker=number, trials=trials,
                                       timeout=timeout or self.options.timeout)
         process = start_worker({**self.spec, "options": options.as_json()}, self.env[number])
-        return Slot(number, process, trials, time.monotonic())
+        return Slot(number, process, trials)
 
     def wait(self) -> list[str]:
         """Until every worker has ended; what went wrong, one line per worker."""
