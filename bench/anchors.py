@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from tuner.core.studyfile import load_study_file
+from tuner.data.prepare import load_data
 
 STUDIES = Path(__file__).parents[1] / "studies"
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
@@ -44,7 +45,7 @@ class Prepared:
 def prepare(study_name: str) -> Prepared:
     """The study file's data, epochs and patience; the scaling a tutorial does by hand."""
     study = load_study_file(STUDIES / f"{study_name}.py")
-    data = study.data()
+    data = load_data(study)  # with the study's seed, where its loader takes one
     x_train = data.x_train.astype("float32")
     if x_train.ndim > 2:
         mean, std = 0.0, float(x_train.max())

@@ -1,23 +1,27 @@
-"""Time to accuracy: tuner's default search against two anchors a user could write instead.
+"""Time to accuracy: tuner's default search against three anchors a user could write instead.
 
     python bench/time_to_accuracy.py --budgets 300,600,1200 --seeds 0,1,2   # Fashion, hours
     python bench/time_to_accuracy.py --study digits --budgets 60,120       # an offline study
     python bench/time_to_accuracy.py --variant wide=my_study.py             # screen a space
     python bench/time_to_accuracy.py --smoke                                # seconds
 
-Set-ups, interleaved seed by seed, on the same data, split, maximum epochs and
-patience (the study file's) and the same wall budget:
+Set-ups, interleaved seed by seed, on the same data and split and the same
+wall budget (the searches with the study file's maximum epochs and patience):
 - ``tuner``: ``tuner run studies/STUDY.py --seed S`` as a user runs it, in a
   new process, start-up included;
 - ``hand-made optuna``: handmade_optuna.py, an Optuna TPE + MedianPruner +
   KerasPruningCallback loop as Optuna's Keras example writes it;
 - ``keras-tuner hyperband``: keras_tuner_hyperband.py, KerasTuner's Hyperband
   through its own ``search``;
+- ``expert mlp``: expert_mlp.py, one hand-designed modern MLP (2x1024,
+  BatchNorm, dropout, AdamW, cosine, label smoothing), no search, trained for
+  the epochs that fit the budget (at most 40);
 - each ``--variant NAME=FILE``: ``tuner run FILE`` (a candidate space).
 
-Each (set-up, seed) is one search of the largest budget, killed when it is
-spent; every smaller budget is read off it (the trials that had ended by
-then, timed from the process's launch). Each keeps its files under
+Each (budget, set-up, seed) is a search of its own, told its budget (tuner's
+``--timeout`` plans each trial's epochs by it) and killed ``GRACE_S`` after
+it; only trials that ended within the budget, timed from the process's
+launch, count. Each keeps its files under
 bench/results/time_to_accuracy-STUDY/, so an interrupted benchmark resumes.
 Reports, per budget, medians over seeds of the best validation accuracy, that
 trial's test accuracy and the trials finished, and plots best-so-far against time.
@@ -45,21 +49,23 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 BENCH = Path(__file__).parent
 STUDIES = BENCH.parent / "studies"
 ANCHORS = {"hand-made optuna": "handmade_optuna.py",
-           "keras-tuner hyperband": "keras_tuner_hyperband.py"}
+           "keras-tuner hyperband": "keras_tuner_hyperband.py",
+           "expert mlp": "expert_mlp.py"}
+GRACE_S = 60  # after the budget, for the last trial's logging; its trial does not count
 
 
 def command(setup: str, study_file: Path, seed: int, folder: Path, launched: float,
             budget: float) -> list[str]:
     if setup in ANCHORS:
         return [sys.executable, str(BENCH / ANCHORS[setup]), study_file.stem, str(seed),
-                str(folder), str(launched)]
+                str(folder), str(launched), str(budget)]
     return [sys.executable, "-m", "tuner.cli", "run", str(study_file), "--seed", str(seed),
             "--timeout", str(budget), "--trials", "100000", "--no-progress",
             "--study-name", "bench"]
 
 
 def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float) -> None:
-    """One search in ``folder``, killed when ``budget`` seconds have passed since its launch."""
+    """One search in ``folder``, killed ``GRACE_S`` after ``budget`` seconds from its launch."""
     launched = time.time()
     (folder / "launched").write_text(str(launched))
     with (folder / "output.log").open("w") as log:
@@ -67,7 +73,7 @@ def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float)
                                    cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONPATH": str(BENCH)})
         try:
-            process.wait(timeout=budget)
+            process.wait(timeout=budget + GRACE_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -162,14 +168,19 @@ def main() -> None:
     runs: dict[str, list[dict]] = {name: [] for name in files}
     for seed in seeds:  # seed-major, so the machine's drift spreads over every set-up
         for name, study_file in files.items():
-            folder = root / f"{max(budgets):.0f}s-seed{seed}-{name.replace(' ', '_')}"
-            if not (folder / "done").exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True)
-                search(name, study_file, seed, folder, max(budgets))
-                (folder / "done").touch()
-                print(f"seed {seed}, {name}: done", flush=True)
-            runs[name].append({"seed": seed, **at_budgets(trials_of(name, folder), budgets)})
+            per_budget: dict = {"budgets": {}, "curve": []}
+            for budget in budgets:
+                folder = root / f"{budget:.0f}s-seed{seed}-{name.replace(' ', '_')}"
+                if not (folder / "done").exists():
+                    shutil.rmtree(folder, ignore_errors=True)
+                    folder.mkdir(parents=True)
+                    search(name, study_file, seed, folder, budget)
+                    (folder / "done").touch()
+                    print(f"{budget:.0f} s, seed {seed}, {name}: done", flush=True)
+                found = at_budgets(trials_of(name, folder), [budget])
+                per_budget["budgets"].update(found["budgets"])
+                per_budget["curve"] = found["curve"]  # the longest budget's
+            runs[name].append({"seed": seed, **per_budget})
     for budget in budgets:
         key = str(budget)
         print(f"\n{study}, budget {budget:.0f} s, seeds {seeds} (medians)")

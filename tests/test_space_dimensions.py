@@ -23,7 +23,8 @@ SPACE = """tuner.Space(n_layers=1, units=8, learning_rate=0.01, batch_size=32,
 OPTIONS = {  # what each option must leave in the logged model, read back without tuner
     "normalization=batch": ({"normalization": "batch"}, "layers", "BatchNormalization"),
     "normalization=layer": ({"normalization": "layer"}, "layers", "LayerNormalization"),
-    "lr_schedule=cosine": ({"lr_schedule": "cosine"}, "learning_rate", "CosineDecay"),
+    # a float rate, set per epoch: the last epoch's, near 0 at the end of the cosine
+    "lr_schedule=cosine": ({"lr_schedule": "cosine"}, "layers", "Dense"),
     "lr_schedule=plateau": ({"lr_schedule": "plateau"}, "layers", "Dense"),
     "weight_decay": ({"weight_decay": 0.001}, "weight_decay", 0.001),
     "sgd momentum": ({"optimizer": "sgd", "momentum": 0.9}, "momentum", 0.9),
@@ -42,7 +43,7 @@ def three_classes():
     return tuner.Data.split(x, y, validation=60)
 
 study = tuner.Study(data=three_classes, trials=1, max_epochs=3, patience=3, pruner="none",
-                    space={SPACE}, baselines=[{BASELINE}])
+                    space={SPACE}, baselines=[{BASELINE}], portfolio=False)
 """
 # Run in a new process that never imports tuner: what each logged model holds.
 READ_BACK = """
@@ -76,7 +77,8 @@ def test_each_option_trains_is_logged_and_loads_without_tuner(study_file, cli, w
 import tuner
 from tuner.datasets import synthetic
 study = tuner.Study(data=lambda: synthetic(n=300), space={SPACE}, max_epochs=3, patience=3,
-                    pruner="none", artifacts_for_top=None, baselines={baselines!r})
+                    pruner="none", artifacts_for_top=None, baselines={baselines!r},
+                    portfolio=False)
 """)
     result = cli("run", path, "--trials", str(len(baselines)), "--no-progress")
     assert result.exit_code == 0, result.output
@@ -109,6 +111,10 @@ study = tuner.Study(data=lambda: synthetic(n=300), space={SPACE}, max_epochs=3, 
         assert expected in found if isinstance(found, list) else found == pytest.approx(expected)
     plateau = runs["tiny"][list(OPTIONS).index("lr_schedule=plateau")]
     assert client.get_metric_history(plateau.info.run_id, "learning_rate")  # Keras logs it
+    cosine = runs["tiny"][list(OPTIONS).index("lr_schedule=cosine")]
+    rates = [m.value for m in sorted(client.get_metric_history(
+        cosine.info.run_id, "learning_rate"), key=lambda m: m.step)]
+    assert rates == pytest.approx([0.01, 0.0075, 0.0025])  # cosine to 0 at epoch 3
     [three] = runs["three"]
     assert three.data.params["label_smoothing"] == "0.2"
     assert held[models[three.info.run_id]]["label_smoothing"] == pytest.approx(0.2)

@@ -44,7 +44,8 @@ NORMALIZATIONS: dict[str, str] = {
 
 LR_SCHEDULES: dict[str, str] = {
     "constant": "the trial's learning rate throughout",
-    "cosine": "linear warm-up over the first epoch, then cosine decay to 0 at max_epochs",
+    "cosine": ("cosine decay per epoch to 0 at the last epoch the trial can reach (max_epochs, "
+               "or fewer before the search's deadline); EarlyStopping waits a quarter of it"),
     "plateau": "ReduceLROnPlateau on the objective: halved after 2 epochs without progress",
 }
 

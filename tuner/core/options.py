@@ -8,6 +8,7 @@ checks name the field; the command line names the flag instead.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -50,6 +51,9 @@ class RunOptions:
     # Tags of the parent run that let a later command load the study again
     # (``tuner.study_file``, ``tuner.overrides``).
     source_tags: Mapping[str, str] = field(default_factory=dict, metadata=FILLED_BY_SEARCH)
+    # When the search ends (``time.time()`` seconds): ``timeout`` counted from the
+    # search's start, shared by its workers.
+    deadline: float | None = field(default=None, metadata=FILLED_BY_SEARCH)
 
     def __post_init__(self) -> None:
         _check_count("trials", self.trials, minimum=1, allow_none=True)
@@ -82,6 +86,17 @@ class RunOptions:
         trials = self.trials if self.trials is not None else (
             None if self.timeout else study.trials)
         return dataclasses.replace(self, trials=trials, timeout=self.timeout or study.timeout)
+
+    def started_at(self, began: float) -> RunOptions:
+        """The ``deadline``: ``timeout`` seconds after ``began`` (``time.time()``), unless
+        one is set."""
+        if self.deadline is not None or self.timeout is None:
+            return self
+        return dataclasses.replace(self, deadline=began + self.timeout)
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the ``deadline`` (never below 0); None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
     def as_json(self) -> dict[str, object]:
         """The fields as JSON types, for a worker process (``RunOptions(**...)`` reads them)."""

@@ -10,6 +10,7 @@ grids and docs read the fields.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -131,21 +132,24 @@ class Space:
         0.0, "SGD's momentum (the other optimizers ignore it)",
         **_between(0, 1, high_open=True))
     weight_decay: Float | Choice | float = _dimension(
-        0.0, "decoupled weight decay of the kernels (the optimizers' weight_decay)",
-        **_between(0, 1))
-    lr_schedule: Choice | str = _dimension("constant", "how the learning rate changes over "
-                                           "epochs", **_named(names.LR_SCHEDULES))
+        Choice([0.0, 1e-5, 1e-4, 1e-3]),
+        "decoupled weight decay of the kernels (the optimizers' weight_decay)", **_between(0, 1))
+    lr_schedule: Choice | str = _dimension(
+        Choice(["constant", "cosine"]), "how the learning rate changes over epochs",
+        **_named(names.LR_SCHEDULES))
     activation: Choice | str = _dimension("relu", "of every hidden layer",
                                           **_named(names.ACTIVATIONS))
     kernel_initializer: Choice | str = _dimension(
         "glorot_uniform", "how each hidden Dense's weights start (Keras's initializer names)",
         names=("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal"))
-    normalization: Choice | str = _dimension("none", "after each hidden Dense, before its "
-                                             "activation", **_named(names.NORMALIZATIONS))
-    dropout: Float | Choice | float = _dimension(0.0, "after each hidden layer",
+    normalization: Choice | str = _dimension(
+        Choice(["none", "batch"]), "after each hidden Dense, before its activation",
+        **_named(names.NORMALIZATIONS))
+    dropout: Float | Choice | float = _dimension(Float(0.0, 0.5), "after each hidden layer",
                                                  **_between(0, 1, high_open=True))
     label_smoothing: Float | Choice | float = _dimension(
-        0.0, "of the cross-entropy targets (classification)", **_between(0, 1, high_open=True))
+        Choice([0.0, 0.1]), "of the cross-entropy targets (classification; a regression "
+        "study searches it at 0)", **_between(0, 1, high_open=True))
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -155,6 +159,13 @@ class Space:
             if f.name == "learning_rate" and dim == AUTO:
                 continue  # replaced by the finder's range before a search
             _check_accepted(f.name, dim, f.metadata)
+
+    def for_task(self, kind: str) -> Space:
+        """The space a study of task ``kind`` searches: a regression study has no labels
+        to smooth, so a searched ``label_smoothing`` is fixed at 0 there."""
+        if kind == "regression" and isinstance(self.label_smoothing, Float | Choice):
+            return dataclasses.replace(self, label_smoothing=0.0)
+        return self
 
     def dimensions(self) -> dict[str, Any]:
         """Every dimension by name, ``units`` once (as declared)."""

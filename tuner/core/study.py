@@ -25,7 +25,7 @@ Direction = Literal["maximize", "minimize"]
 # (logged as the run's own n_trials/timeout), names that are tags, and the task
 # (logged as inferred).
 NOT_LOGGED = ("data", "space", "task", "trials", "timeout", "sampler", "pruner", "name",
-              "class_names", "baselines", "finalize")
+              "class_names", "baselines", "portfolio", "finalize")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class Study:
     name: str | None = None
     class_names: Sequence[str] | None = None
     baselines: Sequence[Mapping[str, Any]] = ()
+    portfolio: bool | Sequence[Mapping[str, Any]] = True
     steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool | Literal["float16", "bfloat16"] = False
@@ -145,6 +146,12 @@ class Study:
         _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
         FinalizeSettings.of(self.finalize)
+        if not (isinstance(self.portfolio, bool) or (
+                isinstance(self.portfolio, Sequence) and not isinstance(self.portfolio, str)
+                and all(isinstance(c, Mapping) for c in self.portfolio))):
+            raise StudyConfigError("portfolio: expected True, False or a list of params dicts "
+                                   f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
+                                   f"{self.portfolio!r}")
         if self.class_weight not in (None, "balanced"):
             raise StudyConfigError(f"class_weight: expected None or 'balanced', received "
                                    f"{self.class_weight!r}")

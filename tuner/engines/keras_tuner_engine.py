@@ -12,7 +12,6 @@ beside Optuna's plain numbers in the study's MLflow experiment.
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -148,7 +147,6 @@ class KerasTunerEngine:
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more KerasTuner trials, or until ``timeout``, or until it ends."""
         self.tuner = self._make_tuner(runner)
-        self.started = time.monotonic()
         self.limit = None if self.options.trials is None else (
             len(self.tuner.oracle.trials) + self.options.trials)
         self.tuner.oracle.max_trials = self.limit
@@ -168,8 +166,7 @@ class KerasTunerEngine:
 
     def stop_if_out_of_budget(self) -> None:
         """KerasTuner has no timeout: once it passes, no new trial may start."""
-        timeout = self.options.timeout
-        if timeout is not None and time.monotonic() - self.started > timeout:
+        if self.options.seconds_left() == 0:
             self.tuner.oracle.max_trials = len(self.tuner.oracle.trials)
 
     def outcome(self) -> SearchOutcome:

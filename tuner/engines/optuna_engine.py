@@ -13,6 +13,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
+from tuner.core import portfolio
 from tuner.core.errors import StudyConfigError, TooManyFailures, TrialFailed
 from tuner.core.options import RunOptions
 from tuner.core.space import Choice, Float, Int, Space
@@ -170,6 +171,11 @@ class OptunaEngine:
         self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
         self.storage = storage
         self.fail_trials_of_dead_owners()
+        # The portfolio first, then the baselines: strong starts before the reference.
+        for number, configuration in enumerate(portfolio.configurations(study.portfolio)):
+            self.ostudy.enqueue_trial(
+                portfolio.fit_to_space(configuration, study.space),
+                user_attrs={"portfolio": number}, skip_if_exists=True)
         for baseline in study.baselines:
             self.ostudy.enqueue_trial(
                 dict(baseline), user_attrs={"baseline": True}, skip_if_exists=True
@@ -211,7 +217,7 @@ class OptunaEngine:
         streak = FailureStreak(self.options.max_failures)
         self.ostudy.optimize(
             self._objective(runner), n_trials=self.options.trials,
-            timeout=self.options.timeout, catch=(TrialFailed,), callbacks=[streak],
+            timeout=self.options.seconds_left(), catch=(TrialFailed,), callbacks=[streak],
             show_progress_bar=self.options.progress,
         )
         streak.check()
@@ -221,6 +227,8 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             params = self.study.space.suggest(trial)
             tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
+            if "portfolio" in trial.user_attrs:
+                tags["tuner.portfolio"] = str(trial.user_attrs["portfolio"])
             if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
                 tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
             trial.set_user_attr("owner", owner.this_process())

@@ -30,8 +30,12 @@ from tuner.tracking.runs import Tracker
 class TrialRunner:
     """Trains trials of one study and records each as a nested MLflow run."""
 
-    def __init__(self, prepared: Prepared, tracker: Tracker) -> None:
+    def __init__(self, prepared: Prepared, tracker: Tracker,
+                 deadline: float | None = None) -> None:
+        """``deadline`` (``time.time()`` seconds): when the search ends; each trial
+        trains for the epochs it can finish before then."""
         self.prepared = prepared
+        self.deadline = deadline
         self.data = prepared.data
         self.folds = prepared.folds
         self.task = prepared.task
@@ -95,7 +99,7 @@ class TrialRunner:
                 result = recipe.fit(
                     model, self.data, self._seed(number),
                     [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
-                    epochs=epochs, initial_epoch=initial_epoch)
+                    epochs=epochs, initial_epoch=initial_epoch, deadline=self.deadline)
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
                 self.tracker.end_trial(run_id, "PRUNED", metrics={

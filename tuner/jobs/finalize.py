@@ -180,18 +180,17 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
     """Train the candidate's configuration again on training + validation.
 
     Same params and seed, as many epochs as its best (``best_epoch + 1``), the
-    input preprocessing adapted on both splits; a ``plateau`` schedule replays
-    the rates the trial logged, since nothing is held out to watch.
+    input preprocessing adapted on both splits; a schedule (``cosine``,
+    ``plateau``) replays the rates the trial logged, one per epoch.
     """
     study = prepared.settings.study
     params = trial_params(candidate.trial)
     rates = [m.value for m in sorted(client.get_metric_history(
         candidate.trial.run_id, "learning_rate"), key=lambda m: m.step)] \
-        if params.get("lr_schedule") == "plateau" else []
+        if params.get("lr_schedule", "constant") != "constant" else []
     return Recipe(params, prepared).refit(
         union_of_training_and_validation(prepared.data),
         epochs=int(candidate.metrics["best_epoch"]) + 1,
-        max_epochs=int(params.get("max_epochs", study.max_epochs)),
         seed=int(params.get("seed", study.seed)) + candidate.trial.number, rates=rates)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ def search(study: str | Path | Study, options: RunOptions,
     ``overrides`` are study settings given apart from the file (``seed=1``).
     """
     overrides = dict(overrides or {})
+    began = time.time()  # the time budget counts from here
     with process.libraries_loading():
         if isinstance(study, Study):
             if options.workers > 1:
@@ -97,7 +99,7 @@ def search(study: str | Path | Study, options: RunOptions,
         from tuner.jobs.workers import run_workers
 
         options = dataclasses.replace(
-            options.for_study(loaded), tracking_uri=found.tracking_uri,
+            options.for_study(loaded).started_at(began), tracking_uri=found.tracking_uri,
             storage=found.storage_url, progress=options.progress and options.workers == 1,
             keras_tuner_dir=str(stores.STORE_DIR.resolve() / "keras-tuner"),
             source_tags=source)

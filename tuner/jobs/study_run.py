@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from tuner.core.errors import Interrupted
@@ -51,7 +52,7 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     if searched is not study:
         rates = searched.space.learning_rate
         found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
-    study = searched
+    study = dataclasses.replace(searched, space=searched.space.for_task(prepared.task.kind))
     engine = make_engine(study, prepared, options)
     warned = {f"tuner.warning.{w.kind}": w.message for w in prepared.warnings}
     if options.parent_run_id is None:
@@ -76,7 +77,7 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     process that started it.
     """
     prepared, engine, tracker = open_run(study, options)
-    runner = TrialRunner(prepared, tracker)
+    runner = TrialRunner(prepared, tracker, options.deadline)
     status = "FAILED"
     try:
         outcome = engine.search(runner)

@@ -113,11 +113,9 @@ class Workers:
         self.env = [worker_env(i, len(per_worker), visible_gpus())
                     for i in range(len(per_worker))]
         self.slots = [self._start(i, share) for i, share in enumerate(per_worker)]
-        self.began = time.monotonic()
 
-    def _start(self, number: int, trials: int | None, timeout: float | None = None) -> Slot:
-        options = dataclasses.replace(self.options, worker=number, trials=trials,
-                                      timeout=timeout or self.options.timeout)
+    def _start(self, number: int, trials: int | None) -> Slot:
+        options = dataclasses.replace(self.options, worker=number, trials=trials)
         process = start_worker({**self.spec, "options": options.as_json()}, self.env[number])
         return Slot(number, process, trials)
 
@@ -153,8 +151,7 @@ class Workers:
         self.engine.fail_trials_of_dead_owners()
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
         left = None if slot.trials is None else slot.trials - self._trials_of(slot.process.pid)
-        timeout = None if self.options.timeout is None else (
-            self.options.timeout - (time.monotonic() - self.began))
+        timeout = self.options.seconds_left()
         if self.replacements_left <= 0:
             return None, f"{killed} (and {self.options.max_failures} before it)"
         if left == 0 or (timeout is not None and timeout <= 0):
@@ -164,7 +161,7 @@ class Workers:
         more = "its remaining trials" if left is None else f"its {left} remaining trial(s)"
         print(f"{killed}; its running trial was recorded as failed, a new worker runs {more}",
               file=sys.stderr)
-        return self._start(slot.number, left, timeout), None
+        return self._start(slot.number, left), None
 
     def _trials_of(self, pid: int) -> int:
         """Trials of the study that process ``pid`` of this host started."""

@@ -81,28 +81,12 @@ def precision_policy(mixed_precision: bool | str) -> str | None:
     return "mixed_bfloat16" if mixed_precision == "bfloat16" else "mixed_float16"
 
 
-def learning_rate(params: Mapping[str, Any], steps_per_epoch: int,
-                  max_epochs: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The optimizer's learning rate: a float, or Keras's cosine decay with warm-up.
-
-    ``cosine`` warms up linearly over the first epoch (at most a tenth of the
-    run) to the trial's rate, then decays to 0 at ``max_epochs``; a built-in
-    schedule, so the saved model needs no tuner code. ``plateau`` is a callback
-    (``schedule_callbacks``) on a float rate.
-    """
-    rate = params["learning_rate"]
-    if params.get("lr_schedule", "constant") != "cosine":
-        return rate
-    total = max(2, steps_per_epoch * max_epochs)
-    warmup = max(1, min(steps_per_epoch, total // 10))
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0, decay_steps=total - warmup, warmup_target=rate,
-        warmup_steps=warmup)
-
-
 def schedule_callbacks(params: Mapping[str, Any], objective: str, direction: str,
                        patience: int) -> list[keras.callbacks.Callback]:
-    """``plateau``: Keras's ReduceLROnPlateau on the objective, halving the rate after
+    """Callbacks that change the rate on what training shows (``cosine`` follows the
+    epochs, ``tuner.keras.horizon``).
+
+    ``plateau``: Keras's ReduceLROnPlateau on the objective, halving the rate after
     ``max(1, patience - 1)`` epochs without progress, so it acts before EarlyStopping."""
     if params.get("lr_schedule", "constant") != "plateau":
         return []
@@ -201,17 +185,18 @@ def build_model(
     params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
     *, steps_per_execution: int = 1, jit_compile: bool = False,
     scaling: InputScaling | None = None, mixed_precision: bool | str = False,
-    steps_per_epoch: int = 1, max_epochs: int = 1, target_scale: TargetScale | None = None,
+    target_scale: TargetScale | None = None,
 ) -> keras.Sequential:
     """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
 
     Mixed precision is set per layer, not as Keras's global policy, which every
     ``clear_session`` between trials resets: hidden layers compute in float16
     or bfloat16, the output layer in float32; float16's loss is scaled against
-    underflow. ``steps_per_epoch`` and ``max_epochs`` size a cosine schedule.
-    ``target_scale`` (regression) ends the network with a ``Rescaling`` layer
-    from the standardized target to its units, and weighs the loss so that it
-    compares errors on the standardized scale (``target_layers``).
+    underflow. The optimizer's rate is the trial's; a schedule sets it per
+    epoch (``Recipe.fit``). ``target_scale`` (regression) ends the network
+    with a ``Rescaling`` layer from the standardized target to its units, and
+    weighs the loss so that it compares errors on the standardized scale
+    (``target_layers``).
 
     The optimizer's variables are made here (Keras's ``Optimizer.build``),
     not inside the first train step: a ``tf.function`` that creates
@@ -229,7 +214,7 @@ def build_model(
     layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
     layers += target_layers(target_scale)
     model = keras.Sequential(layers)
-    optimizer = make_optimizer(params, learning_rate(params, steps_per_epoch, max_epochs))
+    optimizer = make_optimizer(params, params["learning_rate"])
     if hidden_dtype == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, loss=loss_of(task, params.get("label_smoothing", 0.0)),

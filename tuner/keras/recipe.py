@@ -22,6 +22,7 @@ from tuner.core.tasks import Task
 from tuner.data.containers import Data
 from tuner.data.prepare import Prepared
 from tuner.data.preprocessing import InputScaling
+from tuner.keras.horizon import EpochHorizon
 from tuner.keras.model import (
     build_model,
     compile_options,
@@ -63,10 +64,9 @@ class Recipe:
         return targets_for(data, self.prepared.task, self.compiled_task)
 
     def build(self, data: Data | None = None, scaling: InputScaling | None = None, *,
-              max_epochs: int | None = None, per_batch: bool = False) -> keras.Model:
+              per_batch: bool = False) -> keras.Model:
         """The compiled model for ``data`` (default: the study's) and its ``scaling``.
 
-        ``max_epochs`` sizes a cosine schedule (default: the study's);
         ``per_batch`` runs one batch per call, so callbacks see every step.
         """
         data = data or self.prepared.data
@@ -76,8 +76,6 @@ class Recipe:
         return build_model(
             self.params, data.x_train.shape[1:], self.compiled_task,
             scaling=scaling or self.prepared.scaling,
-            steps_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
-            max_epochs=max_epochs or self.study.max_epochs,
             target_scale=self.prepared.target_scale, **options)
 
     def fresh(self, seed: int, data: Data | None = None,
@@ -91,34 +89,50 @@ class Recipe:
         keras.utils.set_random_seed(seed)
         return self.build(data, scaling)
 
+    def horizon(self, max_epochs: int, deadline: float | None = None) -> EpochHorizon:
+        """The callback that ends training at ``max_epochs`` or before ``deadline``, and
+        sets a ``cosine`` schedule's rate for the epochs the trial may reach."""
+        cosine = self.params.get("lr_schedule", "constant") == "cosine"
+        return EpochHorizon(max_epochs, deadline=deadline,
+                            peak_rate=float(self.params["learning_rate"]) if cosine else None)
+
+    def patience(self, max_epochs: int) -> int:
+        """EarlyStopping's patience: the study's, or a quarter of the run on a ``cosine``
+        schedule, whose best epochs come as the rate falls at its end."""
+        if self.params.get("lr_schedule", "constant") == "cosine":
+            return max(self.study.patience, math.ceil(max_epochs / 4))
+        return self.study.patience
+
     def fit(self, model: keras.Model, data: Data, seed: int,
             callbacks: Sequence[keras.callbacks.Callback] = (), *, epochs: int | None = None,
-            initial_epoch: int = 0) -> FitResult:
-        """``training.fit`` with the study's settings, ``seed`` and the params' schedule."""
+            initial_epoch: int = 0, deadline: float | None = None) -> FitResult:
+        """``training.fit`` with the study's settings, ``seed`` and the params' schedule,
+        for at most ``epochs`` (default: the study's ``max_epochs``), ending before
+        ``deadline`` (``time.time()`` seconds) where one is given."""
         settings = self.prepared.settings
-        objective, direction, patience = settings.objective, settings.direction, \
-            self.study.patience
+        objective, direction = settings.objective, settings.direction
+        max_epochs = epochs or self.study.max_epochs
+        patience = self.patience(max_epochs)
         return fit(
             model, self.targets(data), batch_size=self.batch_size, objective=objective,
-            direction=direction, max_epochs=epochs or self.study.max_epochs, patience=patience,
+            direction=direction, max_epochs=max_epochs, patience=patience,
             # the schedule first: a logger then records the rate it sets
-            callbacks=[*schedule_callbacks(self.params, objective, direction, patience),
+            callbacks=[self.horizon(max_epochs, deadline),
+                       *schedule_callbacks(self.params, objective, direction, patience),
                        *callbacks],
             initial_epoch=initial_epoch, input_pipeline=self.study.input_pipeline, seed=seed,
             class_weight=self.prepared.class_weight)
 
-    def refit(self, data: Data, *, epochs: int, max_epochs: int, seed: int,
+    def refit(self, data: Data, *, epochs: int, seed: int,
               rates: Sequence[float] = ()) -> keras.Model:
         """A new model trained on all of ``data.x_train`` for exactly ``epochs`` epochs.
 
         Its input preprocessing is adapted on those rows; nothing is held out,
-        so a ``plateau`` schedule replays ``rates`` (one per epoch) instead.
-        ``max_epochs`` sizes a cosine schedule as in the run being repeated.
+        so a schedule replays ``rates`` (the trial's, one per epoch) instead.
         """
         keras.utils.set_random_seed(seed)
         targets = self.targets(data)
-        model = self.build(targets, self.prepared.scaling_rule.fit(targets.x_train),
-                           max_epochs=max_epochs)
+        model = self.build(targets, self.prepared.scaling_rule.fit(targets.x_train))
         callbacks = [keras.callbacks.LearningRateScheduler(
             lambda epoch, rate: rates[epoch] if epoch < len(rates) else rate)] if rates else []
         fit_epochs(model, targets.x_train, targets.y_train, batch_size=self.batch_size,

@@ -1,0 +1,125 @@
+"""How a search spends its time: the portfolio it starts from, and the epochs each trial
+may reach before the deadline, with a cosine schedule over exactly those."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+import tuner
+from tuner.core.errors import StudyConfigError
+from tuner.core.portfolio import PORTFOLIO, configurations, fit_to_space
+from tuner.keras.horizon import FINISH_RESERVE_S, EpochHorizon, cosine_rate
+
+
+def test_a_configuration_is_fitted_into_the_study_space():
+    space = tuner.Space(n_layers=tuner.Int(1, 2), units=tuner.Int(4, 16, log=True),
+                        learning_rate=tuner.Float(1e-2, 1e-1, log=True), batch_size=32,
+                        optimizer=tuner.Choice(["adam", "nadam"]))
+    fitted = fit_to_space({"n_layers": 3, "units_0": 1024, "units_1": 8, "units_2": 512,
+                           "learning_rate": 1e-3, "batch_size": 256, "optimizer": "adamw",
+                           "dropout": 0.4, "normalization": "batch", "no_such": 1}, space)
+    # numbers clipped into ranges, widths beyond the depth dropped, a fixed dimension
+    # (batch_size) and a choice the space lacks (adamw) left out, searched defaults kept
+    assert fitted == {"n_layers": 2, "units_0": 16, "units_1": 8, "learning_rate": 1e-2,
+                      "dropout": 0.4, "normalization": "batch"}
+
+
+def test_the_portfolio_setting_names_its_configurations():
+    assert configurations(True) == [dict(c) for c in PORTFOLIO]
+    assert configurations(False) == []
+    assert configurations([{"n_layers": 1}]) == [{"n_layers": 1}]
+    with pytest.raises(StudyConfigError, match="portfolio: expected True, False or a list"):
+        tuner.Study(data=lambda: None, portfolio="strong")
+
+
+def test_every_default_configuration_fits_the_default_space_whole():
+    space = tuner.Space()
+    for configuration in PORTFOLIO:
+        fitted = fit_to_space(configuration, space)
+        assert fitted == configuration  # nothing clipped, nothing left to the sampler
+
+
+def test_a_regression_study_searches_no_label_smoothing():
+    assert tuner.Space().for_task("regression").label_smoothing == 0.0
+    assert isinstance(tuner.Space().for_task("binary").label_smoothing, tuner.Choice)
+
+
+def _model(rate: float) -> keras.Model:
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse")
+    return model
+
+
+def _fit(horizon: EpochHorizon, epochs: int, sleep: float = 0.0) -> list[dict]:
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    logs: list[dict] = []
+    pause = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, lg: time.sleep(sleep))
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, lg: logs.append(dict(lg)))
+    _model(0.1).fit(x, x.sum(1), epochs=epochs, verbose=0,
+                    callbacks=[horizon, pause, record])
+    return logs
+
+
+def test_a_cosine_reaches_zero_at_max_epochs_without_a_deadline():
+    logs = _fit(EpochHorizon(4, peak_rate=0.1), epochs=4)
+    assert [lg["learning_rate"] for lg in logs] == pytest.approx(
+        [cosine_rate(0.1, e, 4) for e in range(4)])
+    assert cosine_rate(0.1, 4, 4) == pytest.approx(0.0)
+
+
+def test_training_ends_at_the_epochs_that_fit_before_the_deadline():
+    # Each epoch takes about 0.3 s; the deadline leaves about 1.5 s after the reserve.
+    deadline = time.time() + FINISH_RESERVE_S + 1.5
+    horizon = EpochHorizon(50, deadline=deadline, peak_rate=0.1)
+    logs = _fit(horizon, epochs=50, sleep=0.3)
+    assert 3 <= len(logs) <= 7
+    assert time.time() < deadline - FINISH_RESERVE_S + 0.5
+    # the schedule was revised to end where training ends: the last rate is near 0
+    assert logs[-1]["learning_rate"] < 0.25 * 0.1
+    assert horizon.horizon == len(logs)
+
+
+def test_a_deadline_already_past_trains_one_epoch():
+    logs = _fit(EpochHorizon(10, deadline=time.time() - 1), epochs=10)
+    assert len(logs) == 1
+
+
+def test_a_search_starts_from_the_portfolio_then_the_baselines(study_file, cli, workdir):
+    path = study_file(extra="""baselines=[{"n_layers": 1, "units_0": 4}],
+    portfolio=[{"n_layers": 2, "units_0": 16, "units_1": 8, "optimizer": "nadam",
+                "learning_rate": 0.05}, {"n_layers": 1, "units_0": 999}],""")
+    result = cli("run", path, "--trials", "4", "--no-progress")
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny")
+    runs = sorted(client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'"),
+                  key=lambda r: int(r.data.tags["tuner.trial"]))
+    first, second, baseline, sampled = (r.data for r in runs)
+    assert (first.params["n_layers"], first.params["units_0"], first.params["units_1"],
+            first.params["optimizer"], first.params["learning_rate"]) == (
+        "2", "16", "8", "nadam", "0.05")
+    assert second.params["units_0"] == "16"  # 999 clipped into the space's 4..16
+    assert (first.tags["tuner.portfolio"], second.tags["tuner.portfolio"]) == ("0", "1")
+    assert baseline.tags["tuner.baseline"] == "true" and baseline.params["units_0"] == "4"
+    assert "tuner.portfolio" not in sampled.tags
+
+    # Resumed, the study does not try its portfolio again.
+    result = cli("run", path, "--trials", "1", "--no-progress")
+    assert result.exit_code == 0, result.output
+    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
+    assert sum("tuner.portfolio" in r.data.tags for r in runs) == 2
+
+
+def test_a_study_can_turn_the_portfolio_off(study_file, cli, workdir):
+    path = study_file(extra="portfolio=False,")
+    result = cli("run", path, "--trials", "1", "--no-progress")
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny")
+    [run] = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
+    assert "tuner.portfolio" not in run.data.tags

@@ -1,0 +1,71 @@
+"""Strong starting configurations, tried before the sampler takes over.
+
+A study's first trials are the portfolio's configurations, as AutoGluon's
+zero-shot portfolios and auto-sklearn's meta-learned starts do: networks
+that train well on most data, so that a search begins from a good model and
+the sampler refines from there. ``Study(portfolio=...)`` keeps the default
+(``True``), turns it off (``False``) or gives its own list of params dicts.
+
+Each configuration is fitted into the study's space (``fit_to_space``): a
+value inside a searched range or among its choices is kept (a number
+outside a range is moved to its nearest bound), the rest is left to the
+sampler. So a study that narrows or fixes a dimension still gets the rest
+of each configuration. bench/portfolio.py measures the list on the bundled
+studies; docs/search-strategy.md has the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tuner.core.space import Choice, Float, Int, Space
+
+# Ordered by measurement on the bundled studies (bench/portfolio.py).
+PORTFOLIO: tuple[dict[str, Any], ...] = (
+    # Two wide layers, BatchNorm, dropout, AdamW, cosine, label smoothing.
+    {"n_layers": 2, "units_0": 1024, "units_1": 1024, "normalization": "batch",
+     "dropout": 0.4, "optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 1e-4,
+     "lr_schedule": "cosine", "label_smoothing": 0.1, "batch_size": 256},
+    # Three narrower layers, lighter dropout, a higher rate, smaller batches.
+    {"n_layers": 3, "units_0": 512, "units_1": 512, "units_2": 512,
+     "normalization": "batch", "dropout": 0.2, "optimizer": "adamw", "learning_rate": 2e-3,
+     "weight_decay": 1e-4, "lr_schedule": "cosine", "label_smoothing": 0.1,
+     "batch_size": 128},
+    # A small, plain network for small tables: Adam, no normalization.
+    {"n_layers": 2, "units_0": 128, "units_1": 64, "normalization": "none", "dropout": 0.1,
+     "optimizer": "adam", "learning_rate": 3e-3, "weight_decay": 0.0,
+     "lr_schedule": "cosine", "label_smoothing": 0.0, "batch_size": 32},
+)
+
+
+def configurations(setting: bool | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The configurations a study's ``portfolio`` setting names (before fitting)."""
+    if setting is True:
+        return [dict(c) for c in PORTFOLIO]
+    if setting is False:
+        return []
+    return [dict(c) for c in setting]
+
+
+def fit_to_space(configuration: Mapping[str, Any], space: Space) -> dict[str, Any]:
+    """The values of ``configuration`` that ``space`` can take (numbers clipped into
+    ranges); fixed dimensions and unknown names are left out."""
+    fitted: dict[str, Any] = {}
+    dims = space.dimensions()
+    for name, value in configuration.items():
+        dim = dims.get("units" if name.startswith("units_") else name)
+        if isinstance(dim, Int | Float) and _is_number(value):
+            clipped = min(max(value, dim.low), dim.high)
+            fitted[name] = int(round(clipped)) if isinstance(dim, Int) else float(clipped)
+        elif isinstance(dim, Choice) and value in dim.values:
+            fitted[name] = value
+    depth = fitted.get("n_layers")
+    if depth is not None:  # widths of layers the configuration no longer has
+        fitted = {k: v for k, v in fitted.items()
+                  if not k.startswith("units_") or int(k.split("_")[1]) < depth}
+    return fitted
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
