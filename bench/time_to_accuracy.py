@@ -64,8 +64,9 @@ def command(setup: str, study_file: Path, seed: int, folder: Path, launched: flo
             "--study-name", "bench"]
 
 
-def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float) -> None:
-    """One search in ``folder``, killed ``GRACE_S`` after ``budget`` seconds from its launch."""
+def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float,
+           grace: float = GRACE_S) -> None:
+    """One search in ``folder``, killed ``grace`` seconds after ``budget`` from its launch."""
     launched = time.time()
     (folder / "launched").write_text(str(launched))
     with (folder / "output.log").open("w") as log:
@@ -73,7 +74,7 @@ def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float)
                                    cwd=folder, stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONPATH": str(BENCH)})
         try:
-            process.wait(timeout=budget + GRACE_S)
+            process.wait(timeout=budget + grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -174,7 +175,8 @@ def main() -> None:
                 if not (folder / "done").exists():
                     shutil.rmtree(folder, ignore_errors=True)
                     folder.mkdir(parents=True)
-                    search(name, study_file, seed, folder, budget)
+                    search(name, study_file, seed, folder, budget,
+                           grace=2.0 if args.smoke else GRACE_S)
                     (folder / "done").touch()
                     print(f"{budget:.0f} s, seed {seed}, {name}: done", flush=True)
                 found = at_budgets(trials_of(name, folder), [budget])

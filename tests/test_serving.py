@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,6 +147,56 @@ def test_dashboard_serve_and_ui_start_with_only_tuner_reachable(served):
     assert f"optuna-dashboard: http://127.0.0.1:{ports['dashboard']}/dashboard/studies/" \
         in printed["dashboard"]
     assert "is not on PATH" not in "".join(printed.values())
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, read from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # the command may hold spaces and parentheses: the state follows the last ")"
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (not zombies)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_tuner_ui_stops_every_process_of_its_server(served, how):
+    port = free_port()
+    ui = start_without_path("ui", "--port", str(port), "--tracking-uri", served["tracking_uri"])
+    try:
+        wait_for(ui, f"http://127.0.0.1:{port}/health")
+        server = descendants(ui.pid)
+        assert server  # MLflow's server and its workers
+        os.kill(ui.pid, how)  # tuner's process alone, not its group
+        ui.communicate(timeout=30)
+        deadline = time.monotonic() + 15
+        while alive(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(server), f"left running after {how.name}: {alive(server)}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(ui.pid, signal.SIGKILL)
 
 
 def test_dashboard_and_serve_refuse_what_they_cannot_find(served, cli):

@@ -309,10 +309,11 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
     Example:
       tuner ui --port 5000
     """
-    with _errors(ctx):
+    with _errors(ctx, interrupted="MLflow UI stopped"):
         from tuner.serving.servers import serve_ui
 
-        serve_ui(tracking_uri, host, port, say=lambda line: click.echo(line, err=True))
+        ctx.exit(serve_ui(tracking_uri, host, port,
+                          say=lambda line: click.echo(line, err=True)))
 
 
 @main.command()
@@ -358,11 +359,11 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int,
       curl -d '{"inputs": [[...784 values...]]}' -H 'Content-Type: application/json' \\
            http://127.0.0.1:5001/invocations
     """
-    with _errors(ctx):
+    with _errors(ctx, interrupted="model server stopped"):
         from tuner.serving.servers import serve_model
 
-        serve_model(model_uri, tracking_uri, host, port,
-                    say=lambda line: click.echo(line, err=True))
+        ctx.exit(serve_model(model_uri, tracking_uri, host, port,
+                             say=lambda line: click.echo(line, err=True)))
 
 
 @main.command()

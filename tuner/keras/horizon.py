@@ -14,6 +14,7 @@ holds no custom schedule object and loads without tuner.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
@@ -60,7 +61,7 @@ class EpochHorizon(keras.callbacks.Callback):
         # An epoch costs from its start to the next one's (the callbacks between
         # included); the first also traces the model, so the later ones say more.
         now = time.time()
-        whole = [b - a for a, b in zip(self.starts, self.starts[1:])]
+        whole = [b - a for a, b in itertools.pairwise(self.starts)]
         per_epoch = statistics.median(whole[1:] or whole or [now - self.starts[-1]])
         left = self.deadline - FINISH_RESERVE_S - now
         self.horizon = min(self.max_epochs, epoch + 1 + max(0, math.floor(left / per_epoch)))

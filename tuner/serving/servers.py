@@ -4,15 +4,22 @@ Each starts from this interpreter (``python -m mlflow``, or optuna-dashboard's
 own ``run_server`` in this process), never from a command looked up on PATH,
 so all work when only ``tuner`` is reachable (pipx, a virtualenv's bin called
 by its full path). Each binds loopback unless told otherwise, and warns then.
+MLflow's servers run in a process group of their own that ends with tuner's
+process, their workers included (``run_server_group``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import ipaddress
 import os
+import signal
+import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +30,39 @@ if TYPE_CHECKING:
 
 LOOPBACK_NAMES = ("localhost",)
 Say = Callable[[str], None]
+STOP_GRACE_S = 10.0  # for a server's group to end on SIGTERM before SIGKILL
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for the child when its parent dies
+
+
+def _end_with_parent() -> None:
+    """In the server's process, before it runs: SIGTERM when tuner's process dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_server_group(command: list[str], env: Mapping[str, str] | None = None) -> int:
+    """Run ``command`` in a process group of its own until it ends or this process is
+    stopped (Ctrl-C, SIGTERM, SIGHUP); the whole group, the server's workers included, is
+    then stopped with it (SIGTERM, SIGKILL after ``STOP_GRACE_S``). Its exit status."""
+    process = subprocess.Popen(command, env=None if env is None else dict(env),
+                               start_new_session=True, preexec_fn=_end_with_parent)
+    try:
+        return process.wait()
+    finally:
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    group = process.pid
+    deadline = time.monotonic() + STOP_GRACE_S
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+        while time.monotonic() < deadline:
+            process.poll()  # reaps the leader, so the group empties
+            os.killpg(group, 0)  # ProcessLookupError once no process is left in it
+            time.sleep(0.1)
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
 
 
 def is_loopback(host: str) -> bool:
@@ -46,20 +86,20 @@ def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
             "--host", host, "--port", str(port)]
 
 
-def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> None:
-    """Replace this process with the MLflow UI on the store, so signals reach it directly."""
+def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> int:
+    """The MLflow UI on the store until it ends or this process is stopped; its status."""
     from tuner.runtime.stores import existing_tracking_uri
 
     uri = existing_tracking_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):
         say(f"that store is a tracking server: open {uri} in a browser")
-        return
+        return 0
     _warn_if_exposed(host, "the MLflow UI", say)
     command = ui_command(uri, host, port)
     say(f"MLflow UI: http://{host}:{port}/#/experiments (runs of a study: "
         "/#/experiments/<id>/runs); Ctrl-C to stop")
     sys.stdout.flush()
-    os.execv(command[0], command)
+    return run_server_group(command)
 
 
 def dashboard_path(storage: optuna.storages.BaseStorage, study: str | None) -> str:
@@ -102,9 +142,10 @@ def model_server_command(model_uri: str, host: str, port: int) -> list[str]:
 
 
 def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
-                say: Say) -> None:
-    """Replace this process with MLflow's model server on ``model_uri``, once the model is
-    found (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder)."""
+                say: Say) -> int:
+    """MLflow's model server on ``model_uri``, once the model is found
+    (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder), until it
+    ends or this process is stopped; its status."""
     import mlflow
 
     from tuner.runtime.stores import existing_tracking_uri
@@ -125,4 +166,4 @@ def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
         "{\"dataframe_split\": ...}; Ctrl-C to stop")
     sys.stdout.flush()
     command = model_server_command(model_uri, host, port)
-    os.execve(command[0], command, environment)
+    return run_server_group(command, environment)
