@@ -168,6 +168,8 @@ def test_from_frame_splits_stratified_and_encodes_categories_with_the_training_v
     (lambda f: f.assign(signup=pd.Timestamp("2024-01-01")), "column 'signup' holds dates"),
     (lambda f: f.assign(note=[f"free text {i}" for i in range(len(f))]),
      "column 'note' has 144 distinct values in 144 rows: free text or an identifier"),
+    (lambda f: f.assign(signup=[f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(240)]),
+     r"column 'signup' holds dates as text \(such as '2024-"),
     (lambda f: f.assign(empty=np.nan), "column 'empty' is empty in the training split"),
     (lambda f: f.rename(columns={"churn": "left"}),
      r"target column 'churn' is not in the frame; its columns are \['age', "),
@@ -292,3 +294,47 @@ def test_the_shipped_smoke_study_gives_a_new_user_no_warning():
 
     study = load_study_file(Path(__file__).parents[1] / "studies" / "synthetic.py")
     assert prepare(study).warnings == ()
+
+
+def test_an_unseen_category_code_is_encoded_as_the_training_shares_of_the_known_ones():
+    from tuner.data.preprocessing import choose
+
+    x_train = np.array([[1, 0.5], [1, 0.1], [2, 0.3], [3, 0.2]], "float32")
+    encoder = choose(x_train, False, categorical=[0]).layers()[0]
+    encoded = np.asarray(encoder(np.array([[1, 0.0], [3, 0.0], [0, 0.0], [9, 0.0]], "float32")))
+    # the number column first, then the category's one-hot: no slot of its own for unseen
+    np.testing.assert_allclose(encoded[:, 1:], [[1, 0, 0], [0, 0, 1], [0.5, 0.25, 0.25],
+                                                [0.5, 0.25, 0.25]])
+
+
+@pytest.mark.slow
+def test_an_unseen_category_predicts_among_the_known_ones_for_the_same_row(workdir):
+    import mlflow
+
+    rng = np.random.default_rng(0)
+    n = 300
+    origin = rng.choice(["Europe", "Japan", "USA"], n)
+    weight = rng.normal(3000, 500, n)
+    mpg = 50 - weight / 150 + np.select([origin == "Japan", origin == "USA"], [4.0, -4.0], 0.0)
+    frame = pd.DataFrame({"weight": weight, "origin": origin, "mpg": mpg + rng.normal(0, 1, n)})
+    study = tuner.Study(
+        data=lambda: tuner.Data.from_frame(frame, target="mpg"), task="regression",
+        space=tuner.Space(n_layers=1, units=16, learning_rate=0.01, batch_size=32,
+                          optimizer="adam"), trials=1, max_epochs=40, portfolio=False)
+    result = tuner.run(study, verbose=False, progress=False)
+    model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
+    rows = pd.DataFrame({"weight": [2800.0] * 4, "origin": ["Europe", "Japan", "USA", "Korea"]})
+    known, unseen = np.split(model.predict(rows).to_numpy().ravel(), [3])
+    assert known[1] > known[0] > known[2]  # it learned the categories
+    assert known.min() <= unseen[0] <= known.max()
+
+
+def test_from_csv_uses_the_columns_named_and_leaves_out_those_dropped(workdir):
+    customers_frame().to_csv(workdir / "customers.csv", index=False)
+    chosen = tuner.Data.from_csv("customers.csv", target="churn", columns=["plan", "age"])
+    assert chosen.columns.names == ("plan", "age")
+    dropped = tuner.Data.from_csv("customers.csv", target="churn", drop=["tenure", "region"])
+    assert dropped.columns.names == ("age", "charge", "plan", "paperless")
+    with pytest.raises(DataError, match=r"^drop: no column 'tenur' in the frame; its columns "
+                                        r"are \['age', "):
+        tuner.Data.from_csv("customers.csv", target="churn", drop=["tenur"])

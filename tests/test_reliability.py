@@ -154,6 +154,47 @@ def test_ctrl_c_or_a_stop_signal_records_the_trial_closes_the_parent_and_exits(
         assert "learning_curves.png" in names, names
 
 
+STOPS_IN_OPTUNA = """
+import os, signal
+import optuna
+
+class StopsHere(optuna.samplers.RandomSampler):
+    # A stop signal from inside Optuna's ask (before_trial) or tell (after_trial, before
+    # the trial's state is written).
+    def before_trial(self, study, trial):
+        if {hook!r} == "before_trial" and trial.number == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        super().before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        if {hook!r} == "after_trial" and trial.number == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        super().after_trial(study, trial, state, values)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("hook", "recorded"), [("before_trial", ["COMPLETE", "FAIL"]),
+                                                ("after_trial", ["COMPLETE"])])
+def test_a_stop_inside_optunas_ask_or_tell_leaves_no_trial_running(study_file, stores, hook,
+                                                                     recorded):
+    uri, storage = stores
+    body = STOPS_IN_OPTUNA.format(hook=hook) + TINY_STUDY.format(
+        extra='sampler=StopsHere(seed=0), portfolio=False, pruner="none",')
+    process = tuner("run", str(study_file(body=body)), "--trials", "4", "--no-progress")
+    out, err = process.communicate(timeout=300)
+
+    assert process.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("stopped by SIGTERM: ")
+    assert states(storage) == recorded  # the trial asked for is FAIL, none RUNNING
+    runs = all_runs(uri)
+    assert [r for r in runs if r.info.status == "RUNNING"] == []
+    assert [r.data.tags["tuner.state"] for r in runs if r.data.tags["tuner.role"] == "trial"] \
+        == ["COMPLETE"]
+    [parent] = [r for r in runs if r.data.tags["tuner.role"] == "study"]
+    assert parent.info.status == "KILLED"
+
+
 def test_study_stops_after_failures_in_a_row(study_file, cli):
     text = study_file().read_text()
     text = text.replace("learning_rate=tuner.Float(1e-2, 1e-1, log=True)", "learning_rate=1e30")

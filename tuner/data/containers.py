@@ -65,25 +65,30 @@ class Data:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, target: str | Sequence[str], *,
                    validation: float = 0.2, test: float = 0.2, seed: int = 0,
-                   stratify: bool = True) -> Data:
+                   stratify: bool = True, columns: Sequence[str] | None = None,
+                   drop: Sequence[str] = ()) -> Data:
         """A DataFrame's rows, shuffled and split (stratified by class); see ``tuner.frames``.
 
         Numbers, strings, booleans and categoricals; missing cells allowed.
+        ``columns`` names the feature columns to use (default: all but the
+        target), ``drop`` those to leave out.
         """
-        from tuner.data.frames import split_frame  # pandas loads for frame studies only
+        from tuner.data.frames import select_columns, split_frame  # pandas: frame studies only
 
+        frame = select_columns(frame, target, columns, drop)
         return cls(**split_frame(frame, target, validation=validation, test=test, seed=seed,
                                  stratify=stratify))
 
     @classmethod
     def from_csv(cls, path: str | Path, target: str | Sequence[str], *,
                  validation: float = 0.2, test: float = 0.2, seed: int = 0,
-                 stratify: bool = True) -> Data:
+                 stratify: bool = True, columns: Sequence[str] | None = None,
+                 drop: Sequence[str] = ()) -> Data:
         """``from_frame`` on a CSV file with a header row."""
         from tuner.data.frames import read_csv
 
         return cls.from_frame(read_csv(path), target, validation=validation, test=test,
-                              seed=seed, stratify=stratify)
+                              seed=seed, stratify=stratify, columns=columns, drop=drop)
 
     def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The splits present, by name."""

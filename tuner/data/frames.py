@@ -12,6 +12,7 @@ Keras's ``StringLookup`` with the same vocabulary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,10 +149,49 @@ def _kind(name: str, values: pd.Series) -> Kind:
         return "number"
     distinct = values.nunique(dropna=True)
     if distinct > MAX_CATEGORIES or distinct > 20 and distinct > TEXT_SHARE * values.count():
+        example = _date_text(values)
+        if example is not None:
+            raise DataError(f"column {name!r} holds dates as text (such as {example!r}); turn "
+                            f"them into numbers first (pd.to_datetime(df[{name!r}]).dt.year, "
+                            f".dt.dayofweek, ...) or drop it")
         raise DataError(f"column {name!r} has {distinct} distinct values in "
                         f"{values.count()} rows: free text or an identifier, not a category; "
                         f"drop it (df.drop(columns=[{name!r}]))")
     return "category"
+
+
+def select_columns(frame: pd.DataFrame, target: str | Sequence[str],
+                   columns: Sequence[str] | None = None, drop: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` with only the feature ``columns`` (default: all) less ``drop``, and the
+    target; a name the frame lacks is refused with the names it has."""
+    if not isinstance(frame, pd.DataFrame) or (columns is None and not drop):
+        return frame  # as it is; split_frame says what it expected of a non-frame
+    targets = [target] if isinstance(target, str) else list(target)
+    have = [str(c) for c in frame.columns]
+    for setting, names in (("columns", columns or ()), ("drop", drop)):
+        if isinstance(names, str):
+            names = [names]
+        unknown = [n for n in names if n not in have]
+        if unknown:
+            raise DataError(f"{setting}: no column {unknown[0]!r} in the frame; its columns are "
+                            f"{have}")
+    if isinstance(drop, str):
+        drop = [drop]
+    kept = [c for c in (have if columns is None else [columns] if isinstance(columns, str)
+                        else list(columns)) if c not in drop and c not in targets]
+    return frame[kept + [t for t in targets if t in have]]
+
+
+DATE_TEXT = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
+                       r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+
+
+def _date_text(values: pd.Series) -> str | None:
+    """A value of a text column whose cells are nearly all dates (2007-03-01, 03/01/2007,
+    with or without a time), else None."""
+    cells = [str(v) for v in values.dropna().head(200)]
+    dates = [c for c in cells if DATE_TEXT.match(c)]
+    return dates[0] if cells and len(dates) >= 0.9 * len(cells) else None
 
 
 def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation: float = 0.2,

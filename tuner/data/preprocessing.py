@@ -2,8 +2,10 @@
 
 Tabular features get a Keras ``Normalization`` layer (mean and variance of the
 training split); columns a study names ``categorical`` are one-hot encoded by
-an ``IntegerLookup`` whose vocabulary is the training split's codes (an unseen
-code lands in its out-of-vocabulary slot); images with pixel values above 1
+an ``IntegerLookup`` whose vocabulary is the training split's codes; a code
+training never saw is encoded as the training split's shares of the known
+ones (the average row, not an untrained slot), so its prediction lies among
+the known categories'; images with pixel values above 1
 (0-255, say) get a ``Rescaling`` layer. Where a frame study's numbers have
 gaps (NaN), each is filled with its column's training median, and a 0/1
 column says which were missing, by Keras ops inside the model. A logged or
@@ -33,6 +35,7 @@ class InputScaling:
     n_features: int = 0
     categorical: tuple[int, ...] = ()
     vocabularies: tuple[tuple[int, ...], ...] = ()
+    shares: tuple[tuple[float, ...], ...] = ()  # per categorical column: each code's share
     fill: tuple[float, ...] = ()  # per numeric column: the value of a missing number
     indicators: tuple[int, ...] = ()  # numeric columns (their order) that get a missing flag
 
@@ -62,11 +65,13 @@ class InputScaling:
                 columns = keras.layers.Normalization(mean=self.mean, variance=self.variance)(
                     columns)
             parts.append(columns)
-        for column, vocabulary in zip(self.categorical, self.vocabularies, strict=True):
+        for column, vocabulary, shares in zip(self.categorical, self.vocabularies, self.shares,
+                                              strict=True):
             codes = keras.ops.cast(inputs[:, column], "int64")
-            parts.append(keras.layers.IntegerLookup(
+            one_hot = keras.layers.IntegerLookup(
                 vocabulary=list(vocabulary), output_mode="one_hot", name=f"one_hot_{column}",
-            )(codes))
+            )(codes)
+            parts.append(_unseen_as_shares(one_hot, shares, name=f"unseen_{column}"))
         outputs = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
         return keras.Model(inputs, outputs, name="encode_columns")
 
@@ -120,14 +125,16 @@ def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...],
     if outside:
         raise StudyConfigError(f"categorical: column {outside[0]} does not exist; the data has "
                                f"columns 0..{n_features - 1}")
-    vocabularies = []
+    vocabularies, shares = [], []
     for column in categorical:
         values = x_train[:, column]
         if not np.all(np.mod(values, 1) == 0):
             raise DataError(f"categorical column {column} holds non-integer values such as "
                             f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
                             "codes (pandas: .cat.codes)")
-        vocabularies.append(tuple(int(v) for v in np.unique(values)))
+        codes, counts = np.unique(values, return_counts=True)
+        vocabularies.append(tuple(int(v) for v in codes))
+        shares.append(tuple(float(c) for c in counts / counts.sum()))
     numbers = x_train[:, [i for i in range(n_features) if i not in categorical]]
     fill: tuple[float, ...] = ()
     indicators: tuple[int, ...] = ()
@@ -142,7 +149,21 @@ def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...],
         mean, variance = _moments(numbers)
     return InputScaling("normalize" if mean is not None else "none", mean=mean,
                         variance=variance, n_features=n_features, categorical=categorical,
-                        vocabularies=tuple(vocabularies), fill=fill, indicators=indicators)
+                        vocabularies=tuple(vocabularies), shares=tuple(shares), fill=fill,
+                        indicators=indicators)
+
+
+def _unseen_as_shares(one_hot: keras.KerasTensor, shares: Sequence[float],
+                      name: str) -> keras.KerasTensor:
+    """Drop the out-of-vocabulary slot of ``IntegerLookup``'s one-hot (its first column):
+    a known code keeps its column, an unseen one becomes ``shares``. A fixed ``Dense``
+    whose first row is ``shares`` and the rest the identity, so the model needs no code."""
+    k = len(shares)
+    kernel = np.vstack([np.asarray(shares, "float32")[None, :], np.eye(k, dtype="float32")])
+    layer = keras.layers.Dense(k, use_bias=False, trainable=False, name=name)
+    encoded = layer(one_hot)
+    layer.set_weights([kernel])
+    return encoded
 
 
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from tuner.core.study import Study
 from tuner.data.prepare import Prepared
 from tuner.engines.base import SearchOutcome
 from tuner.engines.trial import TrialRunner
-from tuner.runtime import owner
+from tuner.runtime import interrupts, owner
 from tuner.runtime.stores import open_storage
 from tuner.tracking.housekeeping import close_orphaned_run
 
@@ -135,6 +135,12 @@ class FailureStreak:
             )
 
 
+def _stop_when_requested(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """After a trial: no next one once a stop was noted (raised as ``optimize`` returns)."""
+    if interrupts.requested():
+        study.stop()
+
+
 class OptunaEngine:
     """A persistent Optuna study whose objective is one tuner trial."""
 
@@ -215,16 +221,20 @@ class OptunaEngine:
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
         streak = FailureStreak(self.options.max_failures)
-        self.ostudy.optimize(
-            self._objective(runner), n_trials=self.options.trials,
-            timeout=self.options.seconds_left(), catch=(TrialFailed,), callbacks=[streak],
-            show_progress_bar=self.options.progress,
-        )
+        # A stop is raised in training, before a trial starts or after the last one,
+        # never inside Optuna's ask and tell (interrupts.deferred).
+        with interrupts.deferred():
+            self.ostudy.optimize(
+                self._objective(runner), n_trials=self.options.trials,
+                timeout=self.options.seconds_left(), catch=(TrialFailed,),
+                callbacks=[streak, _stop_when_requested], show_progress_bar=self.options.progress,
+            )
         streak.check()
         return self.outcome()
 
     def _objective(self, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
         def objective(trial: optuna.Trial) -> float:
+            interrupts.raise_if_requested()  # Optuna records this trial FAIL, then stops
             params = self.study.space.suggest(trial)
             tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
             if "portfolio" in trial.user_attrs:

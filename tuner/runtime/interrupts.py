@@ -7,6 +7,12 @@ the parent run closed by the same code; a second one ends the process at once.
 
 Ctrl-C that surfaces as another error still stops a study.
 
+A stop may land anywhere, Optuna's own bookkeeping included (asking for a
+trial, telling its result): raised there, it would leave a trial RUNNING with
+no owner. So the search runs ``deferred()``: a stop is noted and raised only
+where it is safe, during training (``raising()``), before a trial starts
+(``raise_if_requested``) or at the end of the block.
+
 Python raises ``KeyboardInterrupt`` at the next bytecode boundary after SIGINT;
 when that boundary lies inside TensorFlow's tracing, its C++ code can turn the
 exception into something else (seen here: ``SystemError: bad argument to
@@ -16,10 +22,11 @@ would carry on. Noting the signal itself tells the two apart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -27,6 +34,8 @@ Handler = Callable[[int, FrameType | None], Any]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _received: list[int] = []  # the stop signals this process has had, in order
 _asked_by_thread: list[bool] = []  # a thread of this process sent itself a stop signal
+_deferring: list[bool] = []  # innermost last: True inside deferred(), False inside raising()
+_pending: list[int] = []  # stops noted and not yet raised (signal numbers)
 
 
 class SignalStop(KeyboardInterrupt):
@@ -61,7 +70,68 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     if _received:
         os._exit(128 + signum)
     _received.append(signum)
+    if _deferring and _deferring[-1]:
+        _pending.append(signum)
+        return
     raise SignalStop(signum)
+
+
+def _on_deferred_sigint(signum: int, frame: FrameType | None) -> None:
+    if _deferring and _deferring[-1] and not _pending:
+        _pending.append(signum)
+        return
+    _pending.clear()  # raised now; a second Ctrl-C never waits
+    raise KeyboardInterrupt
+
+
+def _stop(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else SignalStop(signum)
+
+
+def requested() -> bool:
+    """Whether a stop was noted and not yet raised (inside ``deferred()``)."""
+    return bool(_pending)
+
+
+def raise_if_requested() -> None:
+    """Raise a stop that was noted inside ``deferred()``."""
+    if _pending:
+        raise _stop(_pending.pop())
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Ctrl-C and stop signals in this block are noted, not raised, except inside
+    ``raising()``; a stop noted is raised at ``raise_if_requested`` or the block's end.
+
+    Only in the main thread (where Python runs signal handlers); SIGINT is left
+    alone where it is ignored (a job started in the background).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if callable(previous):
+        signal.signal(signal.SIGINT, _on_deferred_sigint)
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+        if callable(previous):
+            signal.signal(signal.SIGINT, previous)
+    raise_if_requested()
+
+
+@contextlib.contextmanager
+def raising() -> Iterator[None]:
+    """Inside ``deferred()``: stops raise at once here (a stop already noted, on entry)."""
+    _deferring.append(False)
+    try:
+        raise_if_requested()
+        yield
+    finally:
+        _deferring.pop()
 
 
 def stopping() -> bool:

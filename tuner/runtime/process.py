@@ -62,6 +62,9 @@ def quiet_libraries(*, debug: bool = False, tensorflow: bool = True) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Optuna logs a traceback per failed trial; tuner logs one line instead.
     logging.getLogger("optuna").setLevel(logging.ERROR)
+    # psycopg warns of a second error while it ends a pipeline that an error already
+    # ended ("error ignored terminating"); the first one is raised, and reported.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     tuner_log = logging.getLogger("tuner")
     if not tuner_log.handlers:
         handler = logging.StreamHandler()
