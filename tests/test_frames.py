@@ -338,3 +338,17 @@ def test_from_csv_uses_the_columns_named_and_leaves_out_those_dropped(workdir):
     with pytest.raises(DataError, match=r"^drop: no column 'tenur' in the frame; its columns "
                                         r"are \['age', "):
         tuner.Data.from_csv("customers.csv", target="churn", drop=["tenur"])
+
+
+def test_rows_that_repeat_by_chance_in_a_table_of_few_values_are_not_called_leakage():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"sex": rng.choice(["f", "m"], 600), "class": rng.choice([1, 2, 3], 600),
+                          "adult": rng.random(600) < 0.8})
+    frame["survived"] = (frame["sex"] == "f") | (rng.random(600) < 0.2)
+    data = tuner.Data.from_frame(frame, target="survived")  # 12 combinations: repeats abound
+    assert [w.kind for w in check_splits(data, infer_task(data.y_train))] == []
+    copied = data.x_train.copy()
+    copied[:, 0] = rng.normal(size=len(copied))  # a measured number: a repeat is a copy
+    leaky = tuner.Data(copied, data.y_train, copied[:50], data.y_train[:50])
+    [warning] = check_splits(leaky, infer_task(leaky.y_train))
+    assert warning.kind == "leakage" and warning.message.startswith("50 of 50 validation rows")

@@ -14,6 +14,7 @@ another split by more than ``SHARE_GAP`` and by more than chance explains
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from tuner.data.containers import Data
 
 SHARE_GAP = 0.10  # a class's share of rows, training vs another split
 RARE_SHARE = 0.05  # a class this rare in training is easily never predicted
+CHANCE_ROWS = 100  # fewer value combinations than this times the rows: repeats are chance
 FIX = "split with tuner.Data.split(..., stratify=True) or tuner.Data.from_frame"
 
 
@@ -122,8 +124,14 @@ def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str
 
 
 def _leakage(data: Data) -> SplitWarning | None:
-    """Validation and test rows whose features equal a training row's, byte for byte."""
-    seen = {row.tobytes() for row in _rows(data.x_train)}
+    """Validation and test rows whose features equal a training row's, byte for byte,
+    where such a repeat means a copied record: not where the columns have so few values
+    that different people share a row (fewer combinations than ``CHANCE_ROWS`` times the
+    training rows)."""
+    rows = _rows(data.x_train)
+    if _few_combinations(rows):
+        return None
+    seen = {row.tobytes() for row in rows}
     found = []
     for split, (x, _) in data.splits().items():
         if split == "train":
@@ -135,6 +143,20 @@ def _leakage(data: Data) -> SplitWarning | None:
         return None
     return SplitWarning("leakage", f"{' and '.join(found)} repeat a training row, so their "
                         "score is partly recall; drop duplicate rows before splitting")
+
+
+def _few_combinations(rows: np.ndarray) -> bool:
+    """Whether the columns' distinct values (a gap counts as one) combine into fewer rows
+    than ``CHANCE_ROWS`` times ``len(rows)``: then equal rows happen by chance. A column
+    of mostly distinct values (a measurement) makes chance repeats unlikely on its own."""
+    enough = math.log(CHANCE_ROWS * len(rows))
+    total = 0.0
+    for i in range(rows.shape[1]):  # column by column: images pass after a few
+        distinct = len(np.unique(rows[:, i]))
+        total += math.log(distinct)
+        if total >= enough or distinct >= len(rows) / 2:
+            return False
+    return True
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
