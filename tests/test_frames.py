@@ -327,6 +327,11 @@ def test_an_unseen_category_predicts_among_the_known_ones_for_the_same_row(workd
     known, unseen = np.split(model.predict(rows).to_numpy().ravel(), [3])
     assert known[1] > known[0] > known[2]  # it learned the categories
     assert known.min() <= unseen[0] <= known.max()
+    # The Keras model itself, as a notebook holds it, takes the same rows through
+    # tuner.frame_inputs.
+    keras_model = result.load_best_model()
+    direct = keras_model.predict(tuner.frame_inputs(keras_model, rows), verbose=0).ravel()
+    np.testing.assert_allclose(direct, np.r_[known, unseen], rtol=1e-5)
 
 
 def test_from_csv_uses_the_columns_named_and_leaves_out_those_dropped(workdir):

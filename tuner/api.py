@@ -23,6 +23,7 @@ from tuner.jobs.summary import format_outcome, one_line
 
 if TYPE_CHECKING:
     import keras
+    import pandas as pd
 
     from tuner.engines.base import SearchOutcome
 
@@ -101,3 +102,13 @@ def run(study: Study | str | Path, *, verbose: bool = True, **settings: Any) -> 
     if verbose:
         print(result.summary(), file=sys.stdout)
     return result
+
+
+def frame_inputs(model: keras.Model, frame: pd.DataFrame) -> dict[str, Any]:
+    """What a frame study's Keras model takes for ``frame``'s rows, one tensor per column:
+    ``model.predict(tuner.frame_inputs(model, df))``, for the model of
+    ``Result.load_best_model()`` or ``mlflow.keras.load_model``. Raises ``ValueError``
+    naming a missing column, or a cell of a number column that is not a number."""
+    from tuner.tracking.flavor.tuner_raw_rows import column_tensors
+
+    return column_tensors(model, frame)

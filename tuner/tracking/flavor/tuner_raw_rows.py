@@ -28,32 +28,38 @@ class RawRowsModel:
 
     def __init__(self, model):
         self.model = model
-        self.inputs = model.input  # {column name: KerasTensor}
 
     def predict(self, data, params=None):
-        import tensorflow as tf
-
         frame = pd.DataFrame(data)
-        absent = [name for name in self.inputs if name not in frame.columns]
-        if absent:
-            raise MissingColumns(f"input lacks columns {absent}; the model takes "
-                                 f"{list(self.inputs)}")
-        columns = {}
-        for name, tensor in self.inputs.items():
-            values = frame[name]
-            if tensor.dtype == "string":
-                text = np.array([[("" if pd.isna(v) else str(v))] for v in values], dtype=object)
-                columns[name] = tf.constant(text, dtype=tf.string)
-            else:
-                number = pd.to_numeric(values, errors="coerce")
-                bad = number.isna() & values.notna() & (values.astype(str).str.strip() != "")
-                if bad.any():
-                    row = bad.idxmax()
-                    raise BadCells(f"column {name!r}, row {row}: {values[row]!r} is not a "
-                                   "number (leave the cell empty where it is missing)")
-                columns[name] = tf.constant(number.to_numpy("float32").reshape(-1, 1))
-        outputs = self.model.predict(columns, verbose=0)
+        outputs = self.model.predict(column_tensors(self.model, frame), verbose=0)
         return pd.DataFrame(np.asarray(outputs), index=frame.index)
+
+
+def column_tensors(model, frame):
+    """The dict of tensors that ``model`` (named column inputs) takes for ``frame``'s rows:
+    ``model.predict(column_tensors(model, frame))``. Strings for category columns (a
+    missing cell is ""), float32 for numbers (a missing cell is NaN)."""
+    import tensorflow as tf
+
+    inputs = model.input  # {column name: KerasTensor}
+    absent = [name for name in inputs if name not in frame.columns]
+    if absent:
+        raise MissingColumns(f"input lacks columns {absent}; the model takes {list(inputs)}")
+    columns = {}
+    for name, tensor in inputs.items():
+        values = frame[name]
+        if tensor.dtype == "string":
+            text = np.array([[("" if pd.isna(v) else str(v))] for v in values], dtype=object)
+            columns[name] = tf.constant(text, dtype=tf.string)
+        else:
+            number = pd.to_numeric(values, errors="coerce")
+            bad = number.isna() & values.notna() & (values.astype(str).str.strip() != "")
+            if bad.any():
+                row = bad.idxmax()
+                raise BadCells(f"column {name!r}, row {row}: {values[row]!r} is not a "
+                               "number (leave the cell empty where it is missing)")
+            columns[name] = tf.constant(number.to_numpy("float32").reshape(-1, 1))
+    return columns
 
 
 def _load_pyfunc(path):
