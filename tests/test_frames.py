@@ -219,7 +219,9 @@ model = mlflow.pyfunc.load_model(uri)
 schema = {s.name: s.type.name for s in model.metadata.signature.inputs.inputs}
 keras_model = mlflow.keras.load_model(uri)
 assert "tuner" not in sys.modules
-print(json.dumps({"schema": schema, "outputs": model.predict(rows).to_numpy().tolist()}))
+predicted = model.predict(rows)
+print(json.dumps({"schema": schema, "outputs": predicted.to_numpy().tolist(),
+                  "columns": [str(c) for c in predicted.columns]}))
 """
 
 
@@ -270,6 +272,7 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
                                 "paperless": "boolean", "region": "string", "tenure": "long"}
     outputs = np.array(loaded["outputs"])
     assert outputs.shape == (20, 1) and np.isfinite(outputs).all()
+    assert loaded["columns"] == ["stays"]  # P(stays): the positive class, by name
     stays = customers_frame().head(20).churn == "stays"  # class 1 of the sorted names
     assert ((outputs[:, 0] > 0.5) == stays.to_numpy()).mean() >= 0.9
 

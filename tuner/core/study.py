@@ -15,7 +15,7 @@ import optuna
 from tuner.core import names
 from tuner.core.errors import StudyConfigError
 from tuner.core.space import Space
-from tuner.core.tasks import TASKS, Task, TaskKind, objective_names
+from tuner.core.tasks import TASKS, Task, TaskKind, higher_is_better, objective_names
 
 if TYPE_CHECKING:
     from tuner.data.containers import Data
@@ -176,7 +176,7 @@ class Study:
     def direction_for(self, objective: str) -> Direction:
         if self.direction:
             return self.direction
-        return "maximize" if objective.endswith("accuracy") else "minimize"
+        return "maximize" if higher_is_better(objective) else "minimize"
 
 
 def _check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:

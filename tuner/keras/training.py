@@ -16,9 +16,11 @@ import keras
 import numpy as np
 
 from tuner.core.errors import StudyConfigError, TrialFailed
+from tuner.core.tasks import is_class_score
 from tuner.data.containers import Data
 from tuner.data.inputs import choose as choose_pipeline
 from tuner.data.inputs import evaluation_dataset, training_dataset
+from tuner.keras.scores import ValidationScores, class_scores
 from tuner.runtime.workarounds import custom_gradients_released
 
 EVAL_BATCH_SIZE = 1024
@@ -120,6 +122,9 @@ def fit(
     ``seed`` fixes the order of the training rows in each epoch;
     ``class_weight`` weighs each training row's loss by its class (Keras's own).
     """
+    # Scores Keras does not log are added to the epoch logs before anything reads them.
+    scorer = [ValidationScores(data.x_val, data.y_val, validation_batch_size(batch_size))] \
+        if is_class_score(objective) else []
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=objective, mode="max" if direction == "maximize" else "min",
         patience=patience, restore_best_weights=True,
@@ -130,7 +135,7 @@ def fit(
             **_inputs(data, batch_size, choose_pipeline(input_pipeline, data.x_train), seed),
             epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
             class_weight=None if class_weight is None else dict(class_weight),
-            callbacks=[ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
+            callbacks=[*scorer, ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
                        *callbacks, early_stopping],
         ).history
     losses = history.get("loss", [])
@@ -144,6 +149,8 @@ def fit(
     outputs = None
     if test is not None:
         scores, outputs = evaluate(model, *test)
+        if scorer:
+            scores.update(class_scores(test[1], outputs))
         metrics.update({f"test_{k}": v for k, v in scores.items()})
     value = metrics.get(f"final_{objective}", history[objective][best])
     return FitResult(value, best_epoch, len(losses), metrics, history,

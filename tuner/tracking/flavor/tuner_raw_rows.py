@@ -6,7 +6,8 @@ serve`` load the model with it in any environment that has MLflow and Keras.
 The Keras model has one named input per column (numbers as float32, categories
 as strings); ``predict`` takes a pandas DataFrame (or a dict of columns), turns
 missing strings into "" and missing numbers into NaN (the model fills them),
-and returns one row of outputs per input row.
+and returns one row of outputs per input row, its columns named by the class
+(``tuner_class_names`` of the model's metadata), label, or ``value``.
 """
 
 import os
@@ -26,13 +27,26 @@ class BadCells(ValueError):
 class RawRowsModel:
     """A Keras model with named column inputs behind a DataFrame ``predict``."""
 
-    def __init__(self, model):
+    def __init__(self, model, metadata=None):
         self.model = model
+        self.metadata = metadata or {}
 
     def predict(self, data, params=None):
         frame = pd.DataFrame(data)
-        outputs = self.model.predict(column_tensors(self.model, frame), verbose=0)
-        return pd.DataFrame(np.asarray(outputs), index=frame.index)
+        outputs = np.asarray(self.model.predict(column_tensors(self.model, frame), verbose=0))
+        return pd.DataFrame(outputs, index=frame.index, columns=self.output_names(outputs))
+
+    def output_names(self, outputs):
+        """Each output column's name: the class whose probability it is (binary: the
+        second class, the positive one), the label, or ``value`` for regression."""
+        task = self.metadata.get("tuner_task")
+        names = self.metadata.get("tuner_class_names")
+        width = outputs.shape[1]
+        if task == "regression":
+            return ["value"] if width == 1 else [f"value_{i}" for i in range(width)]
+        if task == "binary":
+            return [str(names[1]) if names else "1"]
+        return [str(n) for n in names] if names and len(names) == width else list(range(width))
 
 
 def column_tensors(model, frame):
@@ -64,5 +78,8 @@ def column_tensors(model, frame):
 
 def _load_pyfunc(path):
     import keras
+    from mlflow.models import Model
 
-    return RawRowsModel(keras.saving.load_model(os.path.join(path, "data", "model.keras")))
+    metadata = Model.load(os.path.join(path, "MLmodel")).metadata
+    return RawRowsModel(keras.saving.load_model(os.path.join(path, "data", "model.keras")),
+                        metadata)
