@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from tuner.core.studyfile import load_study_file
-from tuner.data.prepare import load_data
+from tuner.data.loading import load_data
 
 STUDIES = Path(__file__).parents[1] / "studies"
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,

@@ -360,3 +360,38 @@ def test_rows_that_repeat_by_chance_in_a_table_of_few_values_are_not_called_leak
     leaky = tuner.Data(copied, data.y_train, copied[:50], data.y_train[:50])
     [warning] = check_splits(leaky, infer_task(leaky.y_train))
     assert warning.kind == "leakage" and warning.message.startswith("50 of 50 validation rows")
+
+
+BAD_COLUMNS = """
+import numpy as np, pandas as pd, tuner
+
+def data():
+    n = 200
+    frame = pd.DataFrame({"when": [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(n)],
+                          "note": [f"text {i}" for i in range(n)], "id": np.arange(n),
+                          "x": np.linspace(0, 1, n), "y": ["a", "b"] * (n // 2)})
+    return tuner.Data.from_frame(frame, target="y")
+
+study = tuner.Study(data=data, trials=1)
+"""
+CHECK_BEFORE_TENSORFLOW = """
+import sys
+from click.testing import CliRunner
+from tuner.cli.main import main
+result = CliRunner().invoke(main, ["run", sys.argv[1], "--no-progress"])
+print(result.exit_code, "tensorflow" in sys.modules)
+print(result.output.strip())
+"""
+
+
+@pytest.mark.slow  # a subprocess
+def test_every_column_problem_is_named_at_once_before_tensorflow_loads(study_file, workdir):
+    path = study_file(body=BAD_COLUMNS, name="bad")
+    done = subprocess.run([sys.executable, "-c", CHECK_BEFORE_TENSORFLOW, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    status, message = done.stdout.strip().splitlines()[-2:]
+    assert status == "2 False", done.stdout + done.stderr
+    assert message.startswith("Error: 3 columns cannot be used: column 'id' numbers the rows")
+    assert "column 'when' holds dates as text" in message
+    assert "column 'note' has 120 distinct values" in message
+    assert not (workdir / "mlruns").exists()  # nothing stored

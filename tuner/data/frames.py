@@ -111,20 +111,29 @@ def category_values(values: pd.Series) -> list[str]:
     return [MISSING if pd.isna(v) else str(v) for v in values]
 
 
-def read_columns(frame: pd.DataFrame) -> Columns:
+def read_columns(frame: pd.DataFrame, refused: Sequence[str] = ()) -> Columns:
     """Each feature column's kind, and the vocabulary of each category column.
 
     Numbers are numbers; strings, booleans and pandas categoricals are
-    categories. Dates, free text and empty columns are refused by name.
+    categories. Dates, free text and empty columns are refused by name, all
+    of them (and the problems ``refused`` already found) in one ``DataError``.
     """
     names, kinds, vocabularies, types = [], [], [], []
+    problems = list(refused)
     for name in frame.columns:
         values = frame[name]
-        kind = _kind(str(name), values)
+        try:
+            kind = _kind(str(name), values)
+        except DataError as problem:
+            problems.append(str(problem))
+            continue
         names.append(str(name))
         kinds.append(kind)
         vocabularies.append(() if kind == "number" else tuple(sorted(set(category_values(values)))))
         types.append(_schema_type(values, kind))
+    if problems:
+        raise DataError(problems[0] if len(problems) == 1 else
+                        f"{len(problems)} columns cannot be used: " + "; ".join(problems))
     return Columns(tuple(names), tuple(kinds), tuple(vocabularies), tuple(types))
 
 
@@ -217,13 +226,13 @@ def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation:
         raise DataError(f"target {targets if len(targets) > 1 else targets[0]!r} is empty in "
                         f"{empty_targets} rows; drop them first (df.dropna(subset={targets}))")
     features = frame.drop(columns=targets)
-    _refuse_row_numbers(features)
+    row_numbers = _row_numbers(features)
     if features.shape[1] == 0:
         raise DataError(f"the frame has no feature columns besides the target {targets}")
     y = _labels(frame, targets)
     train, val, held_out = shuffled_split(len(frame), y, validation=validation, test=test,
                                           seed=seed, stratify=stratify)
-    columns = read_columns(features.iloc[train])
+    columns = read_columns(features.iloc[train], refused=row_numbers)
     x = columns.encode(features)
     tested = len(held_out) > 0
     return {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val],
@@ -231,17 +240,20 @@ def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation:
             "columns": columns}
 
 
-def _refuse_row_numbers(features: pd.DataFrame) -> None:
-    """A whole-number column that numbers the rows (each value once, in order, such as R's
-    ``rownames`` 1..N) is an identifier: as a feature it would teach the row's position."""
+def _row_numbers(features: pd.DataFrame) -> list[str]:
+    """What is wrong with each whole-number column that numbers the rows (each value once,
+    in order, such as R's ``rownames`` 1..N): an identifier, which as a feature would
+    teach the row's position."""
+    problems = []
     for name in features.columns:
         values = features[name]
         if len(values) < 20 or values.dtype.kind not in "iu" or not values.is_unique:
             continue
         if values.is_monotonic_increasing or values.is_monotonic_decreasing:
-            raise DataError(f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
+            problems.append(f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
                             f"{values.iloc[-1]}, each once): an identifier, not a feature; "
                             f"drop it (df.drop(columns=[{str(name)!r}]))")
+    return problems
 
 
 def _labels(frame: pd.DataFrame, targets: list[str]) -> np.ndarray:

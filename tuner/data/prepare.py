@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tuner.core.errors import DataError, StudyConfigError, TunerError
+from tuner.core.errors import StudyConfigError
 from tuner.core.study import Study
 from tuner.core.tasks import Task
 from tuner.data.containers import Data
 from tuner.data.crossval import Fold, make_folds
+from tuner.data.loading import load_data
 from tuner.data.preprocessing import InputScaling, ScalingRule
 from tuner.data.splits import SplitWarning, check_splits
 from tuner.data.targets import check, encode_labels, infer_task
@@ -108,19 +108,3 @@ def balanced_weights(y: np.ndarray, task: Task) -> dict[int, float]:
     classes, counts = np.unique(labels.astype("int64"), return_counts=True)
     return {int(k): float(len(labels) / (len(classes) * c))
             for k, c in zip(classes, counts, strict=True)}
-
-
-def load_data(study: Study) -> Data:
-    """The study's ``Data``; an error of the user's loader becomes one ``DataError`` line."""
-    takes_seed = "seed" in inspect.signature(study.data).parameters
-    try:
-        data = study.data(seed=study.seed) if takes_seed else study.data()
-    except TunerError:
-        raise
-    except Exception as exc:
-        raise DataError(f"the data loader of study {study.name!r} raised "
-                        f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(data, Data):
-        raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
-                        f"received {type(data).__name__}")
-    return data

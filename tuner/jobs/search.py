@@ -24,6 +24,7 @@ from tuner.core.errors import StudyConfigError
 from tuner.core.options import RunOptions
 from tuner.core.study import FinalizeSettings, Study
 from tuner.core.studyfile import load_study_file
+from tuner.data.loading import load_data, loaded_once
 from tuner.runtime import machine, process
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def search(study: str | Path | Study, options: RunOptions,
             trials = options.for_study(loaded).trials
             machine.check_capacity(options.workers if trials is None else min(
                 options.workers, trials), machine.available_memory())
+        else:  # before TensorFlow loads: a data problem fails in seconds, not after it
+            loaded = dataclasses.replace(loaded, data=loaded_once(load_data(loaded)))
         from tuner.runtime import stores  # Optuna and SQLAlchemy
 
         found = stores.resolve(options.tracking_uri, options.storage)
