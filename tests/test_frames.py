@@ -231,6 +231,10 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     result = cli("run", path, "--no-progress")
     assert result.exit_code == 0, result.output
     assert cli("promote", "customers", "--model", "churn").exit_code == 0
+    exported = cli("export", "models:/churn@champion", workdir / "exported")
+    assert exported.exit_code == 0, exported.output
+    difference = float(exported.output.strip().rsplit(": ", 1)[1])  # checked, column by column
+    assert "max |difference| from Keras on" in exported.output and difference < 1e-5
     new = pd.DataFrame({"age": [25, None, 61], "charge": [55.0, 80.5, None],
                         "plan": ["monthly", "weekly", None], "paperless": [True, False, True],
                         "region": ["north", "west", "south"], "tenure": [3, 40, 12]})

@@ -41,10 +41,15 @@ def studies_table(studies: Sequence[StudyRecord]) -> str:
         final = s.finalized[0].test if s.finalized else {}
         rows.append([s.name, *(counts.get(k, 0) for k in STATES),
                      f"{s.objective} {best.value:.4f}" if best else None,
-                     ", ".join(f"{k} {v:.4f}" for k, v in sorted(final.items())
-                               if not k.endswith("loss")) or None, last])
-    return render(["study", *(k.lower() for k in STATES), "best", "finalized", "last run"],
-                  rows)
+                     _scores(best.test) if best else None, _scores(final), last])
+    return render(["study", *(k.lower() for k in STATES), "best", "best on test",
+                   "finalized on test", "last run"], rows)
+
+
+def _scores(test: dict[str, float]) -> str | None:
+    """Test scores side by side (``test_accuracy 0.9072``); losses left out."""
+    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items())
+                     if not k.endswith("loss")) or None
 
 
 def trials_table(study: StudyRecord, top_k: int) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -40,13 +41,11 @@ class ExportError(TunerError):
 class Exported:
     path: Path
     format: str
-    max_difference: float | None  # from Keras's outputs on CHECK_ROWS random rows
+    max_difference: float  # from Keras's outputs on CHECK_ROWS random rows
 
     def summary(self) -> str:
-        checked = "not checked (inputs are table columns)" if self.max_difference is None \
-            else f"max |difference| from Keras on {CHECK_ROWS} random rows: " \
-                 f"{self.max_difference:.1e}"
-        return f"exported {self.format} to {self.path}; {checked}"
+        return (f"exported {self.format} to {self.path}; max |difference| from Keras on "
+                f"{CHECK_ROWS} random rows: {self.max_difference:.1e}")
 
 
 def export(model: keras.Model, out: Path, fmt: str) -> Exported:
@@ -66,8 +65,6 @@ def export(model: keras.Model, out: Path, fmt: str) -> Exported:
         raise ExportError(f"{fmt} export needs {exc.name}: {EXTRA}") from None
     except Exception as exc:  # TensorFlow and the converters raise many kinds
         raise ExportError(f"cannot export to {fmt}: {first_line(exc)}") from exc
-    if len(model.inputs) != 1:  # a frame study's model: one input per column
-        return Exported(out, fmt, None)
     rows = _random_rows(model)
     difference = float(np.abs(runner(out, rows) - model.predict(rows, verbose=0)).max())
     return Exported(out, fmt, difference)
@@ -79,9 +76,29 @@ def _has_lookups(model: keras.Model) -> bool:
                for layer in model.layers)
 
 
-def _random_rows(model: keras.Model) -> np.ndarray:
-    shape = tuple(model.inputs[0].shape[1:])
-    return np.random.default_rng(0).uniform(0, 1, (CHECK_ROWS, *shape)).astype("float32")
+def _random_rows(model: keras.Model) -> np.ndarray | dict[str, Any]:
+    """Random rows for ``model``'s input; for a frame study's model (one input per
+    column) a tensor per column: random numbers, and for a category column the values
+    its lookup knows, with an unseen one among them."""
+    generator = np.random.default_rng(0)
+    if len(model.inputs) == 1:
+        shape = tuple(model.inputs[0].shape[1:])
+        return generator.uniform(0, 1, (CHECK_ROWS, *shape)).astype("float32")
+    import tensorflow as tf
+
+    known = [value for layer in _lookups(model) for value in layer.get_vocabulary()]
+    rows = {}
+    for name, tensor in model.input.items():
+        if tensor.dtype == "string":
+            values = generator.choice([*known, "unseen"], (CHECK_ROWS, 1)).astype(object)
+            rows[name] = tf.constant(values.astype(str), dtype=tf.string)
+        else:
+            rows[name] = tf.constant(generator.normal(size=(CHECK_ROWS, 1)).astype("float32"))
+    return rows
+
+
+def _lookups(model: keras.Model) -> list[keras.layers.StringLookup]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.StringLookup)]
 
 
 def _write_saved_model(model: keras.Model, out: Path) -> None:

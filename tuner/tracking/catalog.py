@@ -37,6 +37,7 @@ class TrialRecord:
     baseline: bool
     engine: str
     algorithm: str
+    test: dict[str, float] = field(default_factory=dict)  # its ``test_*`` metrics
 
     @classmethod
     def from_run(cls, run: Run) -> TrialRecord:
@@ -48,6 +49,7 @@ class TrialRecord:
             epochs=int(epochs) if epochs is not None else None, run_id=run.info.run_id,
             baseline=tags.get("tuner.baseline") == "true", engine=tags.get("tuner.engine", "?"),
             algorithm=tags.get("tuner.algorithm", ""),
+            test={k: v for k, v in metrics.items() if k.startswith("test_")},
         )
 
     @property
