@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 import tuner
 from tuner.core.errors import DataError
-from tuner.data.prepare import TargetScale, target_scale
+from tuner.data.prepare import TargetScale, skewed_target, target_scale
 from tuner.data.targets import check, infer_task
 from tuner.tracking.flavor.tuner_raw_rows import BadCells, RawRowsModel
 
@@ -194,3 +194,13 @@ def test_class_weight_is_for_classes_only():
         balanced_weights(np.array([1.5, 2.5]), Task("regression", 1))
     with pytest.raises(StudyConfigError, match="class_weight: expected None or 'balanced'"):
         tuner.Study(data=list, class_weight="auto")
+
+
+def test_a_skewed_positive_target_is_warned_with_the_log_fix():
+    rng = np.random.default_rng(0)
+    prices = rng.lognormal(12, 0.9, 1000)  # house prices: a long right tail
+    warning = skewed_target(prices)
+    assert warning.kind == "skewed_target" and "consider predicting its log" in warning.message
+    assert skewed_target(rng.normal(180_000, 40_000, 1000)) is None
+    assert skewed_target(np.log1p(prices)) is None
+    assert skewed_target(rng.normal(0, 1, 1000) ** 3 - 10) is None  # negative values: no log

@@ -53,6 +53,29 @@ def target_scale(y: np.ndarray) -> TargetScale:
                        tuple(float(v) if v > 0 else 1.0 for v in std))
 
 
+SKEWNESS = 2.0  # a target more skewed than this is ruled by its largest values
+
+
+def skewed_target(y: np.ndarray) -> SplitWarning | None:
+    """A warning for a positive target column whose skewness passes ``SKEWNESS``: even
+    standardized, its squared errors are ruled by its largest values (prices, counts)."""
+    y = np.asarray(y, dtype="float64").reshape(len(y), -1)
+    for column in range(y.shape[1]):
+        values = y[:, column]
+        spread = values.std()
+        if spread == 0 or values.min() < 0:
+            continue
+        skewness = float(np.mean(((values - values.mean()) / spread) ** 3))
+        if skewness > SKEWNESS:
+            where = f" column {column}" if y.shape[1] > 1 else ""
+            return SplitWarning("skewed_target", (
+                f"the target{where} is skewed (skewness {skewness:.1f}, largest "
+                f"{values.max():.4g} against a median of {np.median(values):.4g}): its largest "
+                "values rule the squared error; consider predicting its log (np.log1p) and "
+                "turning predictions back with np.expm1"))
+    return None
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A study's data, loaded and checked once per process, with its task and settings."""
@@ -88,6 +111,8 @@ def prepare(study: Study) -> Prepared:
     settings = TrialSettings(study, objective, study.direction_for(objective))
     class_names = list(study.class_names) if study.class_names else label_names
     warnings = check_splits(data, task, class_names)
+    if task.kind == "regression":
+        warnings += tuple(w for w in (skewed_target(data.y_train),) if w)
     rule = ScalingRule(study.normalize, data.columns.categorical if data.columns
                        else tuple(study.categorical), impute=data.columns is not None)
     folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
