@@ -27,6 +27,7 @@ BENCH = Path(__file__).parents[1] / "bench"
     ("time_to_accuracy.py", "time_to_accuracy-synthetic-smoke.json"),
     ("finalize.py", "finalize-smoke.json"),
     ("defaults.py", "defaults-smoke.json"),
+    ("tabular.py", "tabular-smoke.json"),
 ])
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):
     env = {**os.environ, "BENCH_RESULTS": str(workdir)}
