@@ -195,6 +195,45 @@ def test_a_stop_inside_optunas_ask_or_tell_leaves_no_trial_running(study_file, s
     assert parent.info.status == "KILLED"
 
 
+@pytest.mark.slow
+def test_a_full_disk_ends_the_run_in_one_line_and_the_study_resumes_once_freed(workdir):
+    small = workdir / "small"
+    small.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a small tmpfs for the stores needs root to mount")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(small)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        # Every trial logs its model and figures, so the 6 MB fill within a few dozen.
+        (small / "tiny.py").write_text(textwrap.dedent(
+            TINY_STUDY.format(extra="artifacts_for_top=None, portfolio=False,")))
+        full = subprocess.run([sys.executable, "-m", "tuner.cli", "run", "tiny.py", "--trials",
+                               "300", "--no-progress"], cwd=small, capture_output=True,
+                              text=True, timeout=600)
+        assert full.returncode == 2, full.stderr[-3000:]
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: a store refused a write (") and "run the same " \
+            "command to continue" in last
+        assert "Traceback" not in full.stderr
+        storage = f"sqlite:///{small}/mlruns/optuna.db"
+        complete = states(storage).count("COMPLETE")
+        assert complete >= 1
+
+        subprocess.run(["mount", "-o", "remount,size=256m", str(small)], check=True)
+        again = subprocess.run([sys.executable, "-m", "tuner.cli", "run", "tiny.py", "--trials",
+                                "2", "--no-progress", "--stale-after", "5"], cwd=small,
+                               capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert states(storage).count("COMPLETE") == complete + 2
+        assert "RUNNING" not in states(storage)
+        runs = all_runs(f"sqlite:///{small}/mlruns/mlflow.db")
+        assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
 def test_study_stops_after_failures_in_a_row(study_file, cli):
     text = study_file().read_text()
     text = text.replace("learning_rate=tuner.Float(1e-2, 1e-1, log=True)", "learning_rate=1e30")

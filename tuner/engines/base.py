@@ -28,6 +28,9 @@ class Engine(Protocol):
 
     def optuna_view(self) -> optuna.Study: ...
 
+    def fail_running_trials_of_this_process(self) -> None:
+        """Record as FAIL the trials this process left RUNNING (a store refused a write)."""
+
 
 @dataclass(frozen=True)
 class SearchOutcome:

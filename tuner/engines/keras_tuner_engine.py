@@ -164,6 +164,9 @@ class KerasTunerEngine:
             ) from exc
         return self.outcome()
 
+    def fail_running_trials_of_this_process(self) -> None:
+        """KerasTuner keeps its own trial states; its next run takes up where it stopped."""
+
     def stop_if_out_of_budget(self) -> None:
         """KerasTuner has no timeout: once it passes, no new trial may start."""
         if self.options.seconds_left() == 0:

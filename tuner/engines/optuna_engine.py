@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import logging
 import warnings
 from collections.abc import Callable
@@ -189,15 +190,29 @@ class OptunaEngine:
 
     def fail_trials_of_dead_owners(self) -> None:
         """RUNNING trials whose process, on this host, has ended: FAIL now, as a stale
-        heartbeat would make them after ``stale_after`` seconds."""
-        storage = self.storage
-        study_id = storage.get_study_id_from_name(self.study.name)
+        heartbeat would make them after ``stale_after`` seconds. So is a trial that never
+        recorded its owner (a store refused the write) after ``stale_after`` seconds: every
+        trial records it within moments of starting."""
+        now = datetime.datetime.now()
         for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if owner.state(trial.user_attrs.get("owner", "")) != "gone":
-                continue
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            if storage.set_trial_state_values(trial_id, TrialState.FAIL):
-                self._on_stale_trial(self.ostudy, trial, "its process ended")
+            recorded = trial.user_attrs.get("owner")
+            orphaned = recorded is None and trial.datetime_start is not None and (
+                now - trial.datetime_start).total_seconds() > self.options.stale_after
+            if orphaned or (recorded and owner.state(recorded) == "gone"):
+                self._fail(trial, "its process ended" if recorded else "it recorded no owner")
+
+    def fail_running_trials_of_this_process(self) -> None:
+        """RUNNING trials of this process: FAIL (a store refused a write mid-trial)."""
+        me = owner.this_process()
+        for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("owner", me) == me:
+                self._fail(trial, "a store refused a write")
+
+    def _fail(self, trial: optuna.trial.FrozenTrial, reason: str) -> None:
+        study_id = self.storage.get_study_id_from_name(self.study.name)
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        if self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            self._on_stale_trial(self.ostudy, trial, reason)
 
     def _on_stale_trial(self, ostudy: optuna.Study, trial: optuna.trial.FrozenTrial,
                         reason: str = "its process died (no heartbeat)") -> None:

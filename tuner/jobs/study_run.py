@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 
-from tuner.core.errors import Interrupted
+from tuner.core.errors import Interrupted, StoreError
 from tuner.core.options import RunOptions
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared, prepare
@@ -20,6 +22,8 @@ from tuner.jobs.lr_find import auto_learning_rate
 from tuner.runtime.stores import (
     await_tracking_store,
     discard_tracking_store,
+    redact,
+    store_failure,
 )
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
@@ -78,20 +82,42 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
     """
     prepared, engine, tracker = open_run(study, options)
     runner = TrialRunner(prepared, tracker, options.deadline)
-    status = "FAILED"
+    status, failed_store = "FAILED", None
     try:
         outcome = engine.search(runner)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise Interrupted(engine.outcome()) from None
+    except Exception as exc:
+        failed_store = store_failure(exc)
+        if failed_store is None:
+            raise
+        raise StoreError(
+            f"a store refused a write ({failed_store}): tracking {redact(options.tracking_uri)}, "
+            f"storage {redact(options.storage)}; free space (or release the lock), then run "
+            "the same command to continue: what is recorded stays") from exc
     finally:
-        try:
+        # With a store refusing writes, each of these records what it still can.
+        with _unless_store_failed(failed_store):
             if options.parent_run_id is None:
                 close_parent(tracker, status, engine, plots_to=runner.reports)
-        finally:
+        with _unless_store_failed(failed_store):
             runner.finish()
+        if failed_store:
+            with _unless_store_failed(failed_store):
+                engine.fail_running_trials_of_this_process()
     return outcome
+
+
+@contextlib.contextmanager
+def _unless_store_failed(failed_store: str | None) -> Iterator[None]:
+    """Run the block; where a store has failed already, its errors are not raised again."""
+    try:
+        yield
+    except Exception as exc:
+        if failed_store is None or store_failure(exc) is None:
+            raise
 
 
 def close_parent(tracker: Tracker, status: str, engine: Engine,

@@ -7,6 +7,7 @@ tracking server or PostgreSQL works unchanged through the same two URLs.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import subprocess
@@ -100,6 +101,29 @@ def _ensure_writable(folder: Path) -> Path:
         raise StoreError(f"the store folder {folder.resolve()}/ is not writable; "
                          "fix its permissions or pass storage=... and tracking_uri=...")
     return folder.resolve()
+
+
+# What SQLite, PostgreSQL and the file system say when a store cannot take a write.
+STORE_FAILURES = ("database or disk is full", "no space left on device", "disk i/o error",
+                  "database is locked", "readonly database", "database disk image is malformed",
+                  "could not extend file", "disk quota exceeded")
+
+
+def store_failure(error: BaseException) -> str | None:
+    """The reason a store refused a write, from ``error`` or the errors that caused it
+    (Optuna and MLflow wrap SQLAlchemy's, which wraps the driver's); None for others."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return "no space left on device"
+        text = str(current).lower()
+        for reason in STORE_FAILURES:
+            if reason in text:
+                return reason
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def redact(url: str) -> str:
