@@ -22,6 +22,7 @@ from tuner.core.study import Study
 from tuner.data.prepare import Prepared
 from tuner.engines.base import SearchOutcome
 from tuner.engines.trial import TrialRunner
+from tuner.keras.horizon import FINISH_RESERVE_S
 from tuner.runtime import interrupts, owner
 from tuner.runtime.stores import open_storage
 from tuner.tracking.housekeeping import close_orphaned_run
@@ -236,12 +237,15 @@ class OptunaEngine:
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
         streak = FailureStreak(self.options.max_failures)
+        timeout = self.options.seconds_left()
+        if timeout is not None and timeout > 3 * FINISH_RESERVE_S:
+            timeout -= FINISH_RESERVE_S  # no trial starts in the time kept to finish
         # A stop is raised in training, before a trial starts or after the last one,
         # never inside Optuna's ask and tell (interrupts.deferred).
         with interrupts.deferred():
             self.ostudy.optimize(
                 self._objective(runner), n_trials=self.options.trials,
-                timeout=self.options.seconds_left(), catch=(TrialFailed,),
+                timeout=timeout, catch=(TrialFailed,),
                 callbacks=[streak, _stop_when_requested], show_progress_bar=self.options.progress,
             )
         streak.check()
