@@ -40,6 +40,8 @@ study = tuner.Study(
         learning_rate=tuner.Float(1e-2, 1e-1, log=True),
         batch_size=32,
         optimizer=tuner.Choice(["adam", "nadam"]),
+        weight_decay=0.0, lr_schedule="constant", normalization="none", dropout=0.0,
+        label_smoothing=0.0,
     ),
     trials=3,
     max_epochs=4,

@@ -25,7 +25,8 @@ PRUNING = """baselines=[
     pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0,
                                        interval_steps=1000),
     objective="val_loss",
-    class_names=["below", "above"],"""
+    class_names=["below", "above"],
+    portfolio=False,"""
 
 
 @pytest.fixture(scope="module")

@@ -103,12 +103,14 @@ def test_failed_trials_in_a_row_stop_the_search(name, tmp_path):
     assert engine.outcome().best is None
 
 
-def test_optuna_runs_the_baselines_first_tagged(tmp_path):
+def test_optuna_runs_the_portfolio_then_the_baselines_tagged(tmp_path):
     baseline = {"n_layers": 1, "units_0": 8, "learning_rate": 0.05, "batch_size": 32,
                 "optimizer": "adam"}
-    engine = make_engine("optuna", tmp_path, baselines=[baseline])
+    engine = make_engine("optuna", tmp_path, baselines=[baseline])  # 4 trials
     runner = RecordingRunner()
     engine.search(runner)
-    number, params, tags = runner.started[0]
+    assert [tags for _, _, tags in runner.started] == [
+        {"tuner.portfolio": "0"}, {"tuner.portfolio": "1"}, {"tuner.portfolio": "2"},
+        {"tuner.baseline": "true"}]
+    number, params, tags = runner.started[3]
     assert {k: params[k] for k in baseline} == baseline
-    assert tags == {"tuner.baseline": "true"}

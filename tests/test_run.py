@@ -105,7 +105,8 @@ def test_study_designed_to_prune_prunes(study_file, cli, tracking_uri, storage):
         extra=f"""baselines=[{good}, {hopeless}],
     pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
     objective="val_loss",
-    sampler="random","""
+    sampler="random",
+    portfolio=False,"""
     )
     path.write_text("import optuna\n" + path.read_text())
 

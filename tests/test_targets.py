@@ -35,7 +35,7 @@ study = tuner.Study(data=houses, task="regression", trials=2, max_epochs=25, pat
                     baselines=[{"n_layers": 1, "units_0": 32, "learning_rate": 0.01,
                                 "optimizer": "adam"},
                                {"n_layers": 1, "units_0": 32, "learning_rate": 0.003,
-                                "optimizer": "sgd"}])
+                                "optimizer": "sgd"}], portfolio=False)
 """
 
 

@@ -146,7 +146,8 @@ def test_multilabel_study_has_sigmoid_outputs_and_a_report_per_label(cli, study_
 
 def test_show_states_the_improvement_over_the_best_baseline(cli, study_file):
     body = RAW_TABULAR.format(labels="integers", convert="y", n_layers="tuner.Int(0, 1)")
-    body = body.replace("max_epochs=6", "baselines=[{'n_layers': 0}], max_epochs=6")
+    body = body.replace("max_epochs=6",
+                        "baselines=[{'n_layers': 0}], portfolio=False, max_epochs=6")
     run_and_get(cli, study_file, body, "--trials", "3")
     shown = cli("show", "tiny")
     assert re.search(r"best baseline 0: \d\.\d{4}, best trial \d: \d\.\d{4} \([+-]\d\.\d{4}",
