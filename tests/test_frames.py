@@ -327,7 +327,8 @@ def test_an_unseen_category_predicts_among_the_known_ones_for_the_same_row(workd
     study = tuner.Study(
         data=lambda: tuner.Data.from_frame(frame, target="mpg"), task="regression",
         space=tuner.Space(n_layers=1, units=16, learning_rate=0.01, batch_size=32,
-                          optimizer="adam"), trials=1, max_epochs=40, portfolio=False)
+                          optimizer="adam"), trials=1, max_epochs=40, portfolio=False,
+        name="cars")
     result = tuner.run(study, verbose=False, progress=False)
     model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
     rows = pd.DataFrame({"weight": [2800.0] * 4, "origin": ["Europe", "Japan", "USA", "Korea"]})

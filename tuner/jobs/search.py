@@ -77,6 +77,10 @@ def search(study: str | Path | Study, options: RunOptions,
                 raise StudyConfigError("workers: several workers load the study from its file; "
                                        "pass the study file's path instead of a Study")
             loaded, source = dataclasses.replace(study, **overrides), {}
+            if loaded.name is None:
+                raise StudyConfigError("name: a tuner.Study run from Python needs a name, "
+                                       "such as tuner.Study(..., name='cars'); a study file's "
+                                       "is its file's name")
         else:
             loaded = load_study_file(study, overrides)  # before TensorFlow: bad files fail fast
             source = {"tuner.study_file": str(Path(study).resolve()),
@@ -85,8 +89,11 @@ def search(study: str | Path | Study, options: RunOptions,
             trials = options.for_study(loaded).trials
             machine.check_capacity(options.workers if trials is None else min(
                 options.workers, trials), machine.available_memory())
-        else:  # before TensorFlow loads: a data problem fails in seconds, not after it
-            loaded = dataclasses.replace(loaded, data=loaded_once(load_data(loaded)))
+    if options.workers == 1:
+        # Before TensorFlow loads, so that a data problem fails in seconds; with the
+        # collector on, as the user's loader expects.
+        loaded = dataclasses.replace(loaded, data=loaded_once(load_data(loaded)))
+    with process.libraries_loading():
         from tuner.runtime import stores  # Optuna and SQLAlchemy
 
         found = stores.resolve(options.tracking_uri, options.storage)
