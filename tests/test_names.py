@@ -61,5 +61,5 @@ def test_every_named_pruner_and_sampler_builds(name):
     assert optuna_engine.make_pruner(name, 10) is not None
     for sampler in names.SAMPLERS:
         space = tuner.Space(n_layers=1, units=tuner.Choice([8]), learning_rate=0.01,
-                            optimizer="adam") if sampler == "grid" else tuner.Space()
+                            optimizer="adam", dropout=0.0) if sampler == "grid" else tuner.Space()
         assert optuna_engine.make_sampler(sampler, 0, space) is not None

@@ -31,15 +31,12 @@ def test_default_space_matches_the_documented_ranges():
 
 def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
     space = tuner.Space(activation="tanh", dropout=tuner.Float(0.0, 0.5))
-    trial = optuna.trial.FixedTrial({"n_layers": 3, "units_0": 64, "units_1": 32, "units_2": 16,
-                                     "learning_rate": 0.01, "batch_size": 64,
-                                     "optimizer": "adam", "dropout": 0.2})
-    params = space.suggest(trial)
-    assert params == {"n_layers": 3, "units_0": 64, "units_1": 32, "units_2": 16,
-                      "learning_rate": 0.01, "batch_size": 64, "optimizer": "adam",
-                      "activation": "tanh", "dropout": 0.2, "momentum": 0.0,
-                      "weight_decay": 0.0, "lr_schedule": "constant", "normalization": "none",
-                      "label_smoothing": 0.0, "kernel_initializer": "glorot_uniform"}
+    drawn = {"n_layers": 3, "units_0": 64, "units_1": 32, "units_2": 16, "learning_rate": 0.01,
+             "batch_size": 64, "optimizer": "adam", "dropout": 0.2, "weight_decay": 1e-4,
+             "lr_schedule": "cosine", "normalization": "batch", "label_smoothing": 0.1}
+    params = space.suggest(optuna.trial.FixedTrial(drawn))
+    assert params == {**drawn, "activation": "tanh", "momentum": 0.0,
+                      "kernel_initializer": "glorot_uniform"}
 
 
 @pytest.mark.parametrize(("y", "requested", "expected"), [

@@ -73,14 +73,14 @@ def test_a_cosine_reaches_zero_at_max_epochs_without_a_deadline():
 
 
 def test_training_ends_at_the_epochs_that_fit_before_the_deadline():
-    # Each epoch takes about 0.3 s; the deadline leaves about 1.5 s after the reserve.
-    deadline = time.time() + FINISH_RESERVE_S + 1.5
+    # Each epoch takes a little over 0.5 s; the deadline leaves 2.5 s after the reserve.
+    deadline = time.time() + FINISH_RESERVE_S + 2.5
     horizon = EpochHorizon(50, deadline=deadline, peak_rate=0.1)
-    logs = _fit(horizon, epochs=50, sleep=0.3)
-    assert 3 <= len(logs) <= 7
-    assert time.time() < deadline - FINISH_RESERVE_S + 0.5
-    # the schedule was revised to end where training ends: the last rate is near 0
-    assert logs[-1]["learning_rate"] < 0.25 * 0.1
+    logs = _fit(horizon, epochs=50, sleep=0.5)
+    assert 2 <= len(logs) <= 6
+    assert time.time() < deadline - FINISH_RESERVE_S + 1.0  # it planned, not overran
+    # the schedule was revised to end where training ends: the last rate is low
+    assert logs[-1]["learning_rate"] < 0.5 * 0.1
     assert horizon.horizon == len(logs)
 
 

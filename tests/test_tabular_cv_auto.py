@@ -142,8 +142,10 @@ def test_auto_learning_rate_runs_the_finder_once_per_optimizer(cli, study_file, 
     from tuner.datasets import synthetic
     study = tuner.Study(data=lambda: synthetic(n=600),
                         space=tuner.Space(n_layers=1, units=16, learning_rate="auto",
-                                          batch_size=32, optimizer=tuner.Choice(["adam", "sgd"])),
-                        max_epochs=8, patience=3)
+                                          batch_size=32, optimizer=tuner.Choice(["adam", "sgd"]),
+                                          weight_decay=0.0, lr_schedule="constant",
+                                          normalization="none", dropout=0.0),
+                        max_epochs=8, patience=3, portfolio=False)
     """
     path = study_file(body=body)
     assert cli("run", path, "--trials", "3", "--no-progress").exit_code == 0

@@ -29,8 +29,9 @@ def raw():
 study = tuner.Study(
     data=raw,
     space=tuner.Space(n_layers={n_layers}, units=8, learning_rate=0.05, batch_size=32,
-                      optimizer="adam"),
-    max_epochs=6, patience=6,
+                      optimizer="adam", weight_decay=0.0, lr_schedule="constant",
+                      normalization="none", dropout=0.0, label_smoothing=0.0),
+    max_epochs=6, patience=6, portfolio=False,
 )
 """
 
@@ -129,7 +130,8 @@ def test_multilabel_study_has_sigmoid_outputs_and_a_report_per_label(cli, study_
     from tuner.datasets import inbox
     study = tuner.Study(data=inbox, class_names=["spam", "urgent"],
                         space=tuner.Space(n_layers=1, units=32, learning_rate=0.01,
-                                          batch_size=64, optimizer="adam"), max_epochs=8)
+                                          batch_size=64, optimizer="adam", label_smoothing=0.0),
+                        max_epochs=8, portfolio=False)
     """
     _, _, [run] = run_and_get(cli, study_file, body, "--trials", "1")
     model = mlflow.keras.load_model(logged_model(run))
@@ -147,7 +149,7 @@ def test_multilabel_study_has_sigmoid_outputs_and_a_report_per_label(cli, study_
 def test_show_states_the_improvement_over_the_best_baseline(cli, study_file):
     body = RAW_TABULAR.format(labels="integers", convert="y", n_layers="tuner.Int(0, 1)")
     body = body.replace("max_epochs=6",
-                        "baselines=[{'n_layers': 0}], portfolio=False, max_epochs=6")
+                        "baselines=[{'n_layers': 0}], max_epochs=6")
     run_and_get(cli, study_file, body, "--trials", "3")
     shown = cli("show", "tiny")
     assert re.search(r"best baseline 0: \d\.\d{4}, best trial \d: \d\.\d{4} \([+-]\d\.\d{4}",

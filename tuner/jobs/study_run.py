@@ -27,6 +27,7 @@ from tuner.runtime.stores import (
 )
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
+from tuner.tracking.housekeeping import close_runs_of_dead_owners
 from tuner.tracking.lineage import dataset_inputs
 from tuner.tracking.runs import Tracker
 
@@ -65,6 +66,8 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
                       parent_run_id=options.parent_run_id,
                       parent_tags={**options.source_tags, **warned})
+    if options.parent_run_id is None:  # runs an earlier process left open when it died
+        close_runs_of_dead_owners(tracker.client, tracker.experiment_id)
     tracker.use_datasets(dataset_inputs(prepared.data, study.name),
                          on_parent=options.parent_run_id is None)
     if options.parent_run_id is None:

@@ -60,6 +60,9 @@ def quiet_libraries(*, debug: bool = False, tensorflow: bool = True) -> None:
     import mlflow  # noqa: F401 - it sets its loggers' levels on import; set ours after
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow logs each database error it raises with its traceback; the error is raised,
+    # and tuner reports it in one line.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     # Optuna logs a traceback per failed trial; tuner logs one line instead.
     logging.getLogger("optuna").setLevel(logging.ERROR)
     # psycopg warns of a second error while it ends a pipeline that an error already
