@@ -43,14 +43,13 @@ PLAIN = {"weight_decay": 0.0, "lr_schedule": "constant", "normalization": "none"
 
 def one(study_name: str, setup: str, seed: int, timeout: float, folder: Path) -> None:
     """Run one search in ``folder`` (the child process) and write ``result.json``."""
-    study_file = BENCH.parent / "studies" / f"{study_name}.py"
-    overrides = {}
+    study = load_study_file(BENCH.parent / "studies" / f"{study_name}.py")
     if setup == "plain":
-        study = load_study_file(study_file)
-        overrides = {"portfolio": False, "space": dataclasses.replace(study.space, **PLAIN)}
+        study = dataclasses.replace(study, portfolio=False,
+                                    space=dataclasses.replace(study.space, **PLAIN))
     os.chdir(folder)
-    result = tuner.run(study_file, timeout=timeout, trials=None, seed=seed, progress=False,
-                       verbose=False, **overrides)
+    result = tuner.run(study, timeout=timeout, trials=None, seed=seed, progress=False,
+                       verbose=False)
     client = MlflowClient(result.tracking_uri)
     metrics = client.get_run(result.best_run_id).data.metrics
     key = "test_accuracy" if "test_accuracy" in metrics else "test_mae"

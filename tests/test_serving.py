@@ -297,6 +297,11 @@ def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_
     assert notebook.study_name == "notebook" and notebook.states == {"COMPLETE": 1}
     with pytest.raises(StudyConfigError, match="'epochs' is neither an option of run"):
         tuner.run(study_file(), epochs=3)
+    with pytest.raises(StudyConfigError, match="^space: a study file's setting can be "
+                                               "overridden with a plain value"):
+        tuner.run(study_file(), space=tuner.Space())
+    with pytest.raises(StudyConfigError, match="^name: a tuner.Study run from Python needs"):
+        tuner.run(tuner.Study(data=lambda: synthetic(n=300)))
     with pytest.raises(StudyConfigError, match=r"^trials: expected a number > 0, received 0$"):
         tuner.run(study_file(), trials=0)  # the keyword, not the command line's flag
     with pytest.raises(StudyConfigError, match="several workers need engine='optuna'"):

@@ -84,7 +84,7 @@ def search(study: str | Path | Study, options: RunOptions,
         else:
             loaded = load_study_file(study, overrides)  # before TensorFlow: bad files fail fast
             source = {"tuner.study_file": str(Path(study).resolve()),
-                      "tuner.overrides": json.dumps(overrides)}
+                      "tuner.overrides": _as_json(overrides)}
         if options.workers > 1:  # before TensorFlow loads: no worker without a trial
             trials = options.for_study(loaded).trials
             machine.check_capacity(options.workers if trials is None else min(
@@ -123,3 +123,17 @@ def search(study: str | Path | Study, options: RunOptions,
         finalized = finalize(MlflowClient(found.tracking_uri), loaded, prepare(loaded),
                              settings).summary()
     return Searched(loaded, outcome, found.tracking_uri, finalized)
+
+
+def _as_json(overrides: Mapping[str, object]) -> str:
+    """The overrides of a study file as the tag that lets a later command apply them again;
+    only plain values can be (a space or a sampler object cannot)."""
+    for key, value in overrides.items():
+        try:
+            json.dumps(value)
+        except TypeError:
+            raise StudyConfigError(
+                f"{key}: a study file's setting can be overridden with a plain value (a "
+                f"number, a string, a list), not a {type(value).__name__}; change it in the "
+                "file, or run a tuner.Study") from None
+    return json.dumps(overrides)
