@@ -10,7 +10,8 @@ Each configuration is fitted into the study's space (``fit_to_space``): a
 value inside a searched range or among its choices is kept (a number
 outside a range is moved to its nearest bound), the rest is left to the
 sampler. So a study that narrows or fixes a dimension still gets the rest
-of each configuration. bench/portfolio.py measures the list on the bundled
+of each configuration. bench/time_to_accuracy.py measures the list on
+Fashion-MNIST, bench/defaults.py each configuration on the small bundled
 studies; docs/search-strategy.md has the figures.
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 
 from tuner.core.space import Choice, Float, Int, Space
 
-# Ordered by measurement on the bundled studies (bench/portfolio.py).
+# In the order they are tried: the wide regularized network that decides image data
+# first, the small plain one that suits small tables last.
 PORTFOLIO: tuple[dict[str, Any], ...] = (
     # Two wide layers, BatchNorm, dropout, AdamW, cosine, label smoothing.
     {"n_layers": 2, "units_0": 1024, "units_1": 1024, "normalization": "batch",
