@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated")
     parser.add_argument("--one", nargs=4, metavar=("STUDY", "SETUP", "SEED", "FOLDER"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -74,7 +75,7 @@ def main() -> None:
         study_name, setup, seed, folder = args.one
         one(study_name, setup, int(seed), args.timeout, Path(folder))
         return
-    studies = ("synthetic",) if args.smoke else STUDIES
+    studies = ("synthetic",) if args.smoke else tuple(args.studies.split(","))
     timeout = 8.0 if args.smoke else args.timeout
     seeds = [0] if args.smoke else [int(s) for s in args.seeds.split(",")]
     label = "defaults" + ("-smoke" if args.smoke else "")

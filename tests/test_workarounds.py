@@ -78,3 +78,18 @@ def test_the_guard_lets_public_use_through():
     assert private_uses(ast.parse(
         "import os\nfrom tuner.core import names\nos._exit(0)\nself._x = 1\nimport mlflow.data")) \
         == []
+
+
+def test_library_lines_that_repeat_an_error_tuner_reports_are_quiet(caplog):
+    """psycopg's "error ignored terminating" (a second error while it ends a pipeline that
+    an error already ended) and MLflow's traceback of each database error it then raises:
+    tuner reports the error itself, in one line."""
+    import logging
+
+    from tuner.runtime.process import quiet_libraries
+
+    quiet_libraries(tensorflow=False)
+    logging.getLogger("psycopg").warning("error ignored terminating <psycopg.Pipeline>: x")
+    logging.getLogger("mlflow.store.db.utils").error("SQLAlchemy database error.")
+    logging.getLogger("psycopg").error("a first error is still said")
+    assert [r.getMessage() for r in caplog.records] == ["a first error is still said"]
