@@ -135,8 +135,8 @@ def plot(runs: dict[str, list[dict]], budgets: list[float], title: str, path: Pa
             points = [(t, b) for t, b in run["curve"] if t <= max(budgets) and b > 0]
             if points:
                 xs, ys = zip(*points, strict=True)
-                ax.step(xs, ys, where="post", color=color, alpha=0.8,
-                        label=name if i == 0 else None)
+                ax.step(xs, ys, where="post", color=color, alpha=0.8, marker="o",
+                        markersize=3, label=name if i == 0 else None)
     for budget in budgets:
         ax.axvline(budget, color="grey", linestyle="--")
     ax.set_xlabel("seconds since the search's process was launched")
