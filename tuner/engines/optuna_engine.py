@@ -194,16 +194,18 @@ class OptunaEngine:
         for params, attrs in untried[:options.trials]:
             self.ostudy.enqueue_trial(params, user_attrs=attrs)
 
-    def fail_trials_of_dead_owners(self) -> None:
+    def fail_trials_of_dead_owners(self, ownerless_after: float | None = None) -> None:
         """RUNNING trials whose process, on this host, has ended: FAIL now, as a stale
         heartbeat would make them after ``stale_after`` seconds. So is a trial that never
-        recorded its owner (a store refused the write) after ``stale_after`` seconds: every
-        trial records it within moments of starting."""
+        recorded its owner after ``ownerless_after`` seconds (default ``stale_after``):
+        every trial records it first thing, within moments of starting; one without is a
+        process's that died in that moment, or whose store refused the write."""
         now = datetime.datetime.now()
+        limit = self.options.stale_after if ownerless_after is None else ownerless_after
         for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             recorded = trial.user_attrs.get("owner")
             orphaned = recorded is None and trial.datetime_start is not None and (
-                now - trial.datetime_start).total_seconds() > self.options.stale_after
+                now - trial.datetime_start).total_seconds() > limit
             if orphaned or (recorded and owner.state(recorded) == "gone"):
                 self._fail(trial, "its process ended" if recorded else "it recorded no owner")
 
@@ -245,8 +247,8 @@ class OptunaEngine:
         timeout = self.options.seconds_left()
         if timeout is not None and timeout > 3 * FINISH_RESERVE_S:
             timeout -= FINISH_RESERVE_S  # no trial starts in the time kept to finish
-        # A stop is raised in training, before a trial starts or after the last one,
-        # never inside Optuna's ask and tell (interrupts.deferred).
+        # A stop is raised inside a trial, or after the last one: never inside Optuna's
+        # ask and tell (interrupts.deferred).
         with interrupts.deferred():
             self.ostudy.optimize(
                 self._objective(runner), n_trials=self.options.trials,
@@ -258,14 +260,19 @@ class OptunaEngine:
 
     def _objective(self, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
         def objective(trial: optuna.Trial) -> float:
-            interrupts.raise_if_requested()  # Optuna records this trial FAIL, then stops
+            # A stop raises at once inside a trial (one noted during Optuna's ask, here on
+            # entry: Optuna records the trial FAIL, then stops).
+            with interrupts.raising():
+                return run_trial(trial)
+
+        def run_trial(trial: optuna.Trial) -> float:
+            trial.set_user_attr("owner", owner.this_process())  # first: who holds it
             params = self.study.space.suggest(trial)
             tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
             if "portfolio" in trial.user_attrs:
                 tags["tuner.portfolio"] = str(trial.user_attrs["portfolio"])
             if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
                 tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
-            trial.set_user_attr("owner", owner.this_process())
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)

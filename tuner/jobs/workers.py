@@ -39,6 +39,8 @@ from tuner.runtime import owner
 
 POLL_SECONDS = 0.2
 
+OWNERLESS_S = 2.0  # a trial without an owner this long after a worker died is its
+
 
 def shares(n_trials: int | None, n_workers: int) -> list[int | None]:
     """Trials per worker, as even as possible, no worker without one; ``None`` (a timeout
@@ -148,7 +150,10 @@ class Workers:
         Returns the new worker (None when nothing is left) and a problem to report
         (when too many workers were killed to replace another).
         """
-        self.engine.fail_trials_of_dead_owners()
+        # A trial asked for in the moment the worker died never recorded its owner; a live
+        # worker records its own at once, so after OWNERLESS_S one without is the dead one's.
+        time.sleep(OWNERLESS_S)
+        self.engine.fail_trials_of_dead_owners(ownerless_after=OWNERLESS_S)
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
         left = None if slot.trials is None else slot.trials - self._trials_of(slot.process.pid)
         timeout = self.options.seconds_left()
