@@ -194,13 +194,15 @@ class OptunaEngine:
         for params, attrs in untried[:options.trials]:
             self.ostudy.enqueue_trial(params, user_attrs=attrs)
 
-    def fail_trials_of_dead_owners(self, ownerless_after: float | None = None) -> None:
+    def fail_trials_of_dead_owners(self, ownerless_after: float | None = None) -> int:
         """RUNNING trials whose process, on this host, has ended: FAIL now, as a stale
         heartbeat would make them after ``stale_after`` seconds. So is a trial that never
         recorded its owner after ``ownerless_after`` seconds (default ``stale_after``):
         every trial records it first thing, within moments of starting; one without is a
-        process's that died in that moment, or whose store refused the write."""
+        process's that died in that moment, or whose store refused the write. Returns how
+        many ownerless trials it failed."""
         now = datetime.datetime.now()
+        ownerless = 0
         limit = self.options.stale_after if ownerless_after is None else ownerless_after
         for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             recorded = trial.user_attrs.get("owner")
@@ -208,6 +210,8 @@ class OptunaEngine:
                 now - trial.datetime_start).total_seconds() > limit
             if orphaned or (recorded and owner.state(recorded) == "gone"):
                 self._fail(trial, "its process ended" if recorded else "it recorded no owner")
+                ownerless += orphaned
+        return ownerless
 
     def fail_running_trials_of_this_process(self) -> None:
         """RUNNING trials of this process: FAIL (a store refused a write mid-trial)."""

@@ -153,9 +153,10 @@ class Workers:
         # A trial asked for in the moment the worker died never recorded its owner; a live
         # worker records its own at once, so after OWNERLESS_S one without is the dead one's.
         time.sleep(OWNERLESS_S)
-        self.engine.fail_trials_of_dead_owners(ownerless_after=OWNERLESS_S)
+        ownerless = self.engine.fail_trials_of_dead_owners(ownerless_after=OWNERLESS_S)
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
-        left = None if slot.trials is None else slot.trials - self._trials_of(slot.process.pid)
+        left = None if slot.trials is None else max(
+            0, slot.trials - self._trials_of(slot.process.pid) - ownerless)
         timeout = self.options.seconds_left()
         if self.replacements_left <= 0:
             return None, f"{killed} (and {self.options.max_failures} before it)"
