@@ -22,6 +22,7 @@ from tuner.core import names
 from tuner.core.errors import SpaceError
 
 AUTO = "auto"
+WHOLE_NUMBERS = ("n_layers", "units")  # counts: a fixed value is an int
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,10 @@ class Space:
                 dim.check(f.name)
             if f.name == "learning_rate" and dim == AUTO:
                 continue  # replaced by the finder's range before a search
+            if f.name in WHOLE_NUMBERS and not isinstance(dim, Int | Choice) and (
+                    isinstance(dim, bool) or not isinstance(dim, int)):
+                raise SpaceError(f"space.{f.name}: expected a whole number or tuner.Int(...), "
+                                 f"received {dim!r}")
             _check_accepted(f.name, dim, f.metadata)
 
     def for_task(self, kind: str) -> Space:

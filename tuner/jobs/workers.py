@@ -36,6 +36,8 @@ from tuner.engines.base import SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.jobs.study_run import close_parent, open_run
 from tuner.runtime import owner
+from tuner.tracking.housekeeping import close_runs_of_dead_owners
+from tuner.tracking.runs import Tracker
 
 POLL_SECONDS = 0.2
 
@@ -106,7 +108,9 @@ class Workers:
     """The worker processes of one coordinator, replaced when one is killed."""
 
     def __init__(self, study_file: str, overrides: Mapping[str, Any], options: RunOptions,
-                 engine: OptunaEngine, parent_run_id: str) -> None:
+                 engine: OptunaEngine, tracker: Tracker) -> None:
+        parent_run_id = tracker.parent_run_id
+        self.tracker = tracker
         self.spec = {"study_file": study_file, "overrides": dict(overrides)}
         self.options = dataclasses.replace(options, parent_run_id=parent_run_id, progress=False)
         self.engine = engine
@@ -154,6 +158,8 @@ class Workers:
         # worker records its own at once, so after OWNERLESS_S one without is the dead one's.
         time.sleep(OWNERLESS_S)
         ownerless = self.engine.fail_trials_of_dead_owners(ownerless_after=OWNERLESS_S)
+        # and a trial run it had opened before recording it on its trial
+        close_runs_of_dead_owners(self.tracker.client, self.tracker.experiment_id)
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
         left = None if slot.trials is None else max(
             0, slot.trials - self._trials_of(slot.process.pid) - ownerless)
@@ -198,7 +204,7 @@ def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
     status: str | None = "FAILED"
     workers: Workers | None = None
     try:
-        workers = Workers(study_file, overrides, options, engine, tracker.parent_run_id)
+        workers = Workers(study_file, overrides, options, engine, tracker)
         problems = workers.wait()
         status = "FAILED" if problems else "FINISHED"
     except KeyboardInterrupt as stop:
