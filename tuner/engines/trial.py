@@ -20,7 +20,6 @@ from tuner.data.inputs import choose as choose_pipeline
 from tuner.data.prepare import Prepared
 from tuner.keras.recipe import Recipe
 from tuner.keras.training import EpochTimer, FitResult, predict, validation_batch_size
-from tuner.runtime import interrupts
 from tuner.runtime.interrupts import InterruptWatch
 from tuner.tracking.figures.report import collect
 from tuner.tracking.figures.report_process import ReportQueue
@@ -91,17 +90,16 @@ class TrialRunner:
         recipe = Recipe(params, self.prepared)
         with InterruptWatch() as interrupt:
             try:
-                with interrupts.raising():  # a stop raises in training, not in its records
-                    cv_metrics = self._cross_validate(run_id, number, recipe, on_fold) \
-                        if self.folds else {}
-                    build_started = time.perf_counter()
-                    if model is None:
-                        model = recipe.fresh(self._seed(number))
-                    build_seconds = time.perf_counter() - build_started
-                    result = recipe.fit(
-                        model, self.data, self._seed(number),
-                        [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
-                        epochs=epochs, initial_epoch=initial_epoch, deadline=self.deadline)
+                cv_metrics = self._cross_validate(run_id, number, recipe, on_fold) \
+                    if self.folds else {}
+                build_started = time.perf_counter()
+                if model is None:
+                    model = recipe.fresh(self._seed(number))
+                build_seconds = time.perf_counter() - build_started
+                result = recipe.fit(
+                    model, self.data, self._seed(number),
+                    [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
+                    epochs=epochs, initial_epoch=initial_epoch, deadline=self.deadline)
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
                 self.tracker.end_trial(run_id, "PRUNED", metrics={

@@ -9,9 +9,9 @@ Ctrl-C that surfaces as another error still stops a study.
 
 A stop may land anywhere, Optuna's own bookkeeping included (asking for a
 trial, telling its result): raised there, it would leave a trial RUNNING with
-no owner. So the search runs ``deferred()``: a stop is noted and raised only
-where it is safe, during training (``raising()``), before a trial starts
-(``raise_if_requested``) or at the end of the block.
+no owner. So the search runs ``deferred()``: a stop is noted there and raised
+only where it is safe, inside a trial (``raising()``, which raises a stop
+noted before it on entry) or at the end of the block.
 
 Python raises ``KeyboardInterrupt`` at the next bytecode boundary after SIGINT;
 when that boundary lies inside TensorFlow's tracing, its C++ code can turn the
