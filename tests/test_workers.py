@@ -113,7 +113,7 @@ def test_sigterm_stops_workers_of_a_coordinator_that_ignores_sigint(slow_study):
     assert "stopped by SIGTERM" in err.splitlines()[-1]
     assert wait_until_gone(pids) < 10
     trials = states(storage)
-    assert len(trials) == started_before  # no trial started after the signal
+    assert len(trials) == started_before, err  # no trial started after the signal
     assert started_trials_running(storage) == []
     assert [r for r in all_runs(uri) if r.info.status == "RUNNING"] == []
 
@@ -156,11 +156,11 @@ def test_a_second_sigterm_ends_the_coordinator_and_leaves_the_records_consistent
     run.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     run.send_signal(signal.SIGTERM)
-    run.communicate(timeout=120)
+    _, err = run.communicate(timeout=120)
 
-    assert run.returncode == 143
+    assert run.returncode == 143, err
     wait_until_gone(pids)
-    assert started_trials_running(storage) == []
+    assert started_trials_running(storage) == [], err
     agree = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": ("FAILED", "KILLED"),
              "KILLED": "KILLED"}
     for record in all_runs(uri):
@@ -202,3 +202,35 @@ def test_runs_that_start_together_all_log_the_new_datasets(tmp_path):
         thread.join()
     assert errors == []
     assert all(len(client.get_run(r).inputs.dataset_inputs) == 2 for r in runs)
+
+
+POP_QUEUE = """
+import sys, time
+import optuna
+from tuner.runtime.stores import open_storage
+
+study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+print(" ".join(str(study.ask().number) for _ in range(10)))
+"""
+
+
+def test_workers_that_pop_the_queue_together_each_get_their_own_trial(tmp_path):
+    """Four processes ask for enqueued trials at the same moment on one SQLite store:
+    each trial goes to one of them (without BEGIN IMMEDIATE, 11 of 40 went to two)."""
+    import optuna
+
+    from tuner.runtime.stores import open_storage
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="queue", storage=open_storage(url))
+    for x in range(40):
+        study.enqueue_trial({"x": x})
+    start = time.time() + 4  # after the four have imported Optuna
+    askers = [subprocess.Popen([sys.executable, "-c", POP_QUEUE, url, str(start)],
+                               stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    numbers = [int(n) for asker in askers for n in asker.communicate(timeout=60)[0].split()]
+
+    assert sorted(numbers) == list(range(40))

@@ -100,6 +100,8 @@ class TrialRunner:
                     model, self.data, self._seed(number),
                     [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
                     epochs=epochs, initial_epoch=initial_epoch, deadline=self.deadline)
+                if interrupt.requested:  # a stop whose exception was swallowed on the way
+                    raise KeyboardInterrupt
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
                 self.tracker.end_trial(run_id, "PRUNED", metrics={

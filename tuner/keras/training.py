@@ -21,6 +21,7 @@ from tuner.data.containers import Data
 from tuner.data.inputs import choose as choose_pipeline
 from tuner.data.inputs import evaluation_dataset, training_dataset
 from tuner.keras.scores import ValidationScores, class_scores
+from tuner.runtime import interrupts
 from tuner.runtime.workarounds import custom_gradients_released
 
 EVAL_BATCH_SIZE = 1024
@@ -80,6 +81,15 @@ class EpochTimer(keras.callbacks.Callback):
         return {"time_epoch_s": later, "time_trace_s": max(0.0, self.seconds[0] - later)}
 
 
+class StopWhenSignalled(keras.callbacks.Callback):
+    """Ends the fit after the epoch in which a stop signal arrived, should its exception
+    have been swallowed on the way (``interrupts``); the trial then raises the stop."""
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        if interrupts.stopping():
+            self.model.stop_training = True
+
+
 class ObjectiveGuard(keras.callbacks.Callback):
     """Stops the study, not just the trial, when the objective is not in the epoch logs.
 
@@ -136,6 +146,7 @@ def fit(
             epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
             class_weight=None if class_weight is None else dict(class_weight),
             callbacks=[*scorer, ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
+                       StopWhenSignalled(),
                        *callbacks, early_stopping],
         ).history
     losses = history.get("loss", [])

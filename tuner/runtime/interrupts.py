@@ -11,7 +11,9 @@ A stop may land anywhere, Optuna's own bookkeeping included (asking for a
 trial, telling its result): raised there, it would leave a trial RUNNING with
 no owner. So the search runs ``deferred()``: a stop is noted there and raised
 only where it is safe, inside a trial (``raising()``, which raises a stop
-noted before it on entry) or at the end of the block.
+noted before it on entry) or at the end of the block. A stop signal whose
+exception something swallowed is raised again at those places, and ends a
+fit after its epoch (``keras.training``).
 
 Python raises ``KeyboardInterrupt`` at the next bytecode boundary after SIGINT;
 when that boundary lies inside TensorFlow's tracing, its C++ code can turn the
@@ -89,14 +91,19 @@ def _stop(signum: int) -> KeyboardInterrupt:
 
 
 def requested() -> bool:
-    """Whether a stop was noted and not yet raised (inside ``deferred()``)."""
-    return bool(_pending)
+    """Whether a stop was noted and not yet raised (inside ``deferred()``), or a stop
+    signal arrived at all: this process is ending, whatever swallowed its exception."""
+    return bool(_pending) or bool(_received)
 
 
 def raise_if_requested() -> None:
-    """Raise a stop that was noted inside ``deferred()``."""
+    """Raise a stop noted inside ``deferred()``, or a stop signal whose exception never
+    surfaced: Python ignores one raised inside a ``__del__`` (it prints "Exception
+    ignored in"), as TensorFlow's objects are collected mid-training."""
     if _pending:
         raise _stop(_pending.pop())
+    if _received:
+        raise SignalStop(_received[0])
 
 
 @contextlib.contextmanager

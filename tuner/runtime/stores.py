@@ -242,11 +242,14 @@ def open_storage(
         try:
             with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
+                storage = optuna.storages.RDBStorage(
                     url, engine_kwargs={"connect_args": connect_args},
                     heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                     heartbeat_stale_trial_callback=stale_trial_callback,
                 )
+            if dialect == "sqlite":
+                lock_on_begin(storage.engine)
+            return storage
         except Exception as exc:  # SQLAlchemy and drivers raise many kinds
             attempt += 1
             if attempt < CREATE_ATTEMPTS and _lost_creation_race(exc):
@@ -255,6 +258,26 @@ def open_storage(
             raise StoreError(
                 f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
             ) from exc
+
+
+def lock_on_begin(engine: sqlalchemy.engine.Engine) -> None:
+    """Every transaction of ``engine`` (SQLite) takes the write lock when it begins.
+
+    SQLite ignores Optuna's ``SELECT ... FOR UPDATE``, and Python's sqlite3 starts a
+    transaction only at the first write, so two workers popping the study's queue
+    at once both read a WAITING trial as theirs and run it twice (optuna#4002).
+    ``BEGIN IMMEDIATE`` makes each read-then-write whole: the second waits for the
+    first (SQLAlchemy's pysqlite recipe for serializable transactions).
+    """
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def no_implicit_begin(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def begin_immediate(connection: sqlalchemy.engine.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners are replaced
 
 
 def _lost_creation_race(exc: Exception) -> bool:

@@ -19,7 +19,7 @@ from mlflow.entities import DatasetInput, Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from tuner.core.errors import StoreError
-from tuner.runtime import owner
+from tuner.runtime import interrupts, owner
 from tuner.runtime.stores import write_ahead_log
 from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_array, log_keras_model
@@ -109,12 +109,14 @@ class Tracker:
         """Create the nested run of trial ``number`` and log its parameters."""
         algorithm = self.tags.get("tuner.algorithm")
         prefix = f"{algorithm}-" if self.tags.get("tuner.engine") == "keras-tuner" else ""
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"{prefix}trial-{number:03d}",
-            tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
-                  "tuner.role": "trial", "tuner.trial": str(number), "tuner.state": "RUNNING"},
-        )
-        self.open_trials.add(run.info.run_id)
+        with interrupts.deferred():  # a stop after the run is created finds it open
+            run = self.client.create_run(
+                self.experiment_id, run_name=f"{prefix}trial-{number:03d}",
+                tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
+                      "tuner.role": "trial", "tuner.trial": str(number),
+                      "tuner.state": "RUNNING"},
+            )
+            self.open_trials.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
         if self.datasets:
             log_dataset_inputs(self.client, run.info.run_id, self.datasets)
