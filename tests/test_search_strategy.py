@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 import tuner
 from tuner.core.errors import StudyConfigError
-from tuner.core.portfolio import PORTFOLIO, configurations, fit_to_space
+from tuner.core.portfolio import PORTFOLIO, configurations, first_trials, fit_to_space
 from tuner.keras.horizon import FINISH_RESERVE_S, EpochHorizon, cosine_rate
 
 
@@ -35,6 +35,18 @@ def test_the_portfolio_setting_names_its_configurations():
     assert configurations([{"n_layers": 1}]) == [{"n_layers": 1}]
     with pytest.raises(StudyConfigError, match="portfolio: expected True, False or a list"):
         tuner.Study(data=lambda: None, portfolio="strong")
+
+
+def test_the_first_trials_are_the_portfolio_once_per_point_then_the_baselines():
+    space = tuner.Space(n_layers=1, units=tuner.Int(4, 16), batch_size=32)
+    baseline = {"learning_rate": 0.01, "optimizer": "sgd"}
+    starts = first_trials([{"units_0": 64, "dropout": 0.1}, {"units_0": 512, "dropout": 0.1},
+                           {"units_0": 8}], space, [baseline])
+    # the first two both clip to 16 units: one trial, marked as the first
+    assert starts == [({"units_0": 16, "dropout": 0.1}, {"portfolio": 0}),
+                      ({"units_0": 8}, {"portfolio": 2}),
+                      (baseline, {"baseline": True})]
+    assert first_trials(False, space, []) == []
 
 
 def test_every_default_configuration_fits_the_default_space_whole():

@@ -69,5 +69,18 @@ def fit_to_space(configuration: Mapping[str, Any], space: Space) -> dict[str, An
     return fitted
 
 
+def first_trials(setting: bool | Sequence[Mapping[str, Any]], space: Space,
+                 baselines: Sequence[Mapping[str, Any]]) -> list[tuple[dict[str, Any], dict]]:
+    """A study's first trials in order, each its params and the user attributes that
+    mark it: the portfolio fitted into ``space`` (``{"portfolio": i}``; two that fit to
+    one point, once), then the ``baselines`` (``{"baseline": True}``)."""
+    starts: list[tuple[dict[str, Any], dict]] = []
+    for number, configuration in enumerate(configurations(setting)):
+        fitted = fit_to_space(configuration, space)
+        if all(fitted != earlier for earlier, _ in starts):
+            starts.append((fitted, {"portfolio": number}))
+    return starts + [(dict(b), {"baseline": True}) for b in baselines]
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -181,15 +181,10 @@ class OptunaEngine:
         self.fail_trials_of_dead_owners()
         # The portfolio first, then the baselines: strong starts before the reference,
         # as many as this run's trials (the rest wait for a run that has trials for them).
-        starts: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for number, configuration in enumerate(portfolio.configurations(study.portfolio)):
-            fitted = portfolio.fit_to_space(configuration, study.space)
-            if all(fitted != earlier for earlier, _ in starts):  # two may fit to one point
-                starts.append((fitted, {"portfolio": number}))
-        starts += [(dict(b), {"baseline": True}) for b in study.baselines]
         tried = [{**t.system_attrs.get("fixed_params", {}), **t.params}
                  for t in self.ostudy.get_trials(deepcopy=False)]
-        untried = [(params, attrs) for params, attrs in starts
+        untried = [(params, attrs) for params, attrs in
+                   portfolio.first_trials(study.portfolio, study.space, study.baselines)
                    if not any(params.items() <= t.items() for t in tried)]
         for params, attrs in untried[:options.trials]:
             self.ostudy.enqueue_trial(params, user_attrs=attrs)
