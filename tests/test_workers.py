@@ -210,9 +210,7 @@ import optuna
 from tuner.runtime.stores import open_storage
 
 study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
-start = float(sys.argv[2])
-while time.time() < start:
-    pass
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 print(" ".join(str(study.ask().number) for _ in range(10)))
 """
 
