@@ -104,7 +104,7 @@ def main() -> None:
     name = str(study_file.resolve())  # tuner finalize takes a study file as well as a name
     store = args.store or RESULTS / ("finalize-smoke" if args.smoke else "finalize")
     if args.smoke or args.search:
-        search(store, study_file, 8 if args.smoke else args.search)
+        search(store, study_file, 20 if args.smoke else args.search)
     rows, selection = cross_fit(store.resolve(), name, args.top)
     print(table(["method", "K", "chosen on one half, scored on the other", "test (no refit)",
                  "weights"], rows))
