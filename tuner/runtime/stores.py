@@ -270,7 +270,7 @@ def lock_on_begin(engine: sqlalchemy.engine.Engine) -> None:
     first (SQLAlchemy's pysqlite recipe for serializable transactions).
     """
     @sqlalchemy.event.listens_for(engine, "connect")
-    def no_implicit_begin(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
+    def no_implicit_begin(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None
 
     @sqlalchemy.event.listens_for(engine, "begin")
