@@ -33,6 +33,7 @@ from tuner.data.prepare import Prepared, prepare
 from tuner.keras.ensemble import join, scores, select, weighted_mean
 from tuner.keras.recipe import Recipe, union_of_training_and_validation
 from tuner.keras.training import predict
+from tuner.runtime import interrupts
 from tuner.tracking.catalog import StudyRecord, TrialRecord
 from tuner.tracking.figures.report import outcome_report
 from tuner.tracking.finalize_run import FinalizeRun, open_finalize_run
@@ -113,8 +114,7 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
                                                   [w for _, w in chosen]))
     with open_finalize_run(client, record.experiment_id, study.name,
                            dataset_inputs(prepared.data, study.name)) as run:
-        members = [_refit(client, c, prepared) if options.refit
-                   else _logged_network(c.model_uri, prepared) for c, _ in chosen]
+        members = [_member(client, c, prepared, options.refit) for c, _ in chosen]
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(run, model, members, chosen, prepared, options, selection)
     best = pool[0]
@@ -174,6 +174,17 @@ def _logged_network(model_uri: str, prepared: Prepared) -> keras.Model:
     """A trial's logged model, as the network on encoded rows that members are joined as."""
     model = mlflow.keras.load_model(model_uri)
     return prepared.data.columns.network_of(model) if prepared.data.columns else model
+
+
+def _member(client: MlflowClient, candidate: Candidate, prepared: Prepared,
+            refit: bool) -> keras.Model:
+    """The candidate's network, refit or as logged. A stop signal whose exception was
+    swallowed during the refit (its fit then ends after the epoch) is raised here."""
+    if not refit:
+        return _logged_network(candidate.model_uri, prepared)
+    network = _refit(client, candidate, prepared)
+    interrupts.raise_if_requested()
+    return network
 
 
 def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> keras.Model:

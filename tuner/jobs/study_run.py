@@ -127,8 +127,9 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
                  plots_to: ReportQueue | None = None) -> None:
     """The parent run holds the study's counts, best value, params, run id and plots.
 
-    The plots are drawn by the figures process where one serves the run
-    (``plots_to``), else here.
+    Its status is set first, the artifacts after: a process ended while the plots
+    are drawn leaves a closed run. The plots are drawn by the figures process where
+    one serves the run (``plots_to``), else here.
     """
     outcome = engine.outcome()
     metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
@@ -139,13 +140,15 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
         tags = {"tuner.best_trial": str(outcome.best["number"]),
                 "tuner.best_run_id": str(outcome.best["run_id"])}
         params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
-        if outcome.best["run_id"]:
-            tracker.mark_best(outcome.best["run_id"])
-        tracker.log_best_params(outcome.best["params"])
-        if plots_to is None:
-            from tuner.tracking.figures.study_plots import study_plots_html  # imports plotly
-
-            tracker.log_study_plots(study_plots_html(engine.optuna_view()))
-        else:
-            plots_to.submit(tracker.parent_run_id, StudyPlotsInputs.of(engine.optuna_view()))
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)
+    if not outcome.best:
+        return
+    if outcome.best["run_id"]:
+        tracker.mark_best(outcome.best["run_id"])
+    tracker.log_best_params(outcome.best["params"])
+    if plots_to is None:
+        from tuner.tracking.figures.study_plots import study_plots_html  # imports plotly
+
+        tracker.log_study_plots(study_plots_html(engine.optuna_view()))
+    else:
+        plots_to.submit(tracker.parent_run_id, StudyPlotsInputs.of(engine.optuna_view()))
