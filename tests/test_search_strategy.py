@@ -7,12 +7,14 @@ import time
 
 import keras
 import numpy as np
+import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
 import tuner
 from tuner.core.errors import StudyConfigError
 from tuner.core.portfolio import PORTFOLIO, configurations, first_trials, fit_to_space
+from tuner.core.replicas import Finished, in_stage, next_replica
 from tuner.keras.horizon import FINISH_RESERVE_S, EpochHorizon, cosine_rate
 
 
@@ -135,3 +137,69 @@ def test_a_study_can_turn_the_portfolio_off(study_file, cli, workdir):
     experiment = client.get_experiment_by_name("tiny")
     [run] = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
     assert "tuner.portfolio" not in run.data.tags
+
+
+def test_replicas_cycle_over_the_two_best_configurations_fewest_runs_first():
+    a, b, c = {"units_0": 64}, {"units_0": 8}, {"units_0": 16}
+    finished = [Finished(0, a, 0.90), Finished(1, b, 0.80), Finished(2, c, 0.85)]
+    assert next_replica([], maximize=True) is None
+    picks = []
+    for number in range(3, 8):
+        chosen = next_replica(finished, maximize=True)
+        picks.append(chosen.number)
+        # the replica scores what its seed gives; it joins its configuration's runs
+        finished.append(Finished(number, chosen.params, chosen.value - 0.01))
+    # best (0), runner-up (2), best, runner-up, ...; the third configuration never
+    assert picks == [0, 2, 0, 2, 0]
+    # minimizing, the lowest values are the best
+    assert next_replica(finished[:3], maximize=False).number == 1
+
+
+def test_a_replica_of_a_better_seed_ranks_its_configuration_by_its_best_run():
+    a, b, c = {"units_0": 64}, {"units_0": 8}, {"units_0": 16}
+    finished = [Finished(0, a, 0.90), Finished(1, b, 0.89), Finished(2, c, 0.80),
+                Finished(3, c, 0.95)]  # a replica of c that beat everything
+    assert next_replica(finished, maximize=True).number == 0  # c has run twice already
+    assert next_replica(finished + [Finished(4, a, 0.9)], maximize=True).number == 3
+
+
+def test_the_replica_stage_is_the_last_share_of_a_time_budget():
+    assert in_stage(seconds_left=29.0, timeout=120.0, share=0.25)
+    assert not in_stage(seconds_left=31.0, timeout=120.0, share=0.25)
+    assert not in_stage(seconds_left=0.0, timeout=120.0, share=0.0)
+    assert not in_stage(seconds_left=None, timeout=None, share=0.25)
+    with pytest.raises(StudyConfigError, match="ensemble_share: expected a share"):
+        tuner.Study(data=lambda: None, ensemble_share=1.0)
+
+
+def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
+        study_file, cli, workdir):
+    path = study_file(extra="portfolio=False, ensemble_share=0.5,")
+    began = time.time()
+    result = cli("run", path, "--timeout", "24", "--no-progress")
+    assert result.exit_code == 0, result.output
+    trials = optuna.load_study(study_name="tiny",
+                               storage=f"sqlite:///{workdir}/mlruns/optuna.db").trials
+    replicas = [t for t in trials if "replica_of" in t.user_attrs]
+    assert replicas, result.output
+    runs = {int(r.data.tags["tuner.trial"]): r for r in MlflowClient(
+        f"sqlite:///{workdir}/mlruns/mlflow.db").search_runs(
+        [MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db").get_experiment_by_name(
+            "tiny").experiment_id], "tags.`tuner.role` = 'trial'")}
+    for replica in replicas:
+        original = trials[replica.user_attrs["replica_of"]]
+        assert replica.number > original.number  # a later trial: a new seed
+        assert replica.params == original.params
+        assert replica.state.name == "COMPLETE"  # never pruned
+        assert runs[replica.number].data.tags["tuner.replica_of"] == str(original.number)
+        # only in the budget's last half, from the best two configurations then
+        assert replica.datetime_start.timestamp() >= began + 12 - 1
+        before = [t for t in trials if t.state.name == "COMPLETE"
+                  and t.datetime_complete <= replica.datetime_start]
+        ranked = sorted({_key(t.params): max(u.value for u in before if u.params == t.params)
+                         for t in before}.items(), key=lambda kv: -kv[1])
+        assert _key(original.params) in [key for key, _ in ranked[:2]]
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))

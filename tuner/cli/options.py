@@ -41,6 +41,10 @@ STUDY_OPTIONS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
                             help="Optuna sampler [default: the study's, tpe]."),
     "pruner": click.option("--pruner", type=click.Choice(list(names.PRUNERS)),
                            help="Optuna pruner [default: the study's, median]."),
+    "ensemble_share": click.option(
+        "--ensemble-share", type=click.FloatRange(0, 1, max_open=True),
+        help="With --timeout, the share at its end that trains the best configurations "
+             "again under new seeds (0: off) [default: the study's, 0.25]."),
     "steps_per_execution": click.option(
         "--steps-per-execution", callback=_steps,
         help="Batches per compiled call: a number, or auto [default: the study's, auto]."),

@@ -25,7 +25,7 @@ Direction = Literal["maximize", "minimize"]
 # (logged as the run's own n_trials/timeout), names that are tags, and the task
 # (logged as inferred).
 NOT_LOGGED = ("data", "space", "task", "trials", "timeout", "sampler", "pruner", "name",
-              "class_names", "baselines", "portfolio", "finalize")
+              "class_names", "baselines", "portfolio", "ensemble_share", "finalize")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class Study:
     artifacts_for_top: int | None = 5
     finalize: bool | Mapping[str, Any] = False
     class_weight: Literal["balanced"] | None = None
+    ensemble_share: float = 0.25
 
     def __post_init__(self) -> None:
         if not callable(self.data):
@@ -130,6 +131,10 @@ class Study:
                 f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
         _check_positive("artifacts_for_top", self.artifacts_for_top, allow_none=True)
+        if isinstance(self.ensemble_share, bool) or not isinstance(
+                self.ensemble_share, int | float) or not 0 <= self.ensemble_share < 1:
+            raise StudyConfigError("ensemble_share: expected a share of the time budget "
+                                   f"from 0 to below 1, received {self.ensemble_share!r}")
         if not (isinstance(self.mixed_precision, bool)
                 or self.mixed_precision in ("float16", "bfloat16")):
             raise StudyConfigError("mixed_precision: expected False, True (float16), 'float16' "

@@ -14,7 +14,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
-from tuner.core import portfolio
+from tuner.core import portfolio, replicas
 from tuner.core.errors import StudyConfigError, TooManyFailures, TrialFailed
 from tuner.core.options import RunOptions
 from tuner.core.space import Choice, Float, Int, Space
@@ -252,10 +252,30 @@ class OptunaEngine:
             self.ostudy.optimize(
                 self._objective(runner), n_trials=self.options.trials,
                 timeout=timeout, catch=(TrialFailed,),
-                callbacks=[streak, _stop_when_requested], show_progress_bar=self.options.progress,
+                callbacks=[streak, self._replicate, _stop_when_requested],
+                show_progress_bar=self.options.progress,
             )
         streak.check()
         return self.outcome()
+
+    def _replicate(self, ostudy: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        """In the last ``ensemble_share`` of a time budget, queue the next replica of the
+        best configurations (``replicas``), unless a trial already waits. Only while this
+        search still starts trials (the same check as ``optimize``'s timeout follows), so
+        none is left waiting for the study's next run."""
+        left = self.options.seconds_left()
+        if interrupts.requested() or left is None or left <= FINISH_RESERVE_S + 1 or \
+                not replicas.in_stage(left, self.options.timeout, self.study.ensemble_share):
+            return
+        trials = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                           TrialState.WAITING))
+        if any(t.state == TrialState.WAITING for t in trials):
+            return
+        chosen = replicas.next_replica(
+            [replicas.Finished(t.number, t.params, t.value) for t in trials],
+            maximize=ostudy.direction == optuna.study.StudyDirection.MAXIMIZE)
+        if chosen is not None:
+            ostudy.enqueue_trial(dict(chosen.params), user_attrs={"replica_of": chosen.number})
 
     def _objective(self, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
         def objective(trial: optuna.Trial) -> float:
@@ -272,12 +292,15 @@ class OptunaEngine:
                 tags["tuner.portfolio"] = str(trial.user_attrs["portfolio"])
             if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
                 tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
+            replica = "replica_of" in trial.user_attrs  # a new seed, trained to its horizon
+            if replica:
+                tags["tuner.replica_of"] = str(trial.user_attrs["replica_of"])
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
             # Cross-validated trials report once per fold, others once per epoch.
-            pruning = {"on_fold": _fold_reporter(trial)} if runner.folds else {
-                "callbacks": [KerasPruningCallback(trial, self.objective_key)]}
+            pruning = {} if replica else {"on_fold": _fold_reporter(trial)} if runner.folds \
+                else {"callbacks": [KerasPruningCallback(trial, self.objective_key)]}
             try:
                 result = runner.train(run_id, trial.number, params, pruned=(optuna.TrialPruned,),
                                       **pruning)
