@@ -163,6 +163,14 @@ def test_a_replica_of_a_better_seed_ranks_its_configuration_by_its_best_run():
     assert next_replica(finished + [Finished(4, a, 0.9)], maximize=True).number == 3
 
 
+def test_a_replica_starts_only_where_its_configuration_fits_in_the_time_left():
+    slow, fast = {"units_0": 1024}, {"units_0": 8}
+    finished = [Finished(0, slow, 0.90, seconds=300.0), Finished(1, fast, 0.85, seconds=60.0)]
+    assert next_replica(finished, maximize=True, seconds_left=400.0).number == 0
+    assert next_replica(finished, maximize=True, seconds_left=200.0).number == 1
+    assert next_replica(finished, maximize=True, seconds_left=30.0) is None
+
+
 def test_the_replica_stage_is_the_last_share_of_a_time_budget():
     assert in_stage(seconds_left=29.0, timeout=120.0, share=0.25)
     assert not in_stage(seconds_left=31.0, timeout=120.0, share=0.25)
@@ -174,9 +182,9 @@ def test_the_replica_stage_is_the_last_share_of_a_time_budget():
 
 def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
         study_file, cli, workdir):
-    path = study_file(extra="portfolio=False, ensemble_share=0.5,")
+    path = study_file(extra="portfolio=False, ensemble_share=0.75,")
     began = time.time()
-    result = cli("run", path, "--timeout", "24", "--no-progress")
+    result = cli("run", path, "--timeout", "32", "--no-progress")
     assert result.exit_code == 0, result.output
     trials = optuna.load_study(study_name="tiny",
                                storage=f"sqlite:///{workdir}/mlruns/optuna.db").trials
@@ -192,8 +200,11 @@ def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
         assert replica.params == original.params
         assert replica.state.name == "COMPLETE"  # never pruned
         assert runs[replica.number].data.tags["tuner.replica_of"] == str(original.number)
-        # only in the budget's last half, from the best two configurations then
-        assert replica.datetime_start.timestamp() >= began + 12 - 1
+        # only in the budget's last three quarters, from the best two configurations then,
+        # and only while the time left holds that configuration's run again
+        assert replica.datetime_start.timestamp() >= began + 8 - 1
+        assert replica.datetime_start.timestamp() + original.duration.total_seconds() <= \
+            began + 32 - FINISH_RESERVE_S + 1
         before = [t for t in trials if t.state.name == "COMPLETE"
                   and t.datetime_complete <= replica.datetime_start]
         ranked = sorted({_key(t.params): max(u.value for u in before if u.params == t.params)

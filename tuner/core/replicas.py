@@ -7,8 +7,9 @@ averaged (``tuner finalize``). So the last ``ensemble_share`` of a time
 budget promotes the best configurations found so far to more training runs
 (replicas) instead of sampling new ones: each replica is the same params
 under the next trial number, hence a new seed, trained to its horizon and
-never pruned. ``next_replica`` picks which configuration, ``in_stage`` when
-the stage begins; docs/search-strategy.md has the measurements.
+never pruned, and started only where its configuration's run fits again.
+``next_replica`` picks which configuration, ``in_stage`` when the stage
+begins; docs/search-strategy.md has the measurements.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ REPLICATED_CONFIGURATIONS = 2
 
 @dataclass(frozen=True)
 class Finished:
-    """A COMPLETE trial: its number, its sampled params and its objective value."""
+    """A COMPLETE trial: its number, its sampled params, its objective value and the
+    seconds it ran."""
 
     number: int
     params: Mapping[str, Any]
     value: float
+    seconds: float = 0.0
 
 
 def in_stage(seconds_left: float | None, timeout: float | None, share: float) -> bool:
@@ -39,19 +42,23 @@ def in_stage(seconds_left: float | None, timeout: float | None, share: float) ->
 
 
 def next_replica(finished: Sequence[Finished], maximize: bool,
+                 seconds_left: float | None = None,
                  configurations: int = REPLICATED_CONFIGURATIONS) -> Finished | None:
     """The configuration to train again, as its best trial: among the ``configurations``
-    best distinct params (each ranked by its best value), the one run the fewest times,
-    the better on a tie. None before any trial finished."""
+    best distinct params (each ranked by its best value) whose best run would fit in
+    ``seconds_left`` again, the one run the fewest times, the better on a tie. None
+    before any trial finished, or when none fits: a replica cut short makes a weaker
+    member (docs/search-strategy.md)."""
     groups: dict[tuple, list[Finished]] = {}
     for trial in finished:
         groups.setdefault(_key(trial.params), []).append(trial)
-    if not groups:
-        return None
     sign = -1.0 if maximize else 1.0
     best_of = [min(runs, key=lambda t: (sign * t.value, t.number)) for runs in groups.values()]
     ranked = sorted(best_of, key=lambda t: (sign * t.value, t.number))[:configurations]
-    return min(ranked, key=lambda t: len(groups[_key(t.params)]))
+    fitting = [t for t in ranked if seconds_left is None or t.seconds <= seconds_left]
+    if not fitting:
+        return None
+    return min(fitting, key=lambda t: len(groups[_key(t.params)]))
 
 
 def _key(params: Mapping[str, Any]) -> tuple:

@@ -272,8 +272,10 @@ class OptunaEngine:
         if any(t.state == TrialState.WAITING for t in trials):
             return
         chosen = replicas.next_replica(
-            [replicas.Finished(t.number, t.params, t.value) for t in trials],
-            maximize=ostudy.direction == optuna.study.StudyDirection.MAXIMIZE)
+            [replicas.Finished(t.number, t.params, t.value, t.duration.total_seconds())
+             for t in trials if t.duration is not None],
+            maximize=ostudy.direction == optuna.study.StudyDirection.MAXIMIZE,
+            seconds_left=left - FINISH_RESERVE_S)
         if chosen is not None:
             ostudy.enqueue_trial(dict(chosen.params), user_attrs={"replica_of": chosen.number})
 
