@@ -59,10 +59,13 @@ class EpochHorizon(keras.callbacks.Callback):
         if self.deadline is None:
             return
         # An epoch costs from its start to the next one's (the callbacks between
-        # included); the first also traces the model, so the later ones say more.
+        # included). The first also traces the model, so it counts only until a later
+        # epoch is measured: at the second's end, the cheaper of the first and the
+        # second so far.
         now = time.time()
         whole = [b - a for a, b in itertools.pairwise(self.starts)]
-        per_epoch = statistics.median(whole[1:] or whole or [now - self.starts[-1]])
+        per_epoch = statistics.median(whole[1:]) if whole[1:] else min(
+            [*whole, now - self.starts[-1]])
         left = self.deadline - FINISH_RESERVE_S - now
         self.horizon = min(self.max_epochs, epoch + 1 + max(0, math.floor(left / per_epoch)))
         if epoch + 1 >= self.horizon:
