@@ -237,6 +237,32 @@ def test_a_full_disk_ends_the_run_in_one_line_and_the_study_resumes_once_freed(w
         subprocess.run(["umount", "-l", str(small)], check=False)
 
 
+def test_a_store_refusing_a_write_on_another_thread_prints_one_line():
+    """Optuna's heartbeat thread meeting a full disk: one line, not a traceback; any
+    other error of a thread keeps Python's traceback."""
+    code = textwrap.dedent("""
+        import sqlite3, threading
+        from tuner.runtime.stores import report_store_failures_of_threads
+        report_store_failures_of_threads()
+        report_store_failures_of_threads()  # once is enough: no second line
+        def full():
+            raise sqlite3.OperationalError("database or disk is full")
+        def bug():
+            raise ValueError("a bug")
+        for target, name in ((full, "heartbeat"), (bug, "other")):
+            thread = threading.Thread(target=target, name=name)
+            thread.start()
+            thread.join()
+        """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    lines = done.stderr.strip().splitlines()
+    warnings = [line for line in lines if line.startswith("Warning: a store refused")]
+    assert warnings == ["Warning: a store refused a write on heartbeat (database or disk is "
+                        "full)"], done.stderr
+    assert done.stderr.count("Traceback") == 1 and "ValueError: a bug" in done.stderr
+
+
 def test_study_stops_after_failures_in_a_row(study_file, cli):
     text = study_file().read_text()
     text = text.replace("learning_rate=tuner.Float(1e-2, 1e-1, log=True)", "learning_rate=1e30")

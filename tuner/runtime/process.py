@@ -76,6 +76,9 @@ def quiet_libraries(*, debug: bool = False, tensorflow: bool = True) -> None:
         tuner_log.setLevel(logging.INFO)
     # TensorFlow warns of retracing whenever a new trial's model first predicts.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    from tuner.runtime.stores import report_store_failures_of_threads  # imports Optuna
+
+    report_store_failures_of_threads()
 
 
 def exit_now(status: int | str | None) -> None:

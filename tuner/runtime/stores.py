@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -124,6 +125,26 @@ def store_failure(error: BaseException) -> str | None:
                 return reason
         current = current.__cause__ or current.__context__
     return None
+
+
+def report_store_failures_of_threads() -> None:
+    """A store that refuses a write on another thread (Optuna's heartbeat, on a full
+    disk) prints one line instead of a traceback; the search's own next write meets the
+    same refusal and ends the run in one line. Other errors keep Python's hook."""
+    previous = threading.excepthook
+    if getattr(previous, "reports_store_failures", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        reason = store_failure(args.exc_value) if args.exc_value is not None else None
+        if reason is None:
+            previous(args)
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        print(f"Warning: a store refused a write on {name} ({reason})", file=sys.stderr)
+
+    hook.reports_store_failures = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def redact(url: str) -> str:
