@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, save, table
+from common import RESULTS, SMOKE_SEARCH_S, save, table
 from mlflow.tracking import MlflowClient
 
 import tuner
@@ -76,7 +76,7 @@ def main() -> None:
         one(study_name, setup, int(seed), args.timeout, Path(folder))
         return
     studies = ("synthetic",) if args.smoke else tuple(args.studies.split(","))
-    timeout = 20.0 if args.smoke else args.timeout  # a loaded CI machine starts slowly
+    timeout = SMOKE_SEARCH_S if args.smoke else args.timeout
     seeds = [0] if args.smoke else [int(s) for s in args.seeds.split(",")]
     label = "defaults" + ("-smoke" if args.smoke else "")
     found: dict[str, dict[str, list[dict]]] = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-from common import RESULTS, save, table
+from common import RESULTS, SMOKE_SEARCH_S, save, table
 from mlflow.tracking import MlflowClient
 
 from tuner.data.prepare import prepare
@@ -104,7 +104,7 @@ def main() -> None:
     name = str(study_file.resolve())  # tuner finalize takes a study file as well as a name
     store = args.store or RESULTS / ("finalize-smoke" if args.smoke else "finalize")
     if args.smoke or args.search:
-        search(store, study_file, 20 if args.smoke else args.search)
+        search(store, study_file, SMOKE_SEARCH_S if args.smoke else args.search)
     rows, selection = cross_fit(store.resolve(), name, args.top)
     print(table(["method", "K", "chosen on one half, scored on the other", "test (no refit)",
                  "weights"], rows))

@@ -31,7 +31,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from common import save, table
+from common import SMOKE_SEARCH_S, save, table
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import (
     accuracy_score,
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
     names = ["penguins"] if args.smoke else list(TABLES)
-    timeout = 20.0 if args.smoke else args.timeout  # a loaded CI machine starts slowly
+    timeout = SMOKE_SEARCH_S if args.smoke else args.timeout
     rows, found = [], {}
     for name in names:
         load, target, task = TABLES[name]

@@ -202,10 +202,9 @@ def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
                                storage=f"sqlite:///{workdir}/mlruns/optuna.db").trials
     replicas = [t for t in trials if "replica_of" in t.user_attrs]
     assert replicas, result.output
-    runs = {int(r.data.tags["tuner.trial"]): r for r in MlflowClient(
-        f"sqlite:///{workdir}/mlruns/mlflow.db").search_runs(
-        [MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db").get_experiment_by_name(
-            "tiny").experiment_id], "tags.`tuner.role` = 'trial'")}
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    runs = {int(r.data.tags["tuner.trial"]): r for r in client.search_runs(
+        [client.get_experiment_by_name("tiny").experiment_id], "tags.`tuner.role` = 'trial'")}
     for replica in replicas:
         original = trials[replica.user_attrs["replica_of"]]
         assert replica.number > original.number  # a later trial: a new seed
