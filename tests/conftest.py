@@ -3,6 +3,11 @@
 ``searched_tiny`` gives a test a finished tiny study without searching it: the
 session searches it once (``tiny_search``) and each test gets a copy of its
 stores, which it may change.
+
+The tests signal their own processes and children (Ctrl-C, SIGTERM, SIGHUP). A shell
+that starts pytest in the background (``&``, ``nohup``) hands it an ignored SIGINT,
+which every child would inherit and the product rightly honours; so this module puts
+the stop signals back at their defaults before any test starts a process.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +23,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tuner.runtime.process import import_tensorflow_quietly
+
+def stop_signals_at_their_defaults() -> None:
+    """SIGINT raises KeyboardInterrupt and SIGTERM/SIGHUP end the process, in this process
+    and (a handler is reset on exec) in every child it starts, whatever the shell ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+stop_signals_at_their_defaults()
+
+from tuner.runtime.process import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()  # TensorFlow's start-up lines would follow pytest's summary
 

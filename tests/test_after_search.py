@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import mlflow
 import numpy as np
 import pytest
@@ -206,3 +207,13 @@ def test_every_command_has_help_and_a_readme_section(cli):
         result = cli(name, "--help")
         assert result.exit_code == 0 and "Example:" in result.stdout, name
         assert f"tuner {name}" in readme, name
+
+
+def test_the_readme_synopsis_of_tuner_run_lists_every_option():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    synopsis = readme[readme.index("tuner run STUDY_FILE"):readme.index("tuner ls")]
+    options = [[*param.opts, *param.secondary_opts] for param in main.commands["run"].params
+               if isinstance(param, click.Option)]
+    missing = [names for names in options if not any(re.search(rf"{n}\b", synopsis)
+                                                       for n in names)]
+    assert options and missing == []

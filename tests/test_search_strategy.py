@@ -70,20 +70,31 @@ def _model(rate: float) -> keras.Model:
     return model
 
 
-def _fit(horizon: EpochHorizon, epochs: int, sleep: float = 0.0,
-         after_first_epoch: Callable[[], None] = lambda: None) -> list[dict]:
+class EpochClock:
+    """A clock for ``EpochHorizon`` that moves only when told: each epoch lasts what the
+    test says, however fast the machine trains."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fit(horizon: EpochHorizon, epochs: int, clock: EpochClock | None = None,
+         seconds: Callable[[int], float] = lambda epoch: 0.0) -> list[dict]:
+    """Fit a tiny model with ``horizon``; epoch ``e`` takes ``seconds(e)`` on ``clock``."""
     x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
     logs: list[dict] = []
 
-    def pause(epoch: int, _: dict) -> None:
-        time.sleep(sleep)
-        if epoch == 0:
-            after_first_epoch()
+    def tick(epoch: int, _: dict) -> None:
+        if clock is not None:
+            clock.now += seconds(epoch)
 
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, lg: logs.append(dict(lg)))
-    _model(0.1).fit(x, x.sum(1), epochs=epochs, verbose=0,
-                    callbacks=[horizon, keras.callbacks.LambdaCallback(on_epoch_end=pause),
-                               record])
+    # the clock moves before the horizon reads it at the epoch's end
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=tick), horizon,
+                 keras.callbacks.LambdaCallback(on_epoch_end=lambda e, lg: logs.append(dict(lg)))]
+    _model(0.1).fit(x, x.sum(1), epochs=epochs, verbose=0, callbacks=callbacks)
     return logs
 
 
@@ -95,23 +106,31 @@ def test_a_cosine_reaches_zero_at_max_epochs_without_a_deadline():
 
 
 def test_training_ends_at_the_epochs_that_fit_before_the_deadline():
-    # Each epoch after the first (which traces the model: seconds on a loaded machine)
-    # takes a little over 0.5 s; the deadline, set then, leaves 2.5 s after the reserve.
-    horizon = EpochHorizon(50, peak_rate=0.1)
-
-    def set_deadline() -> None:
-        horizon.deadline = time.time() + FINISH_RESERVE_S + 2.5
-
-    logs = _fit(horizon, epochs=50, sleep=0.5, after_first_epoch=set_deadline)
-    assert 3 <= len(logs) <= 7
-    assert time.time() < horizon.deadline - FINISH_RESERVE_S + 1.0  # it planned, not overran
+    # The first epoch traces the model (1.5 s), each later one takes 1 s; the deadline
+    # leaves 5.5 s after the first and the reserve: 5 more epochs fit, 6 in all.
+    clock = EpochClock()
+    horizon = EpochHorizon(50, peak_rate=0.1, clock=clock,
+                           deadline=clock.now + 1.5 + 5.5 + FINISH_RESERVE_S)
+    logs = _fit(horizon, epochs=50, clock=clock, seconds=lambda e: 1.5 if e == 0 else 1.0)
+    assert len(logs) == 6 and horizon.horizon == 6
+    assert clock.now <= horizon.deadline - FINISH_RESERVE_S  # it planned, not overran
     # the schedule was revised to end where training ends: the last rate is low
-    assert logs[-1]["learning_rate"] < 0.5 * 0.1
-    assert horizon.horizon == len(logs)
+    assert logs[-1]["learning_rate"] == pytest.approx(cosine_rate(0.1, 5, 6))
+    assert logs[-1]["learning_rate"] < 0.1 * 0.1
+
+
+def test_the_horizon_follows_the_epochs_after_the_first():
+    # After the second epoch it plans on the cheaper of the two (2 s: 10 epochs), then
+    # on the median of the epochs after the first (4 s), and ends where 4-s epochs end.
+    clock = EpochClock()
+    horizon = EpochHorizon(50, clock=clock, deadline=clock.now + 2 + 20 + FINISH_RESERVE_S)
+    logs = _fit(horizon, epochs=50, clock=clock, seconds=lambda e: 2.0 if e == 0 else 4.0)
+    assert len(logs) == 6  # 2 + 5 * 4 = 22 s: the last epoch that fits before the reserve
 
 
 def test_a_deadline_already_past_trains_one_epoch():
-    logs = _fit(EpochHorizon(10, deadline=time.time() - 1), epochs=10)
+    clock = EpochClock()
+    logs = _fit(EpochHorizon(10, deadline=clock.now - 1, clock=clock), epochs=10, clock=clock)
     assert len(logs) == 1
 
 

@@ -262,13 +262,12 @@ def test_a_new_tracking_store_is_created_by_a_second_process(tmp_path):
 
 
 def test_an_existing_store_or_a_server_is_left_to_mlflow_in_this_process(tmp_path):
-    existing = tmp_path / "mlflow.db"
-    existing.touch()
-    for uri in (f"sqlite:///{existing}", "http://127.0.0.1:9/", "postgresql://u@h/db"):
-        stores.start_tracking_store(uri)
+    made = f"sqlite:///{tmp_path}/made.db"
+    assert stores.start_tracking_store(made)
+    stores.await_tracking_store(made)
+    for uri in (made, "http://127.0.0.1:9/", "postgresql://u@h/db"):
+        assert not stores.start_tracking_store(uri)
         stores.await_tracking_store(uri)
-    with closing(sqlite3.connect(existing)) as db:
-        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
 def test_a_new_store_discarded_before_its_first_use_leaves_no_file(tmp_path):

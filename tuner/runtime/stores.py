@@ -7,7 +7,9 @@ tracking server or PostgreSQL works unchanged through the same two URLs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import sqlite3
 import subprocess
@@ -15,7 +17,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,9 +188,53 @@ def write_ahead_log(url: str) -> None:
         raise StoreError(f"cannot open the SQLite store {database}: {exc}") from exc
 
 
-# MLflow creates a new store's tables when a client first opens it.
-_CREATE_TRACKING_STORE = ("import sys; from mlflow.tracking import MlflowClient; "
-                          "MlflowClient(sys.argv[1]).search_experiments(max_results=1)")
+@contextlib.contextmanager
+def creation_lock(database: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``DATABASE.lock`` beside a SQLite store, waiting for it.
+
+    Creating a store runs its migrations (MLflow's 68, Optuna's few); two
+    processes migrating one new file at once collide in ``alembic_version``.
+    Every creation happens inside this lock, so the second waits and finds the
+    tables made. ``flock`` is released by the kernel when its holder dies.
+    """
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(f"{database}.lock", "a")  # noqa: SIM115 (held across the yield)
+    except OSError:  # a read-only folder: nothing can be created there to race on
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def has_tables(database: Path) -> bool:
+    """Whether a SQLite file holds a migrated schema (an ``alembic_version`` row), read
+    without writing or waiting."""
+    if not database.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+# MLflow creates a new store's tables when a client first opens it; under the creation
+# lock, a second process waits for the first and finds them.
+_CREATE_TRACKING_STORE = """
+import sys
+from pathlib import Path
+from tuner.runtime.stores import creation_lock, write_ahead_log
+uri, database = sys.argv[1], Path(sys.argv[2])
+with creation_lock(database):
+    write_ahead_log(uri)
+    from mlflow.tracking import MlflowClient
+    MlflowClient(uri).search_experiments(max_results=1)
+"""
 _creating: dict[str, subprocess.Popen[bytes]] = {}
 
 
@@ -198,30 +244,35 @@ def start_tracking_store(tracking_uri: str) -> bool:
     MLflow creates a store by running its 68 alembic migrations: 1.6 s here, once
     per store, on the path of the first ``tuner run`` in a folder. A second process
     does it on the other core while this one imports TensorFlow and loads the data;
-    ``await_tracking_store`` waits for it before the first use. A store that exists,
-    and any other URL, is left to MLflow in this process. Its own session: a Ctrl-C
-    at start-up does not stop it half-way through the migrations. Returns whether
-    it started one.
+    ``await_tracking_store`` waits for it before the first use. A store with its
+    tables, and any other URL, is left to MLflow in this process. Its own session: a
+    Ctrl-C at start-up does not stop it half-way through the migrations. Returns
+    whether it started one.
     """
     database = sqlite_file(tracking_uri)
-    if database is None or database.exists() or tracking_uri in _creating:
+    if database is None or has_tables(database) or tracking_uri in _creating:
         return False
-    write_ahead_log(tracking_uri)
+    database.parent.mkdir(parents=True, exist_ok=True)
     _creating[tracking_uri] = subprocess.Popen(
-        [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri],
+        [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri, str(database)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return True
 
 
 def await_tracking_store(tracking_uri: str) -> None:
-    """Wait for ``start_tracking_store``'s process, if any.
+    """Wait for ``start_tracking_store``'s process, if any, and for any other process
+    creating the same SQLite store (its creation lock).
 
-    If it failed, MLflow in this process creates the store, and reports what is
-    wrong in its own words.
+    If the creation failed, MLflow in this process creates the store, and reports
+    what is wrong in its own words.
     """
     process = _creating.pop(tracking_uri, None)
     if process is not None:
         process.wait()
+    database = sqlite_file(tracking_uri)
+    if database is not None:
+        with creation_lock(database):
+            pass
 
 
 def discard_tracking_store(tracking_uri: str) -> None:
@@ -235,8 +286,8 @@ def discard_tracking_store(tracking_uri: str) -> None:
     if process is None or database is None:
         return
     process.wait()
-    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        path.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 def open_storage(
@@ -258,10 +309,13 @@ def open_storage(
         {"timeout": SQLITE_BUSY_TIMEOUT_S} if dialect == "sqlite"
         else {"connect_timeout": CONNECT_TIMEOUT_S}
     )
+    database = sqlite_file(url)
+    new = database is not None and not has_tables(database)
     attempt = 0
     while True:
         try:
-            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+            with (creation_lock(database) if new else contextlib.nullcontext(),
+                  warnings.catch_warnings()):  # heartbeats are experimental in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs={"connect_args": connect_args},
