@@ -87,8 +87,8 @@ def test_each_trial_gets_every_dimension_and_the_outcome_names_the_best(name, tm
         assert 1e-2 <= params["learning_rate"] <= 1e-1 and params["batch_size"] == 32
     assert outcome.states == {"COMPLETE": 4}
     best_run = max(runner.values, key=runner.values.get)
-    assert outcome.best["run_id"] == best_run
-    assert outcome.best["value"] == pytest.approx(runner.values[best_run])
+    assert outcome.best.run_id == best_run
+    assert outcome.best.value == pytest.approx(runner.values[best_run])
     assert outcome.objective == "val_accuracy"
     assert engine.tags()["tuner.engine"] == name
     assert len(engine.optuna_view().trials) == 4

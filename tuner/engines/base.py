@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,10 +34,27 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True)
+class BestTrial:
+    """The best COMPLETE trial of a study: its number, objective value, params (every
+    dimension) and MLflow run; ``label`` is how its engine names it where that is not
+    ``#number`` (KerasTuner's ``hyperband-3``)."""
+
+    number: int
+    value: float
+    params: Mapping[str, Any]
+    run_id: str | None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or f"#{self.number}"
+
+
+@dataclass(frozen=True)
 class SearchOutcome:
     """Trials by state over the whole study, and the best COMPLETE trial if any."""
 
     objective: str
 
     states: dict[str, int] = field(default_factory=dict)
-    best: dict[str, Any] | None = None
+    best: BestTrial | None = None

@@ -25,7 +25,7 @@ from tuner.core.options import RunOptions
 from tuner.core.space import Choice, Float, Int, Space
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared
-from tuner.engines.base import SearchOutcome
+from tuner.engines.base import BestTrial, SearchOutcome
 from tuner.engines.trial import TrialRunner
 
 ALGORITHMS: dict[str, type[kt.Tuner]] = {
@@ -178,14 +178,14 @@ class KerasTunerEngine:
         for t in trials:
             state = STATES.get(str(t.status), str(t.status))
             states[state] = states.get(state, 0) + 1
-        best: dict[str, Any] | None = None
+        best: BestTrial | None = None
         done = self.tuner.oracle.get_best_trials(1) if self.tuner else []
         if done and done[0].score is not None:
             trial = done[0]
             number = int(trial.trial_id)
-            best = {"number": number, "label": f"{self.algorithm}-{number}", "value": trial.score,
-                    "params": space_params(self.study.space, trial.hyperparameters),
-                    "run_id": self.run_ids.get(trial.trial_id)}
+            best = BestTrial(number, trial.score,
+                             space_params(self.study.space, trial.hyperparameters),
+                             self.run_ids.get(trial.trial_id), label=f"{self.algorithm}-{number}")
         return SearchOutcome(objective=self.objective_key, states=states, best=best)
 
     def optuna_view(self) -> optuna.Study:

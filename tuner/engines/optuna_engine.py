@@ -20,7 +20,7 @@ from tuner.core.options import RunOptions
 from tuner.core.space import Choice, Float, Int, Space
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared
-from tuner.engines.base import SearchOutcome
+from tuner.engines.base import BestTrial, SearchOutcome
 from tuner.engines.trial import TrialRunner
 from tuner.keras.horizon import FINISH_RESERVE_S
 from tuner.runtime import interrupts, owner
@@ -320,12 +320,12 @@ class OptunaEngine:
         states: dict[str, int] = {}
         for t in self.ostudy.get_trials(deepcopy=False):
             states[t.state.name] = states.get(t.state.name, 0) + 1
-        best: dict[str, Any] | None = None
+        best: BestTrial | None = None
         if states.get("COMPLETE"):
             trial = self.ostudy.best_trial
-            best = {"number": trial.number, "value": trial.value,
-                    "params": trial.user_attrs.get("params", trial.params),
-                    "run_id": trial.user_attrs.get("mlflow_run_id")}
+            best = BestTrial(trial.number, trial.value,
+                             trial.user_attrs.get("params", trial.params),
+                             trial.user_attrs.get("mlflow_run_id"))
         objective = self.objective_key + (f" (mean of {self.study.cv} folds)"
                                           if self.study.cv else "")
         return SearchOutcome(objective=objective, states=states, best=best)

@@ -16,19 +16,16 @@ import dataclasses
 import json
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tuner.core.errors import StudyConfigError
 from tuner.core.options import RunOptions
 from tuner.core.study import FinalizeSettings, Study
 from tuner.core.studyfile import load_study_file
 from tuner.data.loading import load_data, loaded_once
+from tuner.jobs.result import Result
 from tuner.runtime import machine, process
-
-if TYPE_CHECKING:
-    from tuner.engines.base import SearchOutcome
 
 
 @contextlib.contextmanager
@@ -50,19 +47,8 @@ def figures_process_first(creating_store: bool, trains_here: bool) -> Iterator[N
         report_process.start()
 
 
-@dataclass(frozen=True)
-class Searched:
-    """What a search leaves: the study, its ``SearchOutcome``, the tracking URI, and the
-    finalized model's summary if the study asked for one."""
-
-    study: Study
-    outcome: SearchOutcome
-    tracking_uri: str
-    finalized: str | None = None
-
-
 def search(study: str | Path | Study, options: RunOptions,
-           overrides: Mapping[str, Any] | None = None) -> Searched:
+           overrides: Mapping[str, Any] | None = None) -> Result:
     """Run (or continue) the study, then finalize it if its ``finalize`` setting says so.
 
     ``study`` is a study file's path or a ``Study`` itself (from a notebook);
@@ -122,7 +108,7 @@ def search(study: str | Path | Study, options: RunOptions,
     if settings and outcome.best:
         finalized = finalize(MlflowClient(found.tracking_uri), loaded, prepare(loaded),
                              settings).summary()
-    return Searched(loaded, outcome, found.tracking_uri, finalized)
+    return Result(loaded.name, outcome, found.tracking_uri, finalized)
 
 
 def _as_json(overrides: Mapping[str, object]) -> str:

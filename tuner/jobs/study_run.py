@@ -136,16 +136,16 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
     tags: dict[str, str] = {}
     params: dict[str, object] = {}
     if outcome.best:
-        metrics["best_value"] = outcome.best["value"]
-        tags = {"tuner.best_trial": str(outcome.best["number"]),
-                "tuner.best_run_id": str(outcome.best["run_id"])}
-        params = {f"best.{k}": v for k, v in outcome.best["params"].items()}
+        metrics["best_value"] = outcome.best.value
+        tags = {"tuner.best_trial": str(outcome.best.number),
+                "tuner.best_run_id": str(outcome.best.run_id)}
+        params = {f"best.{k}": v for k, v in outcome.best.params.items()}
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)
     if not outcome.best:
         return
-    if outcome.best["run_id"]:
-        tracker.mark_best(outcome.best["run_id"])
-    tracker.log_best_params(outcome.best["params"])
+    if outcome.best.run_id:
+        tracker.mark_best(outcome.best.run_id)
+    tracker.log_best_params(outcome.best.params)
     if plots_to is None:
         from tuner.tracking.figures.study_plots import study_plots_html  # imports plotly
 

@@ -12,7 +12,7 @@ STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 def one_line(outcome: SearchOutcome) -> str:
     counts = ", ".join(f"{outcome.states.get(s, 0)} {s.lower()}" for s in STATES[:3])
-    best = f"; best {outcome.objective} {outcome.best['value']:.4f}" if outcome.best else ""
+    best = f"; best {outcome.objective} {outcome.best.value:.4f}" if outcome.best else ""
     return f"{sum(outcome.states.values())} trials ({counts}){best}"
 
 
@@ -31,11 +31,10 @@ def format_outcome(study_name: str, outcome: SearchOutcome,
         lines.append("no trial completed")
         return "\n".join(lines)
     best = outcome.best
-    label = best.get("label", f"#{best['number']}")
-    lines.append(f"best trial: {label}  {outcome.objective} = {best['value']:.4f}")
-    width = max(len(k) for k in best["params"])
-    lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best["params"].items()]
-    lines.append(f"MLflow run: {best['run_id']}  (tracking URI {tracking_uri})")
+    lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}")
+    width = max(len(k) for k in best.params)
+    lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best.params.items()]
+    lines.append(f"MLflow run: {best.run_id}  (tracking URI {tracking_uri})")
     return "\n".join(lines)
 
 

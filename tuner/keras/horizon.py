@@ -70,6 +70,10 @@ class EpochHorizon(keras.callbacks.Callback):
         per_epoch = statistics.median(whole[1:]) if whole[1:] else min(
             [*whole, now - self.starts[-1]])
         left = self.deadline - FINISH_RESERVE_S - now
-        self.horizon = min(self.max_epochs, epoch + 1 + max(0, math.floor(left / per_epoch)))
+        if per_epoch > 0:
+            fit = max(0, math.floor(left / per_epoch))
+        else:  # epochs shorter than the clock's resolution
+            fit = self.max_epochs if left > 0 else 0
+        self.horizon = min(self.max_epochs, epoch + 1 + fit)
         if epoch + 1 >= self.horizon:
             self.model.stop_training = True
