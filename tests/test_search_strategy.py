@@ -213,9 +213,12 @@ def test_the_replica_stage_is_the_last_share_of_a_time_budget():
 
 def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
         study_file, cli, workdir):
-    path = study_file(extra="portfolio=False, ensemble_share=0.75,")
+    # The stage starts after 4 s and takes the rest: a trial of up to about 10 s on a
+    # loaded machine still leaves room for a replica of it before the last 11 s.
+    timeout, share = 40, 0.9
+    path = study_file(extra=f"portfolio=False, ensemble_share={share},")
     began = time.time()
-    result = cli("run", path, "--timeout", "32", "--no-progress")
+    result = cli("run", path, "--timeout", str(timeout), "--no-progress")
     assert result.exit_code == 0, result.output
     trials = optuna.load_study(study_name="tiny",
                                storage=f"sqlite:///{workdir}/mlruns/optuna.db").trials
@@ -230,11 +233,11 @@ def test_the_end_of_a_timed_search_trains_the_best_configurations_again(
         assert replica.params == original.params
         assert replica.state.name == "COMPLETE"  # never pruned
         assert runs[replica.number].data.tags["tuner.replica_of"] == str(original.number)
-        # only in the budget's last three quarters, from the best two configurations then,
-        # and only while the time left holds that configuration's run again
-        assert replica.datetime_start.timestamp() >= began + 8 - 1
+        # only in the budget's last share, from the best two configurations then, and
+        # only while the time left holds that configuration's run again
+        assert replica.datetime_start.timestamp() >= began + (1 - share) * timeout - 1
         assert replica.datetime_start.timestamp() + original.duration.total_seconds() <= \
-            began + 32 - FINISH_RESERVE_S + 1
+            began + timeout - FINISH_RESERVE_S + 1
         before = [t for t in trials if t.state.name == "COMPLETE"
                   and t.datetime_complete <= replica.datetime_start]
         ranked = sorted({_key(t.params): max(u.value for u in before if u.params == t.params)
