@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 CREATE_TOGETHER = """
 import sys, time
+from pathlib import Path
 from tuner.runtime import stores
 
 folder, me, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
