@@ -252,7 +252,6 @@ def start_tracking_store(tracking_uri: str) -> bool:
     database = sqlite_file(tracking_uri)
     if database is None or has_tables(database) or tracking_uri in _creating:
         return False
-    database.parent.mkdir(parents=True, exist_ok=True)
     _creating[tracking_uri] = subprocess.Popen(
         [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri, str(database)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
