@@ -20,7 +20,6 @@ from mlflow.utils import requirements_utils
 
 from tuner.data import inputs
 from tuner.keras.model import compile_options
-from tuner.runtime import stores
 from tuner.runtime.workarounds import pins_checked_by_name
 from tuner.tracking.models import model_requirements
 from tuner.tracking.runs import Tracker
@@ -248,33 +247,6 @@ def test_final_validation_metrics_are_those_of_the_restored_model(dropout):
     assert result.value == result.metrics["final_val_loss"]
     assert set(result.metrics) >= {"test_loss", "test_accuracy"}
     keras.backend.clear_session()
-
-
-def test_a_new_tracking_store_is_created_by_a_second_process(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    stores.start_tracking_store(uri)
-    stores.await_tracking_store(uri)
-    # made before this process opened it: MLflow's schema at its head, write-ahead logging
-    with closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert [e.name for e in MlflowClient(uri).search_experiments()] == ["Default"]
-
-
-def test_an_existing_store_or_a_server_is_left_to_mlflow_in_this_process(tmp_path):
-    made = f"sqlite:///{tmp_path}/made.db"
-    assert stores.start_tracking_store(made)
-    stores.await_tracking_store(made)
-    for uri in (made, "http://127.0.0.1:9/", "postgresql://u@h/db"):
-        assert not stores.start_tracking_store(uri)
-        stores.await_tracking_store(uri)
-
-
-def test_a_new_store_discarded_before_its_first_use_leaves_no_file(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    stores.start_tracking_store(uri)
-    stores.discard_tracking_store(uri)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_short_epochs_are_sent_together_and_whatever_ends_the_trial_sends_the_rest(tmp_path):

@@ -81,9 +81,10 @@ def search(study: str | Path | Study, options: RunOptions,
         loaded = dataclasses.replace(loaded, data=loaded_once(load_data(loaded)))
     with process.libraries_loading():
         from tuner.runtime import stores  # Optuna and SQLAlchemy
+        from tuner.runtime.store_creation import start_tracking_store
 
         found = stores.resolve(options.tracking_uri, options.storage)
-        creating = stores.start_tracking_store(found.tracking_uri)
+        creating = start_tracking_store(found.tracking_uri)
         with figures_process_first(creating, trains_here=options.workers == 1):
             process.quiet_libraries(debug=options.debug)
         # TensorFlow is loaded: the modules that train

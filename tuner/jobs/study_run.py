@@ -19,12 +19,8 @@ from tuner.engines.base import Engine, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.engines.trial import TrialRunner
 from tuner.jobs.lr_find import auto_learning_rate
-from tuner.runtime.stores import (
-    await_tracking_store,
-    discard_tracking_store,
-    redact,
-    store_failure,
-)
+from tuner.runtime.store_creation import await_tracking_store, discard_tracking_store
+from tuner.runtime.stores import redact, store_failure
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
 from tuner.tracking.housekeeping import close_runs_of_dead_owners

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +26,15 @@ from optuna.trial import FrozenTrial
 from sqlalchemy.engine import make_url
 
 from tuner.core.errors import StoreError, first_line
+from tuner.runtime.store_creation import (
+    SQLITE_BUSY_TIMEOUT_S,
+    creation_lock,
+    has_tables,
+    sqlite_file,
+    write_ahead_log,
+)
 
 STORE_DIR = Path("mlruns")
-SQLITE_BUSY_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 5
 CREATE_ATTEMPTS = 3  # processes that start together on a new database
 
@@ -155,138 +159,6 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (sqlalchemy.exc.ArgumentError, ValueError):
         return url
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for other URLs and in-memory databases."""
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        return None
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def write_ahead_log(url: str) -> None:
-    """Switch a SQLite store to write-ahead logging (a property of the file: set once).
-
-    Both stores commit many small transactions a trial (each epoch's values,
-    Optuna's params and reports). In SQLite's default rollback-journal mode a
-    commit cost 13-15 ms on this machine's disk, in WAL mode 3-4 ms, equally
-    durable; readers (the MLflow UI) do not block the writer. WAL needs a
-    local disk: for a network file system use PostgreSQL.
-    """
-    database = sqlite_file(url)
-    if database is None:
-        return
-    database.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the SQLite store {database}: {exc}") from exc
-
-
-@contextlib.contextmanager
-def creation_lock(database: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``DATABASE.lock`` beside a SQLite store, waiting for it.
-
-    Creating a store runs its migrations (MLflow's 68, Optuna's few); two
-    processes migrating one new file at once collide in ``alembic_version``.
-    Every creation happens inside this lock, so the second waits and finds the
-    tables made. ``flock`` is released by the kernel when its holder dies.
-    """
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(f"{database}.lock", "a")  # noqa: SIM115 (held across the yield)
-    except OSError:  # a read-only folder: nothing can be created there to race on
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def has_tables(database: Path) -> bool:
-    """Whether a SQLite file holds a migrated schema (an ``alembic_version`` row), read
-    without writing or waiting."""
-    if not database.is_file():
-        return False
-    try:
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            return db.execute("SELECT version_num FROM alembic_version").fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
-# MLflow creates a new store's tables when a client first opens it; under the creation
-# lock, a second process waits for the first and finds them.
-_CREATE_TRACKING_STORE = """
-import sys
-from pathlib import Path
-from tuner.runtime.stores import creation_lock, write_ahead_log
-uri, database = sys.argv[1], Path(sys.argv[2])
-with creation_lock(database):
-    write_ahead_log(uri)
-    from mlflow.tracking import MlflowClient
-    MlflowClient(uri).search_experiments(max_results=1)
-"""
-_creating: dict[str, subprocess.Popen[bytes]] = {}
-
-
-def start_tracking_store(tracking_uri: str) -> bool:
-    """Create a new SQLite tracking store in a second process while this one starts up.
-
-    MLflow creates a store by running its 68 alembic migrations: 1.6 s here, once
-    per store, on the path of the first ``tuner run`` in a folder. A second process
-    does it on the other core while this one imports TensorFlow and loads the data;
-    ``await_tracking_store`` waits for it before the first use. A store with its
-    tables, and any other URL, is left to MLflow in this process. Its own session: a
-    Ctrl-C at start-up does not stop it half-way through the migrations. Returns
-    whether it started one.
-    """
-    database = sqlite_file(tracking_uri)
-    if database is None or has_tables(database) or tracking_uri in _creating:
-        return False
-    _creating[tracking_uri] = subprocess.Popen(
-        [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri, str(database)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    return True
-
-
-def await_tracking_store(tracking_uri: str) -> None:
-    """Wait for ``start_tracking_store``'s process, if any, and for any other process
-    creating the same SQLite store (its creation lock).
-
-    If the creation failed, MLflow in this process creates the store, and reports
-    what is wrong in its own words.
-    """
-    process = _creating.pop(tracking_uri, None)
-    if process is not None:
-        process.wait()
-    database = sqlite_file(tracking_uri)
-    if database is not None:
-        with creation_lock(database):
-            pass
-
-
-def discard_tracking_store(tracking_uri: str) -> None:
-    """Remove a store ``start_tracking_store`` began, before anything was logged to it.
-
-    Bad input found before the first use (the data, the objective) leaves no
-    store behind, as when MLflow created its stores on first use.
-    """
-    process = _creating.pop(tracking_uri, None)
-    database = sqlite_file(tracking_uri)
-    if process is None or database is None:
-        return
-    process.wait()
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 def open_storage(

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.core.errors import StoreError
 from tuner.runtime import interrupts, owner
-from tuner.runtime.stores import write_ahead_log
+from tuner.runtime.store_creation import write_ahead_log
 from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_array, log_keras_model
 
