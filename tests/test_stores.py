@@ -57,6 +57,15 @@ def test_the_next_new_store_is_a_copy_of_the_template_with_a_default_of_its_own(
     assert client.get_metric_history(run, "loss")[0].value == 0.5
 
 
+def test_a_template_that_is_not_a_store_is_not_copied(tmp_path, no_template):
+    tracking_template().parent.mkdir(parents=True)
+    tracking_template().write_text("not a database")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert start_tracking_store(uri)  # MLflow's migrations in a second process instead
+    await_tracking_store(uri)
+    assert [e.name for e in MlflowClient(uri).search_experiments()] == ["Default"]
+
+
 def test_an_existing_store_or_a_server_is_left_to_mlflow_in_this_process(tmp_path):
     made = f"sqlite:///{tmp_path}/made.db"
     start_tracking_store(made)

@@ -106,7 +106,10 @@ def tracking_template() -> Path | None:
         version = metadata.version("mlflow")
     except metadata.PackageNotFoundError:
         return None
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except (RuntimeError, KeyError):  # no home directory to be found
+        return None
     return Path(cache) / "tuner" / f"mlflow-{version}.db"
 
 
@@ -152,7 +155,7 @@ def _copy_template(tracking_uri: str, database: Path) -> bool:
     """Make a new store at ``database`` as a copy of the template; whether it did (not
     where there is no template, or a file is already there)."""
     template = tracking_template()
-    if template is None or not template.is_file():
+    if template is None or not has_tables(template):  # none, or not a store
         return False
     with creation_lock(database):
         if database.exists():
