@@ -39,4 +39,6 @@ def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, wor
     payload = json.loads((workdir / result).read_text())
     assert payload["cpus"] >= 1 and payload["date"]
     # the bookkeeping runs read their trials back from MLflow: none means nothing was recorded
-    assert all(row["trials"] >= 1 for row in payload.get("rows", []) if "trials" in row)
+    if script in ("overhead.py", "run_phases.py"):
+        counted = [row["trials"] for row in payload["rows"]]
+        assert counted and min(counted) >= 1, payload["rows"]

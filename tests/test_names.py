@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import click
+import optuna
 import pytest
 
 import tuner
@@ -56,10 +57,22 @@ def test_the_command_line_offers_exactly_the_named_ones():
     assert list(lr_find["optimizer"].type.choices) == list(names.OPTIMIZERS)
 
 
+PRUNER_CLASSES = {"median": optuna.pruners.MedianPruner,
+                  "percentile": optuna.pruners.PercentilePruner,
+                  "hyperband": optuna.pruners.HyperbandPruner,
+                  "successive-halving": optuna.pruners.SuccessiveHalvingPruner,
+                  "none": optuna.pruners.NopPruner}
+SAMPLER_CLASSES = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+                   "grid": optuna.samplers.GridSampler, "cmaes": optuna.samplers.CmaEsSampler,
+                   "qmc": optuna.samplers.QMCSampler}
+
+
 @pytest.mark.parametrize("name", list(names.PRUNERS))
-def test_every_named_pruner_and_sampler_builds(name):
-    assert optuna_engine.make_pruner(name, 10) is not None
+def test_every_named_pruner_and_sampler_builds_the_optuna_class_it_names(name):
+    assert set(PRUNER_CLASSES) == set(names.PRUNERS)
+    assert set(SAMPLER_CLASSES) == set(names.SAMPLERS)
+    assert type(optuna_engine.make_pruner(name, 10)) is PRUNER_CLASSES[name]
     for sampler in names.SAMPLERS:
         space = tuner.Space(n_layers=1, units=tuner.Choice([8]), learning_rate=0.01,
                             optimizer="adam", dropout=0.0) if sampler == "grid" else tuner.Space()
-        assert optuna_engine.make_sampler(sampler, 0, space) is not None
+        assert type(optuna_engine.make_sampler(sampler, 0, space)) is SAMPLER_CLASSES[sampler]
