@@ -44,7 +44,7 @@ import keras
 from common import REFERENCE, keras_import_seconds, load, save, table, tuner_run
 from mlflow.tracking import MlflowClient
 
-from tuner.core.options import RunOptions
+from tuner.core.options import RunOptions, SearchContext
 from tuner.core.study import Study
 from tuner.core.studyfile import load_study_file
 from tuner.data.preprocessing import choose
@@ -84,11 +84,12 @@ def share_cli(study_file: Path, n_trials: int) -> list[dict]:
 
 
 def run_once(study: Study, folder: str, n_trials: int, store: str) -> dict:
-    options = RunOptions(tracking_uri=f"sqlite:///{folder}/mlflow.db",
-                         storage=f"sqlite:///{folder}/optuna.db", trials=n_trials)
+    context = SearchContext(options=RunOptions(trials=n_trials),
+                            tracking_uri=f"sqlite:///{folder}/mlflow.db",
+                            storage=f"sqlite:///{folder}/optuna.db")
     started = time.perf_counter()
-    run_study(study, options)
-    return phase_totals(options.tracking_uri, study.name, time.perf_counter() - started, store)
+    run_study(study, context)
+    return phase_totals(context.tracking_uri, study.name, time.perf_counter() - started, store)
 
 
 def phase_totals(tracking_uri: str, study_name: str, total: float, store: str) -> dict:

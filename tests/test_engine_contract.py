@@ -20,11 +20,12 @@ import pytest
 
 import tuner
 from tuner.core.errors import TooManyFailures, TrialFailed
-from tuner.core.options import RunOptions
+from tuner.core.options import RunOptions, SearchContext
 from tuner.data.prepare import prepare
 from tuner.datasets import synthetic
 from tuner.engines.keras_tuner_engine import KerasTunerEngine
 from tuner.engines.optuna_engine import OptunaEngine
+from tuner.engines.trial import TrainingPlan
 from tuner.keras.training import FitResult
 
 SPACE = tuner.Space(n_layers=tuner.Int(1, 2), units=tuner.Int(4, 16, log=True),
@@ -52,7 +53,8 @@ class RecordingRunner:
         model.compile(loss="mse")
         return model
 
-    def train(self, run_id: str, number: int, params: Mapping[str, Any], **_: Any) -> FitResult:
+    def train(self, run_id: str, number: int, params: Mapping[str, Any],
+              plan: TrainingPlan | None = None) -> FitResult:
         if self.fail:
             raise TrialFailed("training loss became NaN or infinite at epoch 0")
         value = 1.0 - abs(params["learning_rate"] - 0.03)  # best near a rate of 0.03
@@ -64,15 +66,15 @@ class RecordingRunner:
 def make_engine(name: str, tmp_path, **settings: Any):
     study = tuner.Study(data=lambda: synthetic(n=100), space=SPACE, name="contract",
                         max_epochs=2, **settings)
-    options = RunOptions(trials=4, max_failures=2, progress=False,
-                         storage=f"sqlite:///{tmp_path}/optuna.db",
-                         tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-                         keras_tuner_dir=str(tmp_path / "keras-tuner"), engine=name,
-                         algorithm="random")
+    context = SearchContext(
+        options=RunOptions(trials=4, max_failures=2, progress=False, engine=name,
+                           algorithm="random"),
+        storage=f"sqlite:///{tmp_path}/optuna.db", tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+        keras_tuner_dir=str(tmp_path / "keras-tuner"))
     prepared = prepare(study)
     if name == "optuna":
-        return OptunaEngine(study, prepared, options)
-    return KerasTunerEngine(study, prepared, options, options.algorithm)
+        return OptunaEngine(study, prepared, context)
+    return KerasTunerEngine(study, prepared, context, "random")
 
 
 @pytest.mark.parametrize("name", ["optuna", "keras-tuner"])

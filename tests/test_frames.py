@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 import tuner
 from tuner.core.errors import DataError
-from tuner.data.splits import check_splits
+from tuner.data.split_checks import check_splits
 from tuner.data.targets import encode_labels, infer_task
 
 

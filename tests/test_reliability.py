@@ -22,7 +22,7 @@ from tests.conftest import TINY_STUDY
 from tuner.core.studyfile import load_study_file
 from tuner.core.tasks import Task
 from tuner.data.prepare import prepare
-from tuner.engines.trial import TrialRunner
+from tuner.engines.trial import TrainingPlan, TrialRunner
 from tuner.tracking.figures import report_process
 from tuner.tracking.figures.report import ReportInputs
 from tuner.tracking.figures.report_process import ReportQueue
@@ -322,7 +322,7 @@ def test_ctrl_c_that_a_library_turned_into_another_error_still_interrupts(workdi
     run_id = runner.start(0, params, {})
 
     with pytest.raises(KeyboardInterrupt):
-        runner.train(run_id, 0, params, callbacks=[CtrlCTurnedIntoAnotherError()])
+        runner.train(run_id, 0, params, TrainingPlan(callbacks=[CtrlCTurnedIntoAnotherError()]))
     runner.finish()
 
     run = MlflowClient(uri).get_run(run_id)
@@ -400,13 +400,13 @@ def test_a_script_without_main_guard_runs_once_and_its_figures_process_ends_with
     script.write_text(textwrap.dedent(f"""
         import os, sys, time
         print("script started", flush=True)
-        from tuner.core.options import RunOptions
+        from tuner.core.options import RunOptions, SearchContext
         from tuner.jobs.study_run import run_study
         from tuner.core.studyfile import load_study_file
         from tuner.tracking.figures import report_process
-        run_study(load_study_file({str(study_file())!r}), RunOptions(
-            tracking_uri="sqlite:///{workdir}/mlflow.db",
-            storage="sqlite:///{workdir}/optuna.db", trials=1))
+        run_study(load_study_file({str(study_file())!r}), SearchContext(
+            options=RunOptions(trials=1), tracking_uri="sqlite:///{workdir}/mlflow.db",
+            storage="sqlite:///{workdir}/optuna.db"))
         print("figures process", report_process._child.process.pid, flush=True)
         time.sleep(60)
     """))
@@ -456,13 +456,13 @@ def test_a_first_stop_signal_raises_and_a_second_ends_the_process_at_once():
 
 @pytest.mark.slow
 def test_a_worker_reads_its_settings_on_stdin_so_no_password_is_on_its_command_line(workdir):
-    from tuner.core.options import RunOptions
-    from tuner.jobs.workers import start_worker
+    from tuner.core.options import RunOptions, SearchContext
+    from tuner.jobs.coordinator import start_worker
 
     secret = "postgresql://user:SECRET@127.0.0.1:9/db"
-    options = RunOptions(storage=secret, tracking_uri=secret, trials=1)
+    context = SearchContext(options=RunOptions(trials=1), storage=secret, tracking_uri=secret)
     worker = start_worker({"study_file": str(workdir / "missing.py"), "overrides": {},
-                           "options": options.as_json()}, dict(os.environ))
+                           "context": context.as_json()}, dict(os.environ))
     command_line = b""
     for _ in range(100):  # empty until the new process has exec'd its program
         command_line = Path(f"/proc/{worker.pid}/cmdline").read_bytes()

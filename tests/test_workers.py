@@ -14,7 +14,7 @@ import pytest
 
 from tests.test_reliability import SLOW, all_runs, states, wait_for
 from tuner.core.errors import StudyConfigError
-from tuner.jobs.workers import shares, worker_env
+from tuner.jobs.coordinator import shares, worker_env
 from tuner.runtime.machine import WORKER_MEMORY_BYTES, check_capacity
 
 

@@ -41,9 +41,9 @@ class UsageFailure(click.ClickException):
 class OneLineErrors(click.Group):
     """Click's own usage errors (a bad option value) as one line too, not usage + hint."""
 
-    def main(self, *args, **kwargs):  # noqa: ANN002, ANN003 - click's signature
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.UsageError as exc:
             command = f"{exc.ctx.command_path} --help" if exc.ctx else "tuner --help"
             click.echo(f"Error: {exc.format_message()} (see `{command}`)", err=True)

@@ -72,9 +72,10 @@ def study_overrides(command: Callable[..., Any]) -> Callable[..., Any]:
         overrides = {f: value for f, value in given.items() if value is not None}
         return command(overrides=overrides, **kwargs)
 
+    decorated: Callable[..., Any] = with_overrides
     for option in reversed(STUDY_OPTIONS.values()):
-        with_overrides = option(with_overrides)
-    return with_overrides
+        decorated = option(decorated)
+    return decorated
 
 
 tracking_uri_option = click.option(
@@ -103,8 +104,7 @@ def with_flags(message: str, command: click.Command) -> str:
             continue
         name, flag = re.escape(param.name), flags[0]
         message = re.sub(rf"\b{name}=\.\.\.", flag, message)
-        message = re.sub(rf"\b{name}=(?:'([^']*)'|([\w.-]+))",
-                         lambda m, flag=flag: f"{flag} {m.group(1) or m.group(2)}", message)
+        message = re.sub(rf"\b{name}=(?:'([^']*)'|([\w.-]+))", rf"{flag} \g<1>\g<2>", message)
         if param.name in STUDY_OPTIONS:
             continue
         message = re.sub(rf"^{name}(?=[: ])", flag, message)

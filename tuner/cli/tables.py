@@ -23,7 +23,7 @@ def _cell(value: object) -> str:
         return "-"
     if isinstance(value, str) and "." in value:
         try:
-            value = float(value)
+            return f"{float(value):.4g}"
         except ValueError:
             return value
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -70,6 +70,7 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
     lines.append(render(["trial", "value", "state", "epochs", *params, "run id"], rows))
     baselines = [t for t in study.ranked() if t.baseline]
     if baselines:
+        assert ranked[0].value is not None and baselines[0].value is not None  # ranked()
         gain = ranked[0].value - baselines[0].value
         better = gain if study.direction == "maximize" else -gain
         lines.append(f"* baseline; best baseline {baselines[0].label}: {baselines[0].value:.4f}, "

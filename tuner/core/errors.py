@@ -5,6 +5,8 @@ message and exit status 2. ``TrialFailed`` is kept apart: it marks one trial
 failed and the study goes on, every other ``TunerError`` stops the study.
 """
 
+from typing import Any
+
 
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (or its type), for one-line reports."""
@@ -46,6 +48,6 @@ class TooManyFailures(TunerError):
 class Interrupted(TunerError):
     """Ctrl-C: the running trial was recorded, the parent run closed."""
 
-    def __init__(self, outcome: object) -> None:
+    def __init__(self, outcome: Any) -> None:
         super().__init__("interrupted")
         self.outcome = outcome

@@ -1,8 +1,10 @@
-"""How one search runs besides the study's own settings: ``tuner.run``'s keywords.
+"""How one search runs besides the study's own settings.
 
-One record travels from the Python API (and the command line, which maps its
-flags onto these fields) through the search to the engines and workers. Its
-checks name the field; the command line names the flag instead.
+``RunOptions`` holds ``tuner.run``'s keywords: the Python API builds it, and the
+command line maps its flags onto its fields. Its checks name the field; the
+command line names the flag instead. ``SearchContext`` is what the search adds
+for each process it runs: the stores resolved, the worker's number, the parent
+run, the shared deadline.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuner.core import names
 from tuner.core.errors import StudyConfigError
@@ -20,17 +22,13 @@ if TYPE_CHECKING:
     from tuner.core.study import Study
 
 
-FILLED_BY_SEARCH = {"filled_by_search": True}
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """Budget, engine, stores, recovery and workers of one search.
 
     ``trials`` counts new trials (default: the study's, or none when only a
     ``timeout`` is given); ``storage`` and ``tracking_uri`` default to the
-    stores under ``./mlruns``. The fields after ``debug`` are filled by the
-    search for the processes it starts.
+    stores under ``./mlruns``.
     """
 
     trials: int | None = None
@@ -45,15 +43,6 @@ class RunOptions:
     max_failures: int = 5
     progress: bool = True
     debug: bool = False
-    worker: int = field(default=0, metadata=FILLED_BY_SEARCH)
-    parent_run_id: str | None = field(default=None, metadata=FILLED_BY_SEARCH)
-    keras_tuner_dir: str = field(default="mlruns/keras-tuner", metadata=FILLED_BY_SEARCH)
-    # Tags of the parent run that let a later command load the study again
-    # (``tuner.study_file``, ``tuner.overrides``).
-    source_tags: Mapping[str, str] = field(default_factory=dict, metadata=FILLED_BY_SEARCH)
-    # When the search ends (``time.time()`` seconds): ``timeout`` counted from the
-    # search's start, shared by its workers.
-    deadline: float | None = field(default=None, metadata=FILLED_BY_SEARCH)
 
     def __post_init__(self) -> None:
         _check_count("trials", self.trials, minimum=1, allow_none=True)
@@ -77,8 +66,7 @@ class RunOptions:
     @classmethod
     def keywords(cls) -> tuple[str, ...]:
         """The fields a caller sets: ``tuner.run``'s keywords, ``tuner run``'s options."""
-        return tuple(f.name for f in dataclasses.fields(cls)
-                     if not f.metadata.get("filled_by_search"))
+        return tuple(f.name for f in dataclasses.fields(cls))
 
     def for_study(self, study: Study) -> RunOptions:
         """The budget resolved: the study's trials unless ``trials`` or only a ``timeout``
@@ -87,20 +75,51 @@ class RunOptions:
             None if self.timeout else study.trials)
         return dataclasses.replace(self, trials=trials, timeout=self.timeout or study.timeout)
 
-    def started_at(self, began: float) -> RunOptions:
-        """The ``deadline``: ``timeout`` seconds after ``began`` (``time.time()``), unless
-        one is set."""
-        if self.deadline is not None or self.timeout is None:
-            return self
-        return dataclasses.replace(self, deadline=began + self.timeout)
+
+@dataclass(frozen=True, kw_only=True)
+class SearchContext:
+    """One search process's options with what the search resolved for it.
+
+    ``options`` has its budget resolved for the study (a worker's ``trials`` are
+    its share); ``storage`` and ``tracking_uri`` are the stores' URLs;
+    ``parent_run_id`` is set in a worker (the coordinator owns that run);
+    ``source_tags`` let a later command load the study again (``tuner.study_file``,
+    ``tuner.overrides``); ``deadline`` is when the search ends (``time.time()``
+    seconds), shared by the workers.
+    """
+
+    options: RunOptions
+    storage: str
+    tracking_uri: str
+    keras_tuner_dir: str = "mlruns/keras-tuner"
+    worker: int = 0
+    parent_run_id: str | None = None
+    source_tags: Mapping[str, str] = field(default_factory=dict)
+    deadline: float | None = None
+
+    @classmethod
+    def starting(cls, options: RunOptions, began: float, **resolved: Any) -> SearchContext:
+        """The context of a search that began at ``began`` (``time.time()``): its deadline
+        is ``options.timeout`` seconds later."""
+        deadline = None if options.timeout is None else began + options.timeout
+        return cls(options=options, deadline=deadline, **resolved)
 
     def seconds_left(self) -> float | None:
         """Seconds until the ``deadline`` (never below 0); None without one."""
         return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
+    def with_options(self, **changes: Any) -> SearchContext:
+        """This context with some of its options changed."""
+        return dataclasses.replace(self, options=dataclasses.replace(self.options, **changes))
+
     def as_json(self) -> dict[str, object]:
-        """The fields as JSON types, for a worker process (``RunOptions(**...)`` reads them)."""
+        """The fields as JSON types, for a worker process (``from_json`` reads them)."""
         return {**dataclasses.asdict(self), "source_tags": dict(self.source_tags)}
+
+    @classmethod
+    def from_json(cls, fields: Mapping[str, Any]) -> SearchContext:
+        """The context that ``as_json`` wrote."""
+        return cls(**{**fields, "options": RunOptions(**fields["options"])})
 
 
 def _check_count(name: str, value: object, *, minimum: int, allow_none: bool = False) -> None:

@@ -76,7 +76,7 @@ class Study:
     ``val_loss`` for regression; ``direction`` follows from it.
     """
 
-    data: Callable[[], Data]
+    data: Callable[..., Data]
     space: Space = field(default_factory=Space)
     task: TaskKind | None = None
     objective: str | None = None
@@ -105,6 +105,13 @@ class Study:
     ensemble_share: float = 0.25
 
     def __post_init__(self) -> None:
+        self._check_parts()
+        self._check_training()
+        if self.mixed_precision is True:  # one name for it in params and on the command line
+            object.__setattr__(self, "mixed_precision", "float16")
+
+    def _check_parts(self) -> None:
+        """The data, space, task, objective's direction, search and finish settings."""
         if not callable(self.data):
             raise StudyConfigError(
                 f"data: expected a callable returning tuner.Data, received {self.data!r}"
@@ -117,6 +124,20 @@ class Study:
             raise StudyConfigError(
                 f"direction: expected 'maximize' or 'minimize', received {self.direction!r}"
             )
+        _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
+        _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
+        FinalizeSettings.of(self.finalize)
+        if not (isinstance(self.portfolio, bool) or (
+                isinstance(self.portfolio, Sequence) and not isinstance(self.portfolio, str)
+                and all(isinstance(c, Mapping) for c in self.portfolio))):
+            raise StudyConfigError("portfolio: expected True, False or a list of params dicts "
+                                   f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
+                                   f"{self.portfolio!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
+
+    def _check_training(self) -> None:
+        """The budget and the settings of each trial's training."""
         _check_positive("trials", self.trials, allow_none=True)
         _check_positive("timeout", self.timeout, allow_none=True)
         _check_positive("max_epochs", self.max_epochs)
@@ -142,26 +163,22 @@ class Study:
         if self.input_pipeline not in ("auto", "dataset", "arrays"):
             raise StudyConfigError("input_pipeline: expected 'auto', 'dataset' or 'arrays', "
                                    f"received {self.input_pipeline!r}")
-        if self.mixed_precision is True:  # one name for it in params and on the command line
-            object.__setattr__(self, "mixed_precision", "float16")
         _check_categorical(self.categorical)
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
                                     or self.cv < 2):
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
-        _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
-        _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
-        FinalizeSettings.of(self.finalize)
-        if not (isinstance(self.portfolio, bool) or (
-                isinstance(self.portfolio, Sequence) and not isinstance(self.portfolio, str)
-                and all(isinstance(c, Mapping) for c in self.portfolio))):
-            raise StudyConfigError("portfolio: expected True, False or a list of params dicts "
-                                   f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
-                                   f"{self.portfolio!r}")
         if self.class_weight not in (None, "balanced"):
             raise StudyConfigError(f"class_weight: expected None or 'balanced', received "
                                    f"{self.class_weight!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
+
+    @property
+    def stored_name(self) -> str:
+        """The name the stores file this study under; a Study run from Python needs one."""
+        if self.name is None:
+            raise StudyConfigError("name: a tuner.Study run from Python needs a name, such as "
+                                   "tuner.Study(..., name='cars'); a study file's is its "
+                                   "file's name")
+        return self.name
 
     def logged_settings(self) -> dict[str, Any]:
         """The settings every trial shares, as MLflow params: each field, spelled once here."""

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 
 from tuner.core.errors import StudyConfigError
-from tuner.core.study import Study
+from tuner.core.study import Direction, Study
 from tuner.core.tasks import Task
 from tuner.data.containers import Data
 from tuner.data.crossval import Fold, make_folds
 from tuner.data.loading import load_data
 from tuner.data.preprocessing import InputScaling, ScalingRule
-from tuner.data.splits import SplitWarning, check_splits
+from tuner.data.split_checks import SplitWarning, check_splits
 from tuner.data.targets import check, encode_labels, infer_task
 
 
@@ -24,7 +24,7 @@ class TrialSettings:
 
     study: Study
     objective: str
-    direction: str
+    direction: Direction
 
     def as_params(self) -> dict[str, Any]:
         """The study's settings with the objective and direction resolved."""
@@ -96,7 +96,7 @@ def prepare(study: Study) -> Prepared:
     """Load and check the data once per process; settle the task and the objective.
 
     A data callable with a ``seed`` parameter is given the study's seed, for
-    its shuffled splits. The splits are checked (``tuner.data.splits``) before
+    its shuffled splits. The splits are checked (``tuner.data.split_checks``) before
     any trial: what would make the score lie is refused, what may is returned
     as warnings.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +20,7 @@ def encode_labels(data: Data) -> tuple[Data, list[str] | None]:
         return data, None
     names = sorted({str(v) for v in data.y_train})
     index = {name: i for i, name in enumerate(names)}
-    encoded = {}
+    encoded: dict[str, Any] = {}
     for split, field in (("train", "y_train"), ("validation", "y_val"), ("test", "y_test")):
         labels = getattr(data, field)
         if labels is None:
@@ -43,7 +43,7 @@ def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
         return _infer_wide(y, requested)
     y = y.ravel()
     if requested == "regression" or (requested is None and looks_continuous(y)):
-        return Task("regression", 1 if y.ndim == 1 else int(y.shape[1]))
+        return Task("regression", 1)
     if not integral(y):
         raise DataError(f"task {requested!r}: labels must be whole numbers, received {y.dtype}")
     labels = np.unique(y)

@@ -21,12 +21,12 @@ import keras_tuner as kt
 import optuna
 
 from tuner.core.errors import StudyConfigError, TooManyFailures
-from tuner.core.options import RunOptions
+from tuner.core.options import SearchContext
 from tuner.core.space import Choice, Float, Int, Space
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared
 from tuner.engines.base import BestTrial, SearchOutcome
-from tuner.engines.trial import TrialRunner
+from tuner.engines.trial import TrainingPlan, TrialRunner
 
 ALGORITHMS: dict[str, type[kt.Tuner]] = {
     "hyperband": kt.Hyperband,
@@ -72,16 +72,16 @@ class StudyHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any,
             **kwargs: Any) -> dict[str, float]:
         trial = self.engine.current_trial
+        assert trial is not None  # set by run_trial before it calls fit
         number = int(trial.trial_id)
         params = space_params(self.engine.study.space, hp)
         tags = {f"tuner.kt.{k.split('/')[1]}": str(hp.values[k]) for k in HYPERBAND_KEYS
                 if k in hp.values}
         run_id = self.runner.start(number, params, tags)
         try:
-            result = self.runner.train(
-                run_id, number, params, model=model, callbacks=kwargs.get("callbacks", []),
-                epochs=kwargs.get("epochs"), initial_epoch=kwargs.get("initial_epoch", 0),
-            )
+            result = self.runner.train(run_id, number, params, TrainingPlan(
+                model=model, callbacks=kwargs.get("callbacks", []),
+                epochs=kwargs.get("epochs"), initial_epoch=kwargs.get("initial_epoch", 0)))
         finally:
             self.engine.remember_run(trial.trial_id, run_id)
         return {self.engine.objective_key: result.value}
@@ -92,18 +92,19 @@ class KerasTunerEngine:
 
     name = "keras-tuner"
 
-    def __init__(self, study: Study, prepared: Prepared, options: RunOptions,
+    def __init__(self, study: Study, prepared: Prepared, context: SearchContext,
                  algorithm: str = "hyperband") -> None:
         if study.cv:
             raise StudyConfigError("cv: the keras-tuner engine does not cross-validate; "
                                    "run this study with engine='optuna', or drop cv")
         self.study = study
-        self.options = options
+        self.context = context
+        self.options = context.options
         self.algorithm = algorithm
         self.objective_key = prepared.settings.objective
         self.direction = prepared.settings.direction
         # One KerasTuner project per study and algorithm: its oracle cannot change algorithm.
-        self.directory = Path(options.keras_tuner_dir) / f"{study.name}-{algorithm}"
+        self.directory = Path(context.keras_tuner_dir) / f"{study.name}-{algorithm}"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.run_ids_file = self.directory / "mlflow_run_ids.json"
         self.run_ids: dict[str, str] = (
@@ -169,7 +170,7 @@ class KerasTunerEngine:
 
     def stop_if_out_of_budget(self) -> None:
         """KerasTuner has no timeout: once it passes, no new trial may start."""
-        if self.options.seconds_left() == 0:
+        if self.context.seconds_left() == 0 and self.tuner is not None:
             self.tuner.oracle.max_trials = len(self.tuner.oracle.trials)
 
     def outcome(self) -> SearchOutcome:
@@ -195,11 +196,11 @@ class KerasTunerEngine:
             if trial.score is None:
                 continue
             params = space_params(self.study.space, trial.hyperparameters)
-            searched = {k: v for k, v in params.items() if k in trial.hyperparameters.values
-                        and _distribution(self.study.space, k) is not None}
+            distributions = {k: d for k in params if k in trial.hyperparameters.values
+                             and (d := _distribution(self.study.space, k)) is not None}
             view.add_trial(optuna.trial.create_trial(
-                params=searched, value=trial.score,
-                distributions={k: _distribution(self.study.space, k) for k in searched},
+                params={k: params[k] for k in distributions}, value=trial.score,
+                distributions=distributions,
             ))
         return view
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import logging
 import warnings
@@ -16,12 +17,12 @@ from optuna_integration import KerasPruningCallback
 
 from tuner.core import portfolio, replicas
 from tuner.core.errors import StudyConfigError, TooManyFailures, TrialFailed
-from tuner.core.options import RunOptions
+from tuner.core.options import SearchContext
 from tuner.core.space import Choice, Float, Int, Space
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared
 from tuner.engines.base import BestTrial, SearchOutcome
-from tuner.engines.trial import TrialRunner
+from tuner.engines.trial import TrainingPlan, TrialRunner
 from tuner.keras.horizon import FINISH_RESERVE_S
 from tuner.runtime import interrupts, owner
 from tuner.runtime.stores import open_storage
@@ -44,8 +45,8 @@ def grid(space: Space) -> dict[str, list[Any]]:
             )
     choices = {name: list(dim.values) for name, dim in dims.items()
                if isinstance(dim, Choice) and name != "units"}
-    n_layers = space.n_layers
-    deepest = max(n_layers.values) if isinstance(n_layers, Choice) else n_layers
+    n_layers: Any = space.n_layers  # a Choice or a count: ranges were refused above
+    deepest = max(n_layers.values) if isinstance(n_layers, Choice) else int(n_layers)
     if isinstance(space.units, Choice):
         choices.update({f"units_{i}": list(space.units.values) for i in range(deepest)})
     return choices
@@ -148,14 +149,15 @@ class OptunaEngine:
 
     name = "optuna"
 
-    def __init__(self, study: Study, prepared: Prepared, options: RunOptions) -> None:
+    def __init__(self, study: Study, prepared: Prepared, context: SearchContext) -> None:
         """Create the Optuna study, or load it to continue it; refuse a changed direction."""
         self.study = study
-        self.options = options
+        self.context = context
+        self.options = options = context.options
         self.objective_key = prepared.settings.objective
         direction = prepared.settings.direction
         storage = open_storage(
-            options.storage, heartbeat_interval=max(1, options.stale_after // 4),
+            context.storage, heartbeat_interval=max(1, options.stale_after // 4),
             grace_period=options.stale_after,
             stale_trial_callback=self._on_stale_trial,
         )
@@ -175,7 +177,7 @@ class OptunaEngine:
                 self.ostudy.set_metric_names([self.objective_key])
         # A resumed study (or another worker) gets its own stream of random
         # numbers, or its random start-up trials would repeat configurations.
-        offset = len(self.ostudy.trials) + 1000 * options.worker
+        offset = len(self.ostudy.trials) + 1000 * context.worker
         self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
         self.storage = storage
         self.fail_trials_of_dead_owners()
@@ -216,7 +218,7 @@ class OptunaEngine:
                 self._fail(trial, "a store refused a write")
 
     def _fail(self, trial: optuna.trial.FrozenTrial, reason: str) -> None:
-        study_id = self.storage.get_study_id_from_name(self.study.name)
+        study_id = self.storage.get_study_id_from_name(self.study.stored_name)
         trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         if self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
             self._on_stale_trial(self.ostudy, trial, reason)
@@ -226,7 +228,7 @@ class OptunaEngine:
         """A worker died mid-trial (kill -9): close its MLflow run; retry if asked."""
         run_id = trial.user_attrs.get("mlflow_run_id")
         if run_id:
-            close_orphaned_run(self.options.tracking_uri, run_id, reason)
+            close_orphaned_run(self.context.tracking_uri, run_id, reason)
         if self.options.retry_failed:
             marked = copy.deepcopy(trial)  # the retry inherits its user attributes
             marked.set_user_attr("retry_of", trial.number)
@@ -243,7 +245,7 @@ class OptunaEngine:
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
         streak = FailureStreak(self.options.max_failures)
-        timeout = self.options.seconds_left()
+        timeout = self.context.seconds_left()
         if timeout is not None and timeout > 3 * FINISH_RESERVE_S:
             timeout -= FINISH_RESERVE_S  # no trial starts in the time kept to finish
         # A stop is raised inside a trial, or after the last one: never inside Optuna's
@@ -263,7 +265,7 @@ class OptunaEngine:
         best configurations (``replicas``), unless a trial already waits. Only while this
         search still starts trials (the same check as ``optimize``'s timeout follows), so
         none is left waiting for the study's next run."""
-        left = self.options.seconds_left()
+        left = self.context.seconds_left()
         if interrupts.requested() or left is None or left <= FINISH_RESERVE_S + 1 or \
                 not replicas.in_stage(left, self.options.timeout, self.study.ensemble_share):
             return
@@ -273,7 +275,7 @@ class OptunaEngine:
             return
         chosen = replicas.next_replica(
             [replicas.Finished(t.number, t.params, t.value, t.duration.total_seconds())
-             for t in trials if t.duration is not None],
+             for t in trials if t.duration is not None and t.value is not None],
             maximize=ostudy.direction == optuna.study.StudyDirection.MAXIMIZE,
             seconds_left=left - FINISH_RESERVE_S)
         if chosen is not None:
@@ -301,11 +303,14 @@ class OptunaEngine:
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)
             # Cross-validated trials report once per fold, others once per epoch.
-            pruning = {} if replica else {"on_fold": _fold_reporter(trial)} if runner.folds \
-                else {"callbacks": [KerasPruningCallback(trial, self.objective_key)]}
+            plan = TrainingPlan(pruned=(optuna.TrialPruned,))
+            if runner.folds and not replica:
+                plan = dataclasses.replace(plan, on_fold=_fold_reporter(trial))
+            elif not replica:
+                plan = dataclasses.replace(
+                    plan, callbacks=[KerasPruningCallback(trial, self.objective_key)])
             try:
-                result = runner.train(run_id, trial.number, params, pruned=(optuna.TrialPruned,),
-                                      **pruning)
+                result = runner.train(run_id, trial.number, params, plan)
             except TrialFailed as exc:
                 trial.set_user_attr("fail_reason", str(exc)[:500])
                 log.warning("trial %d failed: %s (error.txt of MLflow run %s)",
@@ -323,6 +328,7 @@ class OptunaEngine:
         best: BestTrial | None = None
         if states.get("COMPLETE"):
             trial = self.ostudy.best_trial
+            assert trial.value is not None  # a COMPLETE trial of a single objective
             best = BestTrial(trial.number, trial.value,
                              trial.user_attrs.get("params", trial.params),
                              trial.user_attrs.get("mlflow_run_id"))

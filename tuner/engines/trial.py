@@ -6,10 +6,12 @@ logging of a trial exists once whichever engine proposed the parameters.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -25,6 +27,46 @@ from tuner.tracking.figures.report import collect
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.models import VALIDATION_OUTPUTS
 from tuner.tracking.runs import Tracker
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What an engine adds to a trial's training.
+
+    ``callbacks`` join tuner's (Optuna's pruning callback); an exception of
+    ``pruned`` ends the trial PRUNED; ``on_fold`` hears a cross-validated
+    trial's running mean after each fold, and may prune; an engine that builds
+    its own model (KerasTuner) passes it, its ``epochs`` and ``initial_epoch``.
+    """
+
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+    pruned: tuple[type[BaseException], ...] = ()
+    on_fold: Callable[[int, float], None] | None = None
+    model: keras.Model | None = None
+    epochs: int | None = None
+    initial_epoch: int = 0
+
+
+@dataclass
+class TrialClock:
+    """Where a trial's time goes: from its start, the build of its model, its epochs."""
+
+    started: float = field(default_factory=time.perf_counter)
+    build_started: float = 0.0
+    build_seconds: float = 0.0
+    epochs: EpochTimer = field(default_factory=EpochTimer)
+
+    def start_build(self) -> None:
+        self.build_started = time.perf_counter()
+
+    def end_build(self) -> None:
+        self.build_seconds = time.perf_counter() - self.build_started
+
+    def spent(self) -> dict[str, float]:
+        """The phase times so far, as a trial run's metrics."""
+        return {"time_build_s": self.build_seconds,
+                "time_fit_s": time.perf_counter() - self.started - self.build_seconds,
+                **self.epochs.phases()}
 
 
 class TrialRunner:
@@ -62,53 +104,50 @@ class TrialRunner:
             "input_pipeline": choose_pipeline(self.study.input_pipeline, self.data.x_train),
         }, tags)
 
-    def train(
-        self,
-        run_id: str,
-        number: int,
-        params: Mapping[str, Any],
-        *,
-        callbacks: Sequence[keras.callbacks.Callback] = (),
-        pruned: tuple[type[BaseException], ...] = (),
-        model: keras.Model | None = None,
-        epochs: int | None = None,
-        initial_epoch: int = 0,
-        on_fold: Callable[[int, float], None] | None = None,
-    ) -> FitResult:
-        """Train and close the run as COMPLETE, PRUNED (on ``pruned``), FAIL or KILLED.
+    def train(self, run_id: str, number: int, params: Mapping[str, Any],
+              plan: TrainingPlan = TrainingPlan()) -> FitResult:
+        """Train and close the run as COMPLETE, PRUNED (on ``plan.pruned``), FAIL or KILLED.
 
         Any error of build or fit becomes ``TrialFailed`` so the study goes on;
-        a ``TunerError`` (a setting that is wrong for every trial) stops it. An
-        engine that builds its own model (KerasTuner) passes it, and its epochs.
-        With folds, the trial's value is the mean over folds (``on_fold`` hears
-        the running mean after each, and may prune), and the model logged is
-        then trained on the study's own training split.
+        a ``TunerError`` (a setting that is wrong for every trial) stops it.
+        With folds, the trial's value is the mean over folds, and the model
+        logged is then trained on the study's own training split.
         """
-        started = time.perf_counter()
-        build_seconds = 0.0
-        epochs_timed = EpochTimer()
+        clock = TrialClock()
         recipe = Recipe(params, self.prepared)
+        with self._ending_run(run_id, plan.pruned, clock):
+            cv_metrics = self._cross_validate(run_id, number, recipe, plan.on_fold) \
+                if self.folds else {}
+            clock.start_build()
+            model = recipe.fresh(self._seed(number)) if plan.model is None else plan.model
+            clock.end_build()
+            result = recipe.fit(
+                model, self.data, self._seed(number),
+                [clock.epochs, self.tracker.epoch_logger(run_id), *plan.callbacks],
+                epochs=plan.epochs, initial_epoch=plan.initial_epoch, deadline=self.deadline)
+        timings = {"time_build_s": clock.build_seconds, **clock.epochs.phases()}
+        if cv_metrics:
+            timings["time_cv_s"] = clock.build_started - clock.started
+            result = dataclasses.replace(
+                result, value=cv_metrics[f"cv_mean_{self.settings.objective}"],
+                metrics={**result.metrics, **cv_metrics})
+        self._complete(run_id, model, result, timings)
+        return result
+
+    @contextlib.contextmanager
+    def _ending_run(self, run_id: str, pruned: tuple[type[BaseException], ...],
+                    clock: TrialClock) -> Iterator[None]:
+        """The block trains; an exception from it ends the run PRUNED (on ``pruned``),
+        KILLED (a stop, also one that a library turned into another error), FAIL, and is
+        raised again: ``TrialFailed`` for an error of this trial alone."""
         with InterruptWatch() as interrupt:
             try:
-                cv_metrics = self._cross_validate(run_id, number, recipe, on_fold) \
-                    if self.folds else {}
-                build_started = time.perf_counter()
-                if model is None:
-                    model = recipe.fresh(self._seed(number))
-                build_seconds = time.perf_counter() - build_started
-                result = recipe.fit(
-                    model, self.data, self._seed(number),
-                    [epochs_timed, self.tracker.epoch_logger(run_id), *callbacks],
-                    epochs=epochs, initial_epoch=initial_epoch, deadline=self.deadline)
+                yield
                 if interrupt.requested:  # a stop whose exception was swallowed on the way
                     raise KeyboardInterrupt
             except pruned:
                 # Training time of pruned trials counts too in where a study's time went.
-                self.tracker.end_trial(run_id, "PRUNED", metrics={
-                    "time_build_s": build_seconds,
-                    "time_fit_s": time.perf_counter() - started - build_seconds,
-                    **epochs_timed.phases(),
-                })
+                self.tracker.end_trial(run_id, "PRUNED", metrics=clock.spent())
                 raise
             except KeyboardInterrupt:
                 self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
@@ -122,14 +161,6 @@ class TrialRunner:
                     raise KeyboardInterrupt from exc
                 self._fail(run_id, exc)
                 raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
-        timings = {"time_build_s": build_seconds, **epochs_timed.phases()}
-        if cv_metrics:
-            timings["time_cv_s"] = build_started - started
-            result = dataclasses.replace(
-                result, value=cv_metrics[f"cv_mean_{self.settings.objective}"],
-                metrics={**result.metrics, **cv_metrics})
-        self._complete(run_id, model, result, timings)
-        return result
 
     def build(self, params: Mapping[str, Any]) -> keras.Model:
         """The compiled model of ``params`` for the study's data (KerasTuner's hypermodel)."""

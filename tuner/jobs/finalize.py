@@ -99,7 +99,7 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
     never written to.
     """
     started = time.perf_counter()
-    record = current_study(client, study.name)
+    record = current_study(client, study.stored_name)
     pool, notes = candidates(client, record, prepared, options.top)
     task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
     y_val = prepared.data.y_val
@@ -112,15 +112,15 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
                      f"{'refitting' if options.refit else 'logging'} it alone")
     selection = scores(task, y_val, weighted_mean([c.val_outputs for c, _ in chosen],
                                                   [w for _, w in chosen]))
-    with open_finalize_run(client, record.experiment_id, study.name,
-                           dataset_inputs(prepared.data, study.name)) as run:
+    with open_finalize_run(client, record.experiment_id, study.stored_name,
+                           dataset_inputs(prepared.data, study.stored_name)) as run:
         members = [_member(client, c, prepared, options.refit) for c, _ in chosen]
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(run, model, members, chosen, prepared, options, selection)
     best = pool[0]
     promotion = promote_finalized(client, record, run.run_id, model_name, alias) \
         if model_name else None
-    return Finalized(study.name, run.run_id, [c.trial.label for c, _ in chosen],
+    return Finalized(study.stored_name, run.run_id, [c.trial.label for c, _ in chosen],
                      [w for _, w in chosen], options.refit, test, best.trial.label,
                      {k: v for k, v in best.metrics.items() if k.startswith("test_")},
                      time.perf_counter() - started, notes, promotion)
@@ -135,7 +135,8 @@ def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
                               "run more trials first")
     logged = {m.source_run_id: m.model_uri for m in mlflow.search_logged_models(
         experiment_ids=[record.experiment_id], output_format="list")}
-    chosen, left_out = [], []
+    chosen: list[Candidate] = []
+    left_out: list[str] = []
     for trial in ranked:
         if len(chosen) == top:
             break
@@ -236,7 +237,7 @@ def _log(run: FinalizeRun, model: keras.Model, members: list[keras.Model],
     run.log_model(model, x_sample, predict(model, x_sample), metadata={
         "tuner_task": task.kind, "tuner_class_names": prepared.class_names,
         "tuner_role": "finalize"}, columns=data.columns)
-    if outputs is not None:
+    if split is not None and outputs is not None:
         run.log_report(outcome_report(task, split[1], outputs, split_name,
                                       prepared.class_names))
     return test

@@ -37,13 +37,13 @@ def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> S
         return study
     optimizer = study.space.optimizer
     optimizers = optimizer.values if isinstance(optimizer, Choice) else (optimizer,)
-    found = _earlier_findings(tracking_uri, study.name)
+    found = _earlier_findings(tracking_uri, study.stored_name)
     for name in optimizers:
         if name in found:
             continue
         params = default_params(study.space, name, None)
         finding = find_learning_rate(prepared, params)
-        log_finding(finding, tracking_uri, study.name, params, tags={"tuner.auto": "true"})
+        log_finding(finding, tracking_uri, study.stored_name, params, tags={"tuner.auto": "true"})
         found[name] = (finding.low, finding.high)
     low = min(found[name][0] for name in optimizers)
     high = max(found[name][1] for name in optimizers)
@@ -74,7 +74,8 @@ def find_for_study(study: Study, optimizer: str, batch_size: int | None, n_steps
     """``tuner lr-find``: the finding for the study's data, logged; the lines to print."""
     params = default_params(study.space, optimizer, batch_size)
     finding = find_learning_rate(prepare(study), params, n_steps=n_steps)
-    log_finding(finding, stores.resolve(tracking_uri, None).tracking_uri, study.name, params)
+    log_finding(finding, stores.resolve(tracking_uri, None).tracking_uri, study.stored_name,
+                params)
     lines = [f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
              f"{finding.low:.2g} .. {finding.high:.2g} "
              f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})"]

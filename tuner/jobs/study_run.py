@@ -12,7 +12,8 @@ import sys
 from collections.abc import Iterator
 
 from tuner.core.errors import Interrupted, StoreError
-from tuner.core.options import RunOptions
+from tuner.core.options import SearchContext
+from tuner.core.space import Float
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared, prepare
 from tuner.engines.base import Engine, SearchOutcome
@@ -28,15 +29,15 @@ from tuner.tracking.lineage import dataset_inputs
 from tuner.tracking.runs import Tracker
 
 
-def make_engine(study: Study, prepared: Prepared, options: RunOptions) -> Engine:
-    if options.engine == "keras-tuner":
+def make_engine(study: Study, prepared: Prepared, context: SearchContext) -> Engine:
+    if context.options.engine == "keras-tuner":
         from tuner.engines.keras_tuner_engine import KerasTunerEngine
 
-        return KerasTunerEngine(study, prepared, options, options.algorithm)
-    return OptunaEngine(study, prepared, options)
+        return KerasTunerEngine(study, prepared, context, context.options.algorithm)
+    return OptunaEngine(study, prepared, context)
 
 
-def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Tracker]:
+def open_run(study: Study, context: SearchContext) -> tuple[Prepared, Engine, Tracker]:
     """Everything a search needs, stores created; the parent run is opened (or joined).
 
     A new tracking store that ``jobs.search`` began is finished while the data
@@ -45,42 +46,44 @@ def open_run(study: Study, options: RunOptions) -> tuple[Prepared, Engine, Track
     try:
         prepared = prepare(study)
     except BaseException:
-        discard_tracking_store(options.tracking_uri)
+        discard_tracking_store(context.tracking_uri)
         raise
-    await_tracking_store(options.tracking_uri)
-    searched = auto_learning_rate(study, prepared, options.tracking_uri)
+    await_tracking_store(context.tracking_uri)
+    searched = auto_learning_rate(study, prepared, context.tracking_uri)
     found = {}
     if searched is not study:
         rates = searched.space.learning_rate
+        assert isinstance(rates, Float)  # the range the finding put in place of 'auto'
         found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
     study = dataclasses.replace(searched, space=searched.space.for_task(prepared.task.kind))
-    engine = make_engine(study, prepared, options)
+    engine = make_engine(study, prepared, context)
     warned = {f"tuner.warning.{w.kind}": w.message for w in prepared.warnings}
-    if options.parent_run_id is None:
+    if context.parent_run_id is None:
         for warning in prepared.warnings:
             print(f"warning: {warning.message}", file=sys.stderr)
-    tracker = Tracker(options.tracking_uri, study.name, engine.tags(),
-                      parent_run_id=options.parent_run_id,
-                      parent_tags={**options.source_tags, **warned})
-    if options.parent_run_id is None:  # runs an earlier process left open when it died
+    tracker = Tracker(context.tracking_uri, study.stored_name, engine.tags(),
+                      parent_run_id=context.parent_run_id,
+                      parent_tags={**context.source_tags, **warned})
+    if context.parent_run_id is None:  # runs an earlier process left open when it died
         close_runs_of_dead_owners(tracker.client, tracker.experiment_id)
-    tracker.use_datasets(dataset_inputs(prepared.data, study.name),
-                         on_parent=options.parent_run_id is None)
-    if options.parent_run_id is None:
+    tracker.use_datasets(dataset_inputs(prepared.data, study.stored_name),
+                         on_parent=context.parent_run_id is None)
+    if context.parent_run_id is None:
         tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
-                                  "n_trials": options.trials, "timeout": options.timeout,
+                                  "n_trials": context.options.trials,
+                                  "timeout": context.options.timeout,
                                   "preprocessing": prepared.scaling.describe(), **found})
     return prepared, engine, tracker
 
 
-def run_study(study: Study, options: RunOptions) -> SearchOutcome:
+def run_study(study: Study, context: SearchContext) -> SearchOutcome:
     """Search, logging every trial; the parent run ends KILLED on Ctrl-C, FAILED on error.
 
-    A worker (``options.parent_run_id`` set) leaves the parent run to the
+    A worker (``context.parent_run_id`` set) leaves the parent run to the
     process that started it.
     """
-    prepared, engine, tracker = open_run(study, options)
-    runner = TrialRunner(prepared, tracker, options.deadline)
+    prepared, engine, tracker = open_run(study, context)
+    runner = TrialRunner(prepared, tracker, context.deadline)
     status, failed_store = "FAILED", None
     try:
         outcome = engine.search(runner)
@@ -93,13 +96,13 @@ def run_study(study: Study, options: RunOptions) -> SearchOutcome:
         if failed_store is None:
             raise
         raise StoreError(
-            f"a store refused a write ({failed_store}): tracking {redact(options.tracking_uri)}, "
-            f"storage {redact(options.storage)}; free space (or release the lock), then run "
+            f"a store refused a write ({failed_store}): tracking {redact(context.tracking_uri)}, "
+            f"storage {redact(context.storage)}; free space (or release the lock), then run "
             "the same command to continue: what is recorded stays") from exc
     finally:
         # With a store refusing writes, each of these records what it still can.
         with _unless_store_failed(failed_store):
-            if options.parent_run_id is None:
+            if context.parent_run_id is None:
                 close_parent(tracker, status, engine, plots_to=runner.reports)
         with _unless_store_failed(failed_store):
             runner.finish()
@@ -128,7 +131,8 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
     one serves the run (``plots_to``), else here.
     """
     outcome = engine.outcome()
-    metrics = {f"trials_{state.lower()}": n for state, n in outcome.states.items()}
+    metrics: dict[str, float] = {f"trials_{state.lower()}": n
+                                 for state, n in outcome.states.items()}
     tags: dict[str, str] = {}
     params: dict[str, object] = {}
     if outcome.best:

@@ -1,7 +1,7 @@
 """One worker of ``tuner run --workers N``: ``python -m tuner.jobs.worker``.
 
-It reads ``{"study_file", "overrides", "options"}`` as one line of JSON on its
-standard input (``workers.start_worker``), loads the study file again and
+It reads ``{"study_file", "overrides", "context"}`` as one line of JSON on its
+standard input (``coordinator.start_worker``), loads the study file again and
 searches its share. The rest of standard input is the coordinator's lifeline:
 when it closes, the coordinator has ended, and the worker stops as SIGTERM
 stops it, its running trial recorded, and ends the parent run if no process
@@ -19,9 +19,8 @@ import threading
 from typing import IO
 
 from tuner.core.errors import Interrupted, TunerError
-from tuner.core.options import RunOptions
+from tuner.core.options import SearchContext
 from tuner.core.studyfile import load_study_file
-from tuner.jobs.search import figures_process_first
 from tuner.jobs.summary import interrupted_line
 from tuner.runtime import interrupts, process
 
@@ -42,15 +41,18 @@ class CoordinatorWatch:
             interrupts.stop_from_thread(signal.SIGTERM)
 
 
-def work(options: RunOptions, study_file: str, overrides: dict) -> None:
+def work(context: SearchContext, study_file: str, overrides: dict) -> None:
     """Search the worker's share of the study."""
     with process.libraries_loading():
         study = load_study_file(study_file, overrides)
-        with figures_process_first(creating_store=False, trains_here=True):
-            process.quiet_libraries(debug=options.debug)
+        from tuner.tracking.figures import report_process  # here, not by `import tuner`
+
+        process.load_training_libraries(new_tracking_store=None,
+                                        start_helper=report_process.start,
+                                        debug=context.options.debug)
         from tuner.jobs.study_run import run_study  # TensorFlow is loaded: the training side
 
-    run_study(study, options)
+    run_study(study, context)
 
 
 def main() -> int:
@@ -58,16 +60,16 @@ def main() -> int:
     process.own()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     spec = json.loads(sys.stdin.readline())
-    options = RunOptions(**spec["options"])
+    context = SearchContext.from_json(spec["context"])
     watch = CoordinatorWatch(sys.stdin)
     try:
-        work(options, spec["study_file"], spec["overrides"])
+        work(context, spec["study_file"], spec["overrides"])
     except Interrupted as exc:
         print(interrupted_line(interrupts.stop_reason(), exc.outcome), file=sys.stderr)
-        if watch.gone.is_set() and options.parent_run_id:
+        if watch.gone.is_set() and context.parent_run_id:
             from tuner.tracking.housekeeping import close_orphaned_parent  # MLflow: loaded
 
-            close_orphaned_parent(options.tracking_uri, options.parent_run_id)
+            close_orphaned_parent(context.tracking_uri, context.parent_run_id)
         return interrupts.exit_status()
     except KeyboardInterrupt:
         return interrupts.exit_status()

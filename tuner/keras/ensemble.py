@@ -36,7 +36,8 @@ def scores(task: Task, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
 
 def weighted_mean(outputs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """The members' outputs averaged with ``weights`` (which sum to 1)."""
-    return sum(w * np.asarray(o, dtype="float32") for o, w in zip(outputs, weights, strict=True))
+    return np.sum([w * np.asarray(o, dtype="float32")
+                   for o, w in zip(outputs, weights, strict=True)], axis=0)
 
 
 def select(outputs: Sequence[np.ndarray], score: Callable[[np.ndarray], float], *,

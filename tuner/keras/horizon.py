@@ -56,7 +56,7 @@ class EpochHorizon(keras.callbacks.Callback):
         if self.peak_rate is not None:
             self.model.optimizer.learning_rate = cosine_rate(self.peak_rate, epoch, self.horizon)
 
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if self.peak_rate is not None and logs is not None:  # as Keras's own schedulers log it
             logs["learning_rate"] = cosine_rate(self.peak_rate, epoch, self.horizon)
         if self.deadline is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -55,7 +54,7 @@ class ValidationScores(keras.callbacks.Callback):
         super().__init__()
         self.x_val, self.y_val, self.batch_size = x_val, y_val, batch_size
 
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if logs is None:
             return
         outputs = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)

@@ -149,24 +149,39 @@ def fit(
                        StopWhenSignalled(),
                        *callbacks, early_stopping],
         ).history
-    losses = history.get("loss", [])
-    if not losses or not all(math.isfinite(v) for v in losses):
-        raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
+    losses = finite_losses(history)
     fitted = time.perf_counter()
     best_epoch = early_stopping.best_epoch
-    best = best_epoch - initial_epoch
-    metrics = {f"final_{k}": float(v[best]) for k, v in history.items() if k.startswith("val_")}
-    test = data.splits().get("test")
-    outputs = None
-    if test is not None:
-        scores, outputs = evaluate(model, *test)
-        if scorer:
-            scores.update(class_scores(test[1], outputs))
-        metrics.update({f"test_{k}": v for k, v in scores.items()})
-    value = metrics.get(f"final_{objective}", history[objective][best])
+    metrics, outputs = _best_epoch_scores(model, data, history, best_epoch - initial_epoch,
+                                          class_scored=bool(scorer))
+    value = metrics.get(f"final_{objective}", history[objective][best_epoch - initial_epoch])
     return FitResult(value, best_epoch, len(losses), metrics, history,
                      fit_seconds=fitted - started, evaluate_seconds=time.perf_counter() - fitted,
                      test_outputs=outputs)
+
+
+def finite_losses(history: Mapping[str, list[float]]) -> list[float]:
+    """The training losses of ``history``; ``TrialFailed`` if one is NaN or infinite."""
+    losses = history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
+    return losses
+
+
+def _best_epoch_scores(model: keras.Model, data: Data, history: Mapping[str, list[float]],
+                       best: int, class_scored: bool) -> tuple[dict[str, float],
+                                                               np.ndarray | None]:
+    """The restored weights' ``final_val_*`` (the ``best``-th logged epoch's) and
+    ``test_*`` scores, and their test outputs (None without a test split)."""
+    metrics = {f"final_{k}": float(v[best]) for k, v in history.items() if k.startswith("val_")}
+    test = data.splits().get("test")
+    if test is None:
+        return metrics, None
+    scores, outputs = evaluate(model, *test)
+    if class_scored:
+        scores.update(class_scores(test[1], outputs))
+    metrics.update({f"test_{k}": v for k, v in scores.items()})
+    return metrics, outputs
 
 
 def _inputs(data: Data, batch_size: int, pipeline: str,
@@ -237,4 +252,5 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray
         loss.update_state(model.compute_loss(rows, truth, predicted, training=False),
                           sample_weight=len(rows))
         scores = model.compute_metrics(rows, truth, predicted)
-    return {**{k: float(v) for k, v in scores.items()}, "loss": float(loss.result())}, outputs
+    return {**{k: float(v) for k, v in scores.items()},  # type: ignore[arg-type]
+            "loss": float(loss.result())}, outputs

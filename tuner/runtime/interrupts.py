@@ -185,4 +185,5 @@ class InterruptWatch:
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self._sigint = True
+        assert callable(self._previous)  # installed by __enter__ over a Python handler
         self._previous(signum, frame)  # Python's default raises KeyboardInterrupt

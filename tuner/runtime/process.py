@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from tuner.runtime import interrupts, workarounds
 
@@ -94,3 +95,24 @@ def exit_now(status: int | str | None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status or 0)
+
+
+def load_training_libraries(*, new_tracking_store: str | None,
+                            start_helper: Callable[[], None] | None, debug: bool) -> bool:
+    """Load TensorFlow with the other core kept busy; whether a tracking store is created.
+
+    A new SQLite tracking store at ``new_tracking_store`` is created by a second
+    process while TensorFlow loads (``store_creation``; the caller waits on it
+    with ``await_tracking_store``). Where there is none to create, ``start_helper``
+    (the figures process) starts beside the import instead, else after it: with
+    both beside TensorFlow's import, the first trial started 2 s later.
+    """
+    from tuner.runtime.store_creation import start_tracking_store
+
+    creating = new_tracking_store is not None and start_tracking_store(new_tracking_store)
+    if start_helper is not None and not creating:
+        start_helper()
+    quiet_libraries(debug=debug)
+    if start_helper is not None and creating:
+        start_helper()
+    return creating

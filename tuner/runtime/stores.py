@@ -185,7 +185,7 @@ def open_storage(
     attempt = 0
     while True:
         try:
-            with (creation_lock(database) if new else contextlib.nullcontext(),
+            with (creation_lock(database) if new and database else contextlib.nullcontext(),
                   warnings.catch_warnings()):  # heartbeats are experimental in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = optuna.storages.RDBStorage(

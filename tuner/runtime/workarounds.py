@@ -78,7 +78,7 @@ def custom_gradients_released() -> Iterator[None]:
     try:
         yield
     finally:
-        if before is not None:
+        if isinstance(registry, dict) and before is not None:
             for name in [n for n in registry if n not in before]:
                 if name.startswith("CustomGradient-"):
                     del registry[name]
@@ -101,7 +101,7 @@ def pins_checked_by_name() -> Iterator[None]:
     if getattr(requirements_utils, "_MODULES_TO_PACKAGES", False) is not None:
         yield
         return
-    requirements_utils._MODULES_TO_PACKAGES = {}
+    requirements_utils._MODULES_TO_PACKAGES = {}  # type: ignore[assignment]
     try:
         yield
     finally:

@@ -134,7 +134,7 @@ def _write_onnx(model: keras.Model, out: Path) -> None:
     import tf2onnx
 
     spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="inputs")
-    traced: Callable = tf.function(lambda x: model(x, training=False))
+    traced: Any = tf.function(lambda x: model(x, training=False))
     frozen = frozen_function(traced.get_concrete_function(spec))
     tf2onnx.convert.from_graph_def(
         frozen.graph.as_graph_def(), input_names=[t.name for t in frozen.inputs],
@@ -150,7 +150,7 @@ def _run_onnx(out: Path, rows: np.ndarray) -> np.ndarray:
 
 # per name of names.EXPORT_FORMATS: how to write it, and how to run what was written
 WRITERS: dict[str, tuple[Callable[[keras.Model, Path], None],
-                         Callable[[Path, np.ndarray], np.ndarray]]] = {
+                         Callable[[Path, Any], np.ndarray]]] = {
     "saved_model": (_write_saved_model, _run_saved_model),
     "onnx": (_write_onnx, _run_onnx),
     "tflite": (_write_tflite, _run_tflite),

@@ -6,6 +6,7 @@ model's column names, strings and empty cells (read by pandas).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ class Predictions:
     """One row per input row: a label and its probability, or a value."""
 
     columns: tuple[str, ...]
-    rows: list[tuple[object, ...]]
+    rows: Sequence[tuple[object, ...]]
 
     def to_csv(self) -> str:
         lines = [",".join(self.columns)]
@@ -128,9 +129,9 @@ def predict(model_uri: str, input_path: Path, proba: bool = False) -> Prediction
         return probabilities_of(task, outputs, names)
     if task == "multilabel":
         label = [names[k] if names else str(k) for k in range(outputs.shape[1])]
-        rows = [(i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
-                for i, row in enumerate(outputs)]
-        return Predictions(("row", "labels"), rows)
+        return Predictions(("row", "labels"), [
+            (i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
+            for i, row in enumerate(outputs)])
     if task == "binary":
         positive = outputs[:, 0]
         labels = (positive > 0.5).astype(int)

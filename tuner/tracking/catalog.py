@@ -109,7 +109,7 @@ class StudyRecord:
     def ranked(self) -> list[TrialRecord]:
         """COMPLETE trials, best first."""
         done = [t for t in self.trials if t.state == "COMPLETE" and t.value is not None]
-        return sorted(done, key=lambda t: t.value, reverse=self.direction == "maximize")
+        return sorted(done, key=lambda t: t.value or 0.0, reverse=self.direction == "maximize")
 
     @property
     def best(self) -> TrialRecord | None:
@@ -118,7 +118,8 @@ class StudyRecord:
 
 
 def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) -> list[Run]:
-    runs, token = [], None
+    runs: list[Run] = []
+    token = None
     while True:
         page = client.search_runs([experiment_id], filter_string, max_results=1000,
                                   page_token=token)

@@ -91,7 +91,10 @@ class Tracker:
         except mlflow.exceptions.MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            return self.client.get_experiment_by_name(name).experiment_id
+            existing = self.client.get_experiment_by_name(name)
+            if existing is None:  # deleted again by another process
+                raise
+            return existing.experiment_id
 
     def log_study_params(self, params: Mapping[str, Any]) -> None:
         self._log(self.parent_run_id, params=params)

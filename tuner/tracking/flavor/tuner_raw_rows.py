@@ -11,6 +11,7 @@ and returns one row of outputs per input row, its columns named by the class
 """
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,16 +28,16 @@ class BadCells(ValueError):
 class RawRowsModel:
     """A Keras model with named column inputs behind a DataFrame ``predict``."""
 
-    def __init__(self, model, metadata=None):
+    def __init__(self, model: Any, metadata: dict[str, Any] | None = None) -> None:
         self.model = model
         self.metadata = metadata or {}
 
-    def predict(self, data, params=None):
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = pd.DataFrame(data)
         outputs = np.asarray(self.model.predict(column_tensors(self.model, frame), verbose=0))
         return pd.DataFrame(outputs, index=frame.index, columns=self.output_names(outputs))
 
-    def output_names(self, outputs):
+    def output_names(self, outputs: np.ndarray) -> list[Any]:
         """Each output column's name: the class whose probability it is (binary: the
         second class, the positive one), the label, or ``value`` for regression."""
         task = self.metadata.get("tuner_task")
@@ -49,7 +50,7 @@ class RawRowsModel:
         return [str(n) for n in names] if names and len(names) == width else list(range(width))
 
 
-def column_tensors(model, frame):
+def column_tensors(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
     """The dict of tensors that ``model`` (named column inputs) takes for ``frame``'s rows:
     ``model.predict(column_tensors(model, frame))``. Strings for category columns (a
     missing cell is ""), float32 for numbers (a missing cell is NaN)."""
@@ -76,7 +77,7 @@ def column_tensors(model, frame):
     return columns
 
 
-def _load_pyfunc(path):
+def _load_pyfunc(path: str) -> RawRowsModel:
     import keras
     from mlflow.models import Model
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuner.core.errors import Interrupted, TunerError
-from tuner.core.options import RunOptions
+from tuner.core.options import SearchContext
 from tuner.core.study import Study
 from tuner.engines.base import SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
@@ -81,7 +81,7 @@ def worker_command() -> list[str]:
 
 def start_worker(spec: Mapping[str, Any], env: Mapping[str, str]) -> subprocess.Popen:
     """A worker in a process group of its own, handed ``spec`` (study file, overrides,
-    options) as one line on a pipe that stays open while this process lives."""
+    context) as one line on a pipe that stays open while this process lives."""
     worker = subprocess.Popen(worker_command(), env=dict(env), stdin=subprocess.PIPE, text=True,
                               process_group=0)
     assert worker.stdin is not None
@@ -107,12 +107,13 @@ class Slot:
 class Workers:
     """The worker processes of one coordinator, replaced when one is killed."""
 
-    def __init__(self, study_file: str, overrides: Mapping[str, Any], options: RunOptions,
+    def __init__(self, study_file: str, overrides: Mapping[str, Any], context: SearchContext,
                  engine: OptunaEngine, tracker: Tracker) -> None:
-        parent_run_id = tracker.parent_run_id
+        options = context.options
         self.tracker = tracker
         self.spec = {"study_file": study_file, "overrides": dict(overrides)}
-        self.options = dataclasses.replace(options, parent_run_id=parent_run_id, progress=False)
+        self.context = dataclasses.replace(context.with_options(progress=False),
+                                           parent_run_id=tracker.parent_run_id)
         self.engine = engine
         self.replacements_left = options.max_failures
         per_worker = shares(options.trials, options.workers)
@@ -121,8 +122,8 @@ class Workers:
         self.slots = [self._start(i, share) for i, share in enumerate(per_worker)]
 
     def _start(self, number: int, trials: int | None) -> Slot:
-        options = dataclasses.replace(self.options, worker=number, trials=trials)
-        process = start_worker({**self.spec, "options": options.as_json()}, self.env[number])
+        context = dataclasses.replace(self.context.with_options(trials=trials), worker=number)
+        process = start_worker({**self.spec, "context": context.as_json()}, self.env[number])
         return Slot(number, process, trials)
 
     def wait(self) -> list[str]:
@@ -163,9 +164,9 @@ class Workers:
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
         left = None if slot.trials is None else max(
             0, slot.trials - self._trials_of(slot.process.pid) - ownerless)
-        timeout = self.options.seconds_left()
+        timeout = self.context.seconds_left()
         if self.replacements_left <= 0:
-            return None, f"{killed} (and {self.options.max_failures} before it)"
+            return None, f"{killed} (and {self.context.options.max_failures} before it)"
         if left == 0 or (timeout is not None and timeout <= 0):
             print(f"{killed}; its running trial was recorded as failed", file=sys.stderr)
             return None, None
@@ -198,13 +199,14 @@ class Workers:
 
 
 def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
-                options: RunOptions) -> SearchOutcome:
+                context: SearchContext) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
-    _, engine, tracker = open_run(study, options)
+    _, engine, tracker = open_run(study, context)
+    assert isinstance(engine, OptunaEngine)  # workers share an Optuna storage
     status: str | None = "FAILED"
     workers: Workers | None = None
     try:
-        workers = Workers(study_file, overrides, options, engine, tracker)
+        workers = Workers(study_file, overrides, context, engine, tracker)
         problems = workers.wait()
         status = "FAILED" if problems else "FINISHED"
     except KeyboardInterrupt as stop:
