@@ -115,14 +115,14 @@ def _client(ctx: click.Context, tracking_uri: str | None, *,
             tensorflow: bool = False) -> MlflowClient:
     """A client of the study store; MLflow is imported here so ``--help`` stays fast."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     from tuner.runtime.stores import existing_tracking_uri
+    from tuner.tracking.patient import PatientClient
 
     uri = existing_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     process.quiet_libraries(debug=ctx.obj["debug"], tensorflow=tensorflow)
-    return MlflowClient(uri)
+    return PatientClient(uri)
 
 
 @main.command("ls")

@@ -27,6 +27,7 @@ from tuner.core.study import Study
 from tuner.data.prepare import Prepared
 from tuner.engines.base import BestTrial, SearchOutcome
 from tuner.engines.trial import TrainingPlan, TrialRunner
+from tuner.tracking import keys
 
 ALGORITHMS: dict[str, type[kt.Tuner]] = {
     "hyperband": kt.Hyperband,
@@ -75,7 +76,7 @@ class StudyHyperModel(kt.HyperModel):
         assert trial is not None  # set by run_trial before it calls fit
         number = int(trial.trial_id)
         params = space_params(self.engine.study.space, hp)
-        tags = {f"tuner.kt.{k.split('/')[1]}": str(hp.values[k]) for k in HYPERBAND_KEYS
+        tags = {keys.keras_tuner(k.split('/')[1]): str(hp.values[k]) for k in HYPERBAND_KEYS
                 if k in hp.values}
         run_id = self.runner.start(number, params, tags)
         try:
@@ -114,7 +115,7 @@ class KerasTunerEngine:
         self.tuner: kt.Tuner | None = None
 
     def tags(self) -> dict[str, str]:
-        return {"tuner.engine": self.name, "tuner.algorithm": self.algorithm}
+        return {keys.ENGINE: self.name, keys.ALGORITHM: self.algorithm}
 
     def remember_run(self, trial_id: str, run_id: str) -> None:
         """KerasTuner trials hold no user attributes: keep the MLflow run ids beside them."""

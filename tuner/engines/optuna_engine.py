@@ -26,6 +26,7 @@ from tuner.engines.trial import TrainingPlan, TrialRunner
 from tuner.keras.horizon import FINISH_RESERVE_S
 from tuner.runtime import interrupts, owner
 from tuner.runtime.stores import open_storage
+from tuner.tracking import keys
 from tuner.tracking.housekeeping import close_orphaned_run
 
 log = logging.getLogger("tuner")
@@ -238,9 +239,9 @@ class OptunaEngine:
         return self.ostudy
 
     def tags(self) -> dict[str, str]:
-        return {"tuner.engine": self.name,
-                "tuner.sampler": type(self.ostudy.sampler).__name__,
-                "tuner.pruner": type(self.ostudy.pruner).__name__}
+        return {keys.ENGINE: self.name,
+                keys.SAMPLER: type(self.ostudy.sampler).__name__,
+                keys.PRUNER: type(self.ostudy.pruner).__name__}
 
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
@@ -291,14 +292,14 @@ class OptunaEngine:
         def run_trial(trial: optuna.Trial) -> float:
             trial.set_user_attr("owner", owner.this_process())  # first: who holds it
             params = self.study.space.suggest(trial)
-            tags = {"tuner.baseline": "true"} if trial.user_attrs.get("baseline") else {}
+            tags = {keys.BASELINE: "true"} if trial.user_attrs.get("baseline") else {}
             if "portfolio" in trial.user_attrs:
-                tags["tuner.portfolio"] = str(trial.user_attrs["portfolio"])
+                tags[keys.PORTFOLIO] = str(trial.user_attrs["portfolio"])
             if "retry_of" in trial.user_attrs:  # re-runs a trial whose process died
-                tags["tuner.retry_of"] = str(trial.user_attrs["retry_of"])
+                tags[keys.RETRY_OF] = str(trial.user_attrs["retry_of"])
             replica = "replica_of" in trial.user_attrs  # a new seed, trained to its horizon
             if replica:
-                tags["tuner.replica_of"] = str(trial.user_attrs["replica_of"])
+                tags[keys.REPLICA_OF] = str(trial.user_attrs["replica_of"])
             run_id = runner.start(trial.number, params, tags)
             trial.set_user_attr("mlflow_run_id", run_id)
             trial.set_user_attr("params", params)

@@ -23,6 +23,7 @@ from tuner.data.prepare import Prepared
 from tuner.keras.recipe import Recipe
 from tuner.keras.training import EpochTimer, FitResult, predict, validation_batch_size
 from tuner.runtime.interrupts import InterruptWatch
+from tuner.tracking import keys
 from tuner.tracking.figures.report import collect
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.models import VALIDATION_OUTPUTS
@@ -150,14 +151,14 @@ class TrialRunner:
                 self.tracker.end_trial(run_id, "PRUNED", metrics=clock.spent())
                 raise
             except KeyboardInterrupt:
-                self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                self.tracker.end_trial(run_id, "KILLED", {keys.FAIL_REASON: "interrupted"})
                 raise
             except TunerError as exc:
                 self._fail(run_id, exc)
                 raise
             except Exception as exc:
                 if interrupt.requested:  # Ctrl-C that TensorFlow turned into another error
-                    self.tracker.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+                    self.tracker.end_trial(run_id, "KILLED", {keys.FAIL_REASON: "interrupted"})
                     raise KeyboardInterrupt from exc
                 self._fail(run_id, exc)
                 raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -220,7 +221,7 @@ class TrialRunner:
                        time_report_s=reported - started,
                        time_model_s=time.perf_counter() - reported)
         skipped = {} if inputs is not None else {
-            "tuner.artifacts": f"none: not among the best {top} when it finished"}
+            keys.ARTIFACTS: f"none: not among the best {top} when it finished"}
         self.tracker.end_trial(run_id, "COMPLETE", skipped, metrics={
             **result.metrics, **timings, "trial_value": result.value,
             "n_parameters": model.count_params(), "best_epoch": result.best_epoch,
@@ -231,5 +232,5 @@ class TrialRunner:
     def _fail(self, run_id: str, exc: BaseException) -> None:
         reason = first_line(exc)
         self.tracker.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
-        self.tracker.end_trial(run_id, "FAIL", {"tuner.fail_reason": reason[:500]})
+        self.tracker.end_trial(run_id, "FAIL", {keys.FAIL_REASON: reason[:500]})
 

@@ -34,7 +34,8 @@ from tuner.keras.ensemble import join, scores, select, weighted_mean
 from tuner.keras.recipe import Recipe, union_of_training_and_validation
 from tuner.keras.training import predict
 from tuner.runtime import interrupts
-from tuner.tracking.catalog import StudyRecord, TrialRecord
+from tuner.tracking import keys
+from tuner.tracking.catalog import StudyRecord, TrialRecord, last_study_run, logged_models
 from tuner.tracking.figures.report import outcome_report
 from tuner.tracking.finalize_run import FinalizeRun, open_finalize_run
 from tuner.tracking.housekeeping import current_study
@@ -133,8 +134,7 @@ def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
     if not ranked:
         raise FinalizeRefused(f"study {record.name!r} has no COMPLETE trial to finalize; "
                               "run more trials first")
-    logged = {m.source_run_id: m.model_uri for m in mlflow.search_logged_models(
-        experiment_ids=[record.experiment_id], output_format="list")}
+    logged = logged_models(client, record.experiment_id)
     chosen: list[Candidate] = []
     left_out: list[str] = []
     for trial in ranked:
@@ -251,20 +251,17 @@ def study_of(client: MlflowClient, study: str) -> Study:
     """
     if study.endswith(".py"):
         return load_study_file(study)
-    experiment = client.get_experiment_by_name(study)
-    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'study'",
-                              order_by=["attributes.start_time DESC"], max_results=1) \
-        if experiment else []
-    if not runs:
+    run = last_study_run(client, study)
+    if run is None:
         current_study(client, study)  # raises StudyNotFound, naming the studies there are
         raise FinalizeRefused(f"study {study!r} has no `tuner run` record; pass its study file")
-    tags = runs[0].data.tags
-    source = tags.get("tuner.study_file")
+    tags = run.data.tags
+    source = tags.get(keys.STUDY_FILE)
     if not source or not Path(source).is_file():
         raise FinalizeRefused(f"study {study!r} was run from {source or 'an unknown file'}, "
                               "which is not here; pass the study file: "
                               "tuner finalize path/to/study.py")
-    overrides = {**json.loads(tags.get("tuner.overrides", "{}")), "name": study}
+    overrides = {**json.loads(tags.get(keys.OVERRIDES, "{}")), "name": study}
     return load_study_file(source, overrides)
 
 

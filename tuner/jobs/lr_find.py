@@ -6,14 +6,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from mlflow.tracking import MlflowClient
-
 from tuner.core.space import AUTO, Choice, Float
 from tuner.core.study import Study
 from tuner.data.prepare import Prepared, prepare
 from tuner.keras.lr_find import LRFinding, default_params, find_learning_rate
 from tuner.runtime import stores
+from tuner.tracking import keys
+from tuner.tracking.catalog import learning_rate_findings
 from tuner.tracking.figures import charts
+from tuner.tracking.patient import PatientClient
 from tuner.tracking.runs import log_lr_finding
 
 
@@ -37,36 +38,18 @@ def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> S
         return study
     optimizer = study.space.optimizer
     optimizers = optimizer.values if isinstance(optimizer, Choice) else (optimizer,)
-    found = _earlier_findings(tracking_uri, study.stored_name)
+    found = learning_rate_findings(PatientClient(tracking_uri), study.stored_name)
     for name in optimizers:
         if name in found:
             continue
         params = default_params(study.space, name, None)
         finding = find_learning_rate(prepared, params)
-        log_finding(finding, tracking_uri, study.stored_name, params, tags={"tuner.auto": "true"})
+        log_finding(finding, tracking_uri, study.stored_name, params, tags={keys.AUTO: "true"})
         found[name] = (finding.low, finding.high)
     low = min(found[name][0] for name in optimizers)
     high = max(found[name][1] for name in optimizers)
     space = dataclasses.replace(study.space, learning_rate=Float(low, high, log=True))
     return dataclasses.replace(study, space=space)
-
-
-def _earlier_findings(tracking_uri: str, study_name: str) -> dict[str, tuple[float, float]]:
-    client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(study_name)
-    if experiment is None:
-        return {}
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        "tags.`tuner.role` = 'lr-find' and tags.`tuner.auto` = 'true'",
-        order_by=["attributes.start_time ASC"])
-    found: dict[str, tuple[float, float]] = {}
-    for run in runs:
-        metrics = run.data.metrics
-        if {"suggested_low", "suggested_high"} <= metrics.keys():
-            found.setdefault(run.data.params["optimizer"],
-                             (metrics["suggested_low"], metrics["suggested_high"]))
-    return found
 
 
 def find_for_study(study: Study, optimizer: str, batch_size: int | None, n_steps: int,

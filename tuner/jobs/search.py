@@ -25,6 +25,7 @@ from tuner.core.studyfile import load_study_file
 from tuner.data.loading import load_data, loaded_once
 from tuner.jobs.result import Result
 from tuner.runtime import machine, process
+from tuner.tracking import keys
 
 
 def search(study: str | Path | Study, options: RunOptions,
@@ -46,12 +47,11 @@ def search(study: str | Path | Study, options: RunOptions,
     with process.libraries_loading():
         context = _start(loaded, options, source, began)
         # TensorFlow is loaded: the modules that train
-        from mlflow.tracking import MlflowClient
-
         from tuner.data.prepare import prepare
+        from tuner.jobs.coordinator import run_workers
         from tuner.jobs.finalize import finalize
         from tuner.jobs.study_run import run_study
-        from tuner.jobs.coordinator import run_workers
+        from tuner.tracking.patient import PatientClient
     if options.workers > 1:
         outcome = run_workers(str(study), overrides, loaded, context)
     else:
@@ -59,7 +59,7 @@ def search(study: str | Path | Study, options: RunOptions,
     settings = FinalizeSettings.of(loaded.finalize)
     finalized = None
     if settings and outcome.best:
-        finalized = finalize(MlflowClient(context.tracking_uri), loaded, prepare(loaded),
+        finalized = finalize(PatientClient(context.tracking_uri), loaded, prepare(loaded),
                              settings).summary()
     return Result(loaded.stored_name, outcome, context.tracking_uri, finalized)
 
@@ -77,8 +77,8 @@ def _load(study: str | Path | Study, options: RunOptions,
         loaded.stored_name  # noqa: B018 - a Study from Python must be named
     else:
         loaded = load_study_file(study, overrides)
-        source = {"tuner.study_file": str(Path(study).resolve()),
-                  "tuner.overrides": _as_json(overrides)}
+        source = {keys.STUDY_FILE: str(Path(study).resolve()),
+                  keys.OVERRIDES: _as_json(overrides)}
     if options.workers > 1:  # before TensorFlow loads: no worker without a trial
         trials = options.for_study(loaded).trials
         machine.check_capacity(options.workers if trials is None else min(

@@ -22,6 +22,7 @@ from tuner.engines.trial import TrialRunner
 from tuner.jobs.lr_find import auto_learning_rate
 from tuner.runtime.store_creation import await_tracking_store, discard_tracking_store
 from tuner.runtime.stores import redact, store_failure
+from tuner.tracking import keys
 from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
 from tuner.tracking.housekeeping import close_runs_of_dead_owners
@@ -57,7 +58,7 @@ def open_run(study: Study, context: SearchContext) -> tuple[Prepared, Engine, Tr
         found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
     study = dataclasses.replace(searched, space=searched.space.for_task(prepared.task.kind))
     engine = make_engine(study, prepared, context)
-    warned = {f"tuner.warning.{w.kind}": w.message for w in prepared.warnings}
+    warned = {keys.warning(w.kind): w.message for w in prepared.warnings}
     if context.parent_run_id is None:
         for warning in prepared.warnings:
             print(f"warning: {warning.message}", file=sys.stderr)
@@ -137,8 +138,8 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
     params: dict[str, object] = {}
     if outcome.best:
         metrics["best_value"] = outcome.best.value
-        tags = {"tuner.best_trial": str(outcome.best.number),
-                "tuner.best_run_id": str(outcome.best.run_id)}
+        tags = {keys.BEST_TRIAL: str(outcome.best.number),
+                keys.BEST_RUN_ID: str(outcome.best.run_id)}
         params = {f"best.{k}": v for k, v in outcome.best.params.items()}
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)
     if not outcome.best:

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from tuner.core.errors import TunerError
 from tuner.core.space import Space
+from tuner.tracking import keys
 
 SPACE_PARAMS = tuple(f.name for f in fields(Space) if f.name != "units")
 
@@ -44,11 +45,11 @@ class TrialRecord:
         tags, metrics = run.data.tags, run.data.metrics
         epochs = metrics.get("epochs_trained")
         return cls(
-            number=int(tags.get("tuner.trial", -1)), state=tags.get("tuner.state", "?"),
+            number=int(tags.get(keys.TRIAL, -1)), state=tags.get(keys.STATE, "?"),
             value=metrics.get("trial_value"), params=dict(run.data.params),
             epochs=int(epochs) if epochs is not None else None, run_id=run.info.run_id,
-            baseline=tags.get("tuner.baseline") == "true", engine=tags.get("tuner.engine", "?"),
-            algorithm=tags.get("tuner.algorithm", ""),
+            baseline=tags.get(keys.BASELINE) == "true", engine=tags.get(keys.ENGINE, "?"),
+            algorithm=tags.get(keys.ALGORITHM, ""),
             test={k: v for k, v in metrics.items() if k.startswith("test_")},
         )
 
@@ -131,14 +132,14 @@ def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) ->
 
 def study_experiments(client: MlflowClient) -> list[Experiment]:
     """The experiments tuner created (one per study), by name."""
-    return sorted((e for e in client.search_experiments() if "tuner.study" in e.tags),
+    return sorted((e for e in client.search_experiments() if keys.STUDY in e.tags),
                   key=lambda e: e.name)
 
 
 def study_experiment(client: MlflowClient, name: str) -> str:
     """The experiment id of study ``name``; ``StudyNotFound`` names the studies there are."""
     experiment = client.get_experiment_by_name(name)
-    if experiment is None or "tuner.study" not in experiment.tags:
+    if experiment is None or keys.STUDY not in experiment.tags:
         known = ", ".join(e.name for e in study_experiments(client)) or "none yet"
         raise StudyNotFound(f"no study named {name!r} in this tracking store (studies: {known})")
     return experiment.experiment_id
@@ -148,7 +149,7 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
     """Every trial run of study ``name``."""
     experiment_id = study_experiment(client, name)
     record = StudyRecord(name=name, experiment_id=experiment_id)
-    runs = _search_all(client, experiment_id, "tags.`tuner.role` = 'trial'")
+    runs = _search_all(client, experiment_id, keys.where({keys.ROLE: "trial"}))
     record.trials = sorted((TrialRecord.from_run(r) for r in runs),
                            key=lambda t: (t.engine, t.algorithm, t.number))
     if runs:
@@ -157,10 +158,49 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
         record.objective = latest.data.params.get("objective", record.objective)
         record.last_run = latest.info.start_time
     finalized = client.search_runs(
-        [experiment_id], "tags.`tuner.role` = 'finalize' and "
+        [experiment_id], keys.where({keys.ROLE: "finalize"}) + " and "
         "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"])
     record.finalized = [FinalizeRecord.from_run(r) for r in finalized]
     return record
+
+
+def logged_models(client: MlflowClient, experiment_id: str) -> dict[str, str]:
+    """The URI of each model logged in the experiment, by the run it was logged from."""
+    found: dict[str, str] = {}
+    token = None
+    while True:
+        page = client.search_logged_models([experiment_id], page_token=token)
+        found.update({m.source_run_id: m.model_uri for m in page if m.source_run_id})
+        token = page.token
+        if not token:
+            return found
+
+
+def last_study_run(client: MlflowClient, name: str) -> Run | None:
+    """The parent run of study ``name``'s latest search; None if it has none."""
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], keys.where({keys.ROLE: "study"}),
+                              order_by=["attributes.start_time DESC"], max_results=1) \
+        if experiment else []
+    return runs[0] if runs else None
+
+
+def learning_rate_findings(client: MlflowClient, name: str) -> dict[str, tuple[float, float]]:
+    """The range that the first lr-find run the search ran itself (``learning_rate='auto'``)
+    suggested for each optimizer of study ``name``."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return {}
+    runs = client.search_runs([experiment.experiment_id],
+                              keys.where({keys.ROLE: "lr-find", keys.AUTO: "true"}),
+                              order_by=["attributes.start_time ASC"])
+    found: dict[str, tuple[float, float]] = {}
+    for run in runs:
+        metrics = run.data.metrics
+        if {"suggested_low", "suggested_high"} <= metrics.keys():
+            found.setdefault(run.data.params["optimizer"],
+                             (metrics["suggested_low"], metrics["suggested_high"]))
+    return found
 
 
 def list_studies(client: MlflowClient) -> list[StudyRecord]:

@@ -15,6 +15,7 @@ from mlflow.entities import DatasetInput, Metric, Param
 from mlflow.tracking import MlflowClient
 
 from tuner.runtime import owner
+from tuner.tracking import keys
 from tuner.tracking.figures.report import TrialReport
 from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_keras_model
@@ -57,8 +58,8 @@ def open_finalize_run(client: MlflowClient, experiment_id: str, study_name: str,
     """A new finalize run with the study's datasets; ended KILLED on Ctrl-C, FAILED on an
     error, FINISHED otherwise."""
     run = client.create_run(experiment_id, run_name=f"finalize-{time.strftime('%H%M%S')}",
-                            tags={"tuner.study": study_name, "tuner.role": "finalize",
-                                  "tuner.owner": owner.this_process()})
+                            tags={keys.STUDY: study_name, keys.ROLE: "finalize",
+                                  keys.OWNER: owner.this_process()})
     run_id = run.info.run_id
     log_dataset_inputs(client, run_id, datasets)
     try:

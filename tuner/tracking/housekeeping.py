@@ -11,6 +11,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from tuner.runtime import owner
+from tuner.tracking import keys
 from tuner.tracking.catalog import (
     StudyRecord,
     list_studies,
@@ -18,6 +19,7 @@ from tuner.tracking.catalog import (
     study_experiment,
     study_experiments,
 )
+from tuner.tracking.patient import PatientClient
 
 
 def current_study(client: MlflowClient, name: str) -> StudyRecord:
@@ -40,15 +42,15 @@ def close_runs_of_dead_owners(client: MlflowClient, experiment_id: str) -> None:
     Its Optuna trial is failed by the next ``tuner run`` (``OptunaEngine``).
     """
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
-        if owner.state(run.data.tags.get("tuner.owner", "")) == "gone":
+        if owner.state(run.data.tags.get(keys.OWNER, "")) == "gone":
             end_killed(client, run, "its process ended")
 
 
 def end_killed(client: MlflowClient, run: Run, reason: str) -> None:
     """End a run KILLED; a trial's also tagged ``tuner.state = FAIL`` with ``reason``."""
-    if run.data.tags.get("tuner.role") == "trial":
-        client.set_tag(run.info.run_id, "tuner.state", "FAIL")
-        client.set_tag(run.info.run_id, "tuner.fail_reason", reason)
+    if run.data.tags.get(keys.ROLE) == "trial":
+        client.set_tag(run.info.run_id, keys.STATE, "FAIL")
+        client.set_tag(run.info.run_id, keys.FAIL_REASON, reason)
     client.set_terminated(run.info.run_id, status="KILLED")
 
 
@@ -56,7 +58,7 @@ def end_killed(client: MlflowClient, run: Run, reason: str) -> None:
 def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
     """End the run of a trial whose process died, and its parent if still RUNNING and not
     owned by a process that runs on this host (a coordinator of workers)."""
-    client = MlflowClient(tracking_uri)
+    client = PatientClient(tracking_uri)
     run = client.get_run(run_id)
     if run.info.status == "RUNNING":
         end_killed(client, run, reason)
@@ -68,8 +70,8 @@ def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
 def close_orphaned_parent(tracking_uri: str, parent_run_id: str) -> None:
     """End a parent run KILLED if it is RUNNING and no process on this host owns it (its
     coordinator died)."""
-    client = MlflowClient(tracking_uri)
+    client = PatientClient(tracking_uri)
     parent = client.get_run(parent_run_id)
     if parent.info.status == "RUNNING" and owner.state(
-            parent.data.tags.get("tuner.owner", "")) != "alive":
+            parent.data.tags.get(keys.OWNER, "")) != "alive":
         client.set_terminated(parent_run_id, status="KILLED")

@@ -10,6 +10,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from tuner.core.errors import TunerError
+from tuner.tracking import keys
 from tuner.tracking.catalog import StudyRecord, TrialRecord, find_trial
 from tuner.tracking.housekeeping import current_study
 
@@ -49,8 +50,8 @@ def promote(client: MlflowClient, study_name: str, model_name: str, *, alias: st
     study = current_study(client, study_name)
     trial = _pick(study, trial_number)
     run = client.get_run(trial.run_id)
-    tags = {"tuner.trial": trial.label, "tuner.objective": study.objective,
-            "tuner.value": str(trial.value), "tuner.params": json.dumps(trial.params)}
+    tags = {keys.TRIAL: trial.label, keys.OBJECTIVE: study.objective,
+            keys.VALUE: str(trial.value), keys.PARAMS: json.dumps(trial.params)}
     description = (f"Trial {trial.label} of study {study.name}: {study.objective} = "
                    f"{trial.value:.4f}, {_test_scores(run)}; architecture {trial.key_params()}.")
     return register_run(client, study, run, model_name, alias, tags, description,
@@ -66,7 +67,7 @@ def register_run(client: MlflowClient, study: StudyRecord, run: Run, model_name:
     """
     run_id = run.info.run_id
     existing = [v for v in client.search_model_versions(f"name = '{model_name}'")
-                if v.tags.get("tuner.run_id") == run_id]
+                if v.tags.get(keys.RUN_ID) == run_id]
     if existing:
         version, created = existing[0].version, False
     else:
@@ -106,8 +107,8 @@ def _register(client: MlflowClient, study: StudyRecord, run: Run, name: str,
             f"run {run.data.tags.get('mlflow.runName', run.info.run_id)} of study "
             f"{study.name!r} has no logged model: only trials among the study's best "
             "artifacts_for_top when they finished log one")
-    tags = {"tuner.study": study.name, "tuner.run_id": run.info.run_id, **tags,
-            **{f"tuner.{k}": str(v) for k, v in _test_metrics(run).items()}}
+    tags = {keys.STUDY: study.name, keys.RUN_ID: run.info.run_id, **tags,
+            **{keys.score(k): str(v) for k, v in _test_metrics(run).items()}}
     version = mlflow.register_model(models[0].model_uri, name, tags=tags)
     client.update_model_version(name, version.version, description=description)
     return version.version
@@ -127,7 +128,7 @@ def promote_finalized(client: MlflowClient, record: StudyRecord, run_id: str | N
                             if k.startswith("test_"))
     refit = " refit on training + validation" if run.data.params.get("refit") == "True" else ""
     return register_run(
-        client, record, run, model_name, alias, {"tuner.role": "finalize",
-                                                 "tuner.members": members},
+        client, record, run, model_name, alias, {keys.ROLE: "finalize",
+                                                 keys.MEMBERS: members},
         f"Ensemble of trials {members} of study {record.name}{refit}: {scores_text}.",
         source=f"finalized ensemble of {record.name} (trials {members})")

@@ -16,13 +16,14 @@ import mlflow
 import numpy as np
 from matplotlib.figure import Figure
 from mlflow.entities import DatasetInput, Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
 
 from tuner.core.errors import StoreError
 from tuner.runtime import interrupts, owner
 from tuner.runtime.store_creation import write_ahead_log
+from tuner.tracking import keys
 from tuner.tracking.lineage import log_dataset_inputs
 from tuner.tracking.models import log_array, log_keras_model
+from tuner.tracking.patient import PatientClient
 
 if TYPE_CHECKING:
     from tuner.data.frames import Columns
@@ -34,12 +35,12 @@ def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any]
                    suggested: Mapping[str, float], fig: Figure,
                    tags: Mapping[str, str] | None = None) -> str:
     """One run, tagged ``tuner.role = lr-find``, in the study's experiment."""
-    client = MlflowClient(tracking_uri)
+    client = PatientClient(tracking_uri)
     experiment = client.get_experiment_by_name(study_name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        study_name, tags={"tuner.study": study_name})
+        study_name, tags={keys.STUDY: study_name})
     run = client.create_run(experiment_id, run_name="lr-find",
-                            tags={"tuner.study": study_name, "tuner.role": "lr-find",
+                            tags={keys.STUDY: study_name, keys.ROLE: "lr-find",
                                   **(tags or {})})
     client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()],
                      metrics=[Metric(k, v, int(time.time() * 1000), 0)
@@ -60,8 +61,8 @@ class Tracker:
         write_ahead_log(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
-        self.tags = {"tuner.study": study_name, **tags, "tuner.owner": owner.this_process()}
+        self.client = PatientClient(tracking_uri)
+        self.tags = {keys.STUDY: study_name, **tags, keys.OWNER: owner.this_process()}
         self.epoch_loggers: dict[str, list[EpochLogger]] = {}
         self.open_trials: set[str] = set()  # started, not yet ended
         self.datasets: list[DatasetInput] = []
@@ -69,7 +70,7 @@ class Tracker:
         if parent_run_id is None:
             parent_run_id = self.client.create_run(
                 self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                tags={**self.tags, **(parent_tags or {}), "tuner.role": "study"},
+                tags={**self.tags, **(parent_tags or {}), keys.ROLE: "study"},
             ).info.run_id
         self.parent_run_id = parent_run_id
 
@@ -87,7 +88,7 @@ class Tracker:
     def _create_experiment(self, name: str) -> str:
         """Create it; if a worker on another machine just did, use theirs."""
         try:
-            return self.client.create_experiment(name, tags={"tuner.study": name})
+            return self.client.create_experiment(name, tags={keys.STUDY: name})
         except mlflow.exceptions.MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -110,14 +111,14 @@ class Tracker:
         self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
     ) -> str:
         """Create the nested run of trial ``number`` and log its parameters."""
-        algorithm = self.tags.get("tuner.algorithm")
-        prefix = f"{algorithm}-" if self.tags.get("tuner.engine") == "keras-tuner" else ""
+        algorithm = self.tags.get(keys.ALGORITHM)
+        prefix = f"{algorithm}-" if self.tags.get(keys.ENGINE) == "keras-tuner" else ""
         with interrupts.deferred():  # a stop after the run is created finds it open
             run = self.client.create_run(
                 self.experiment_id, run_name=f"{prefix}trial-{number:03d}",
                 tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
-                      "tuner.role": "trial", "tuner.trial": str(number),
-                      "tuner.state": "RUNNING"},
+                      keys.ROLE: "trial", keys.TRIAL: str(number),
+                      keys.STATE: "RUNNING"},
             )
             self.open_trials.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
@@ -139,7 +140,7 @@ class Tracker:
         better = ">" if direction == "maximize" else "<"
         beaten_by = self.client.search_runs(
             [self.experiment_id],
-            "tags.`tuner.role` = 'trial' and tags.`tuner.state` = 'COMPLETE' and "
+            keys.where({keys.ROLE: "trial", keys.STATE: "COMPLETE"}) + " and "
             f"metrics.trial_value {better} {np.format_float_positional(value, trim='-')}",
             max_results=k)
         return len(beaten_by) < k
@@ -165,7 +166,7 @@ class Tracker:
         """
         for logger in self.epoch_loggers.pop(run_id, []):
             logger.flush()
-        self._log(run_id, metrics=metrics, tags={"tuner.state": state, **(tags or {})})
+        self._log(run_id, metrics=metrics, tags={keys.STATE: state, **(tags or {})})
         self.client.set_terminated(run_id, status=RUN_STATUS[state])
         self.open_trials.discard(run_id)
 
@@ -173,7 +174,7 @@ class Tracker:
         """End KILLED the trial runs a stop left open: one that came between a run's start
         and its training, before anything could record it."""
         for run_id in sorted(self.open_trials):
-            self.end_trial(run_id, "KILLED", {"tuner.fail_reason": "interrupted"})
+            self.end_trial(run_id, "KILLED", {keys.FAIL_REASON: "interrupted"})
 
     def log_study_plots(self, plots_html: str) -> None:
         self.client.log_text(self.parent_run_id, plots_html, "optuna_plots.html")
@@ -183,13 +184,12 @@ class Tracker:
 
     def mark_best(self, run_id: str) -> None:
         """Tag the best trial run of this engine (and algorithm) ``tuner.best``, only that one."""
-        same = " and ".join(f"tags.`{k}` = '{self.tags[k]}'"
-                            for k in ("tuner.engine", "tuner.algorithm") if k in self.tags)
+        same = {k: self.tags[k] for k in (keys.ENGINE, keys.ALGORITHM) if k in self.tags}
         for run in self.client.search_runs([self.experiment_id],
-                                           f"tags.`tuner.best` = 'true' and {same}"):
+                                           keys.where({keys.BEST: "true", **same})):
             if run.info.run_id != run_id:
-                self.client.delete_tag(run.info.run_id, "tuner.best")
-        self.client.set_tag(run_id, "tuner.best", "true")
+                self.client.delete_tag(run.info.run_id, keys.BEST)
+        self.client.set_tag(run_id, keys.BEST, "true")
 
     def end_study(self, status: str, metrics: Mapping[str, float], tags: Mapping[str, str],
                   params: Mapping[str, Any]) -> None:

@@ -134,9 +134,9 @@ class ReportQueue:
 
 @functools.cache
 def _client(tracking_uri: str) -> MlflowClient:
-    from mlflow.tracking import MlflowClient
+    from tuner.tracking.patient import PatientClient
 
-    return MlflowClient(tracking_uri)
+    return PatientClient(tracking_uri)
 
 
 def log_work(tracking_uri: str, run_id: str, work: Work) -> None:
