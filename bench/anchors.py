@@ -22,9 +22,13 @@ from tuner.core.studyfile import load_study_file
 from tuner.data.loading import load_data
 
 STUDIES = Path(__file__).parents[1] / "studies"
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-              "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,
-              "adamw": keras.optimizers.AdamW}
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "nadam": keras.optimizers.Nadam,
+    "adamw": keras.optimizers.AdamW,
+}
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,19 @@ def prepare(study_name: str) -> Prepared:
         mean, std = 0.0, float(x_train.max())
     else:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
-    scaled = [(x.astype("float32") - mean) / std for x in (data.x_train, data.x_val,
-                                                           data.x_test)]
+    scaled = [(x.astype("float32") - mean) / std for x in (data.x_train, data.x_val, data.x_test)]
     n_classes = int(max(data.y_train.max(), data.y_val.max())) + 1
-    return Prepared(scaled[0], data.y_train, scaled[1], data.y_val, scaled[2], data.y_test,
-                    n_classes, study.max_epochs, study.patience)
+    return Prepared(
+        scaled[0],
+        data.y_train,
+        scaled[1],
+        data.y_val,
+        scaled[2],
+        data.y_test,
+        n_classes,
+        study.max_epochs,
+        study.patience,
+    )
 
 
 def mlp(data: Prepared, n_layers: int, units: list[int]) -> keras.Sequential:
@@ -74,14 +86,19 @@ class Record:
         self.launched = launched
         self.data = data
 
-    def trial(self, state: str, val: float | None, model: keras.Model | None,
-              epochs: int) -> None:
+    def trial(self, state: str, val: float | None, model: keras.Model | None, epochs: int) -> None:
         test = None
         if model is not None:
-            test = float(model.evaluate(self.data.x_test, self.data.y_test, verbose=0,
-                                        batch_size=1024)[1])
-        line = {"end_s": time.time() - self.launched, "state": state, "val": val,
-                "test": test, "epochs": epochs}
+            test = float(
+                model.evaluate(self.data.x_test, self.data.y_test, verbose=0, batch_size=1024)[1]
+            )
+        line = {
+            "end_s": time.time() - self.launched,
+            "state": state,
+            "val": val,
+            "test": test,
+            "epochs": epochs,
+        }
         with self.path.open("a") as out:
             out.write(json.dumps(line) + "\n")
 

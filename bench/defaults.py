@@ -37,31 +37,47 @@ from tuner.core.studyfile import load_study_file
 
 BENCH = Path(__file__).parent
 STUDIES = ("digits", "churn", "penguins", "diabetes")
-PLAIN = {"weight_decay": 0.0, "lr_schedule": "constant", "normalization": "none",
-         "dropout": 0.0, "label_smoothing": 0.0}
+PLAIN = {
+    "weight_decay": 0.0,
+    "lr_schedule": "constant",
+    "normalization": "none",
+    "dropout": 0.0,
+    "label_smoothing": 0.0,
+}
 
 
-def one(study_name: str, setup: str, seed: int, timeout: float | None, trials: int | None,
-        folder: Path) -> None:
+def one(
+    study_name: str, setup: str, seed: int, timeout: float | None, trials: int | None, folder: Path
+) -> None:
     """Run one search of ``timeout`` seconds or ``trials`` trials in ``folder`` (the child
     process) and write ``result.json``."""
     study = load_study_file(BENCH.parent / "studies" / f"{study_name}.py")
     if setup == "plain":
-        study = dataclasses.replace(study, portfolio=False,
-                                    space=dataclasses.replace(study.space, **PLAIN))
+        study = dataclasses.replace(
+            study, portfolio=False, space=dataclasses.replace(study.space, **PLAIN)
+        )
     os.chdir(folder)
-    result = tuner.run(study, timeout=timeout, trials=trials, seed=seed, progress=False,
-                       verbose=False)
+    result = tuner.run(
+        study, timeout=timeout, trials=trials, seed=seed, progress=False, verbose=False
+    )
     client = MlflowClient(result.tracking_uri)
     metrics = client.get_run(result.best_run_id).data.metrics
     key = "test_accuracy" if "test_accuracy" in metrics else "test_mae"
     experiment = client.get_experiment_by_name(result.study_name)
-    portfolio = {r.data.tags["tuner.portfolio"]: r.data.metrics.get(key)
-                 for r in client.search_runs([experiment.experiment_id],
-                                             "tags.`tuner.portfolio` != ''")}
-    (folder / "result.json").write_text(json.dumps({
-        "metric": key, "test": metrics.get(key), "states": result.states,
-        "portfolio": portfolio}))
+    portfolio = {
+        r.data.tags["tuner.portfolio"]: r.data.metrics.get(key)
+        for r in client.search_runs([experiment.experiment_id], "tags.`tuner.portfolio` != ''")
+    }
+    (folder / "result.json").write_text(
+        json.dumps(
+            {
+                "metric": key,
+                "test": metrics.get(key),
+                "states": result.states,
+                "portfolio": portfolio,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -71,13 +87,20 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="a budget in trials instead of seconds")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated")
-    parser.add_argument("--one", nargs=4, metavar=("STUDY", "SETUP", "SEED", "FOLDER"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=4, metavar=("STUDY", "SETUP", "SEED", "FOLDER"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.one:
         study_name, setup, seed, folder = args.one
-        one(study_name, setup, int(seed), None if args.trials else args.timeout, args.trials,
-            Path(folder))
+        one(
+            study_name,
+            setup,
+            int(seed),
+            None if args.trials else args.timeout,
+            args.trials,
+            Path(folder),
+        )
         return
     studies = ("synthetic",) if args.smoke else tuple(args.studies.split(","))
     trials = SMOKE_TRIALS if args.smoke else args.trials
@@ -91,9 +114,20 @@ def main() -> None:
                 folder = RESULTS / label / f"{study_name}-{setup}-seed{seed}"
                 if not (folder / "result.json").exists():
                     folder.mkdir(parents=True, exist_ok=True)
-                    subprocess.run([sys.executable, __file__, *budget,
-                                    "--one", study_name, setup, str(seed), str(folder)],
-                                   check=True, capture_output=True)
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            *budget,
+                            "--one",
+                            study_name,
+                            setup,
+                            str(seed),
+                            str(folder),
+                        ],
+                        check=True,
+                        capture_output=True,
+                    )
                 result = json.loads((folder / "result.json").read_text())
                 found.setdefault(study_name, {}).setdefault(setup, []).append(result)
                 print(f"{study_name}, {setup}, seed {seed}: {result}", flush=True)
@@ -107,18 +141,58 @@ def main() -> None:
         rows.append(cells)
     per_search = f"{trials} trials" if trials else f"{args.timeout:.0f} s"
     print(f"\nbest trial's test metric, {per_search} per search, seeds {seeds}")
-    print(table(["study", "metric", "plain (median)", "plain per seed", "defaults (median)",
-                 "defaults per seed"], rows))
+    print(
+        table(
+            [
+                "study",
+                "metric",
+                "plain (median)",
+                "plain per seed",
+                "defaults (median)",
+                "defaults per seed",
+            ],
+            rows,
+        )
+    )
     print("\neach portfolio configuration's test metric in the defaults searches (median)")
-    numbers = sorted({n for setups in found.values() for r in setups["defaults"]
-                      for n in r["portfolio"]})
-    print(table(["study", "metric", *(f"#{n}" for n in numbers)], [
-        [study_name, setups["defaults"][0]["metric"], *(statistics.median(
-            [r["portfolio"][n] for r in setups["defaults"] if r["portfolio"].get(n) is not None]
-            or [float("nan")]) for n in numbers)]
-        for study_name, setups in found.items()]))
-    print("wrote", save(label, {"timeout": None if trials else args.timeout,
-                                "trials": trials, "seeds": seeds, "results": found}))
+    numbers = sorted(
+        {n for setups in found.values() for r in setups["defaults"] for n in r["portfolio"]}
+    )
+    print(
+        table(
+            ["study", "metric", *(f"#{n}" for n in numbers)],
+            [
+                [
+                    study_name,
+                    setups["defaults"][0]["metric"],
+                    *(
+                        statistics.median(
+                            [
+                                r["portfolio"][n]
+                                for r in setups["defaults"]
+                                if r["portfolio"].get(n) is not None
+                            ]
+                            or [float("nan")]
+                        )
+                        for n in numbers
+                    ),
+                ]
+                for study_name, setups in found.items()
+            ],
+        )
+    )
+    print(
+        "wrote",
+        save(
+            label,
+            {
+                "timeout": None if trials else args.timeout,
+                "trials": trials,
+                "seeds": seeds,
+                "results": found,
+            },
+        ),
+    )
 
 
 if __name__ == "__main__":

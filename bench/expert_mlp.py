@@ -21,14 +21,20 @@ budget = float(sys.argv[5])
 keras.utils.set_random_seed(seed)
 layers = [keras.Input(shape=data.x_train.shape[1:]), keras.layers.Flatten()]
 for _ in range(2):
-    layers += [keras.layers.Dense(1024, use_bias=False), keras.layers.BatchNormalization(),
-               keras.layers.Activation("relu"), keras.layers.Dropout(0.4)]
+    layers += [
+        keras.layers.Dense(1024, use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.4),
+    ]
 layers.append(keras.layers.Dense(data.n_classes, activation="softmax"))
 model = keras.Sequential(layers)
-model.compile(keras.optimizers.AdamW(PEAK, weight_decay=1e-4),
-              keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
-y_train, y_val = (keras.utils.to_categorical(y, data.n_classes)
-                  for y in (data.y_train, data.y_val))
+model.compile(
+    keras.optimizers.AdamW(PEAK, weight_decay=1e-4),
+    keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+    metrics=["accuracy"],
+)
+y_train, y_val = (keras.utils.to_categorical(y, data.n_classes) for y in (data.y_train, data.y_val))
 
 
 class FitToBudget(keras.callbacks.Callback):
@@ -41,8 +47,9 @@ class FitToBudget(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.began = time.time()
-        self.model.optimizer.learning_rate = 0.5 * PEAK * (
-            1 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
+        self.model.optimizer.learning_rate = (
+            0.5 * PEAK * (1 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch == 0:
@@ -52,8 +59,15 @@ class FitToBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-history = model.fit(data.x_train, y_train, batch_size=BATCH, epochs=EPOCHS, verbose=0,
-                    validation_data=(data.x_val, y_val), callbacks=[FitToBudget()])
+history = model.fit(
+    data.x_train,
+    y_train,
+    batch_size=BATCH,
+    epochs=EPOCHS,
+    verbose=0,
+    validation_data=(data.x_val, y_val),
+    callbacks=[FitToBudget()],
+)
 val = history.history["val_accuracy"][-1]  # the model at the end of its schedule
 model.compile(model.optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
 record.trial("COMPLETE", val, model, len(history.history["val_accuracy"]))

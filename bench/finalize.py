@@ -56,41 +56,66 @@ def cross_fit(store: Path, study_file: str, top: int) -> tuple[list[list[object]
             unseen = []
             for chosen_on, scored_on in (halves, halves[::-1]):
                 outputs = [c.val_outputs[chosen_on] for c in candidates[:k]]
-                weights = select(outputs, lambda o, rows=chosen_on: scores(
-                    task, y_val[rows], o)[objective], maximize=maximize, method=method)
+                weights = select(
+                    outputs,
+                    lambda o, rows=chosen_on: scores(task, y_val[rows], o)[objective],
+                    maximize=maximize,
+                    method=method,
+                )
                 mean = weighted_mean([c.val_outputs[scored_on] for c in candidates[:k]], weights)
                 unseen.append(scores(task, y_val[scored_on], mean)[objective])
-            weights = select([c.val_outputs for c in candidates[:k]],
-                             lambda o: scores(task, y_val, o)[objective], maximize=maximize,
-                             method=method)
+            weights = select(
+                [c.val_outputs for c in candidates[:k]],
+                lambda o: scores(task, y_val, o)[objective],
+                maximize=maximize,
+                method=method,
+            )
             test = scores(task, y_test, weighted_mean(test_outputs[:k], weights))[objective]
-            results[f"{method}-{k}"] = {"unseen_half": float(np.mean(unseen)), "test": test,
-                                        "weights": weights.tolist()}
-            rows.append([method, k, float(np.mean(unseen)), test,
-                         " ".join(f"{w:.2f}" for w in weights)])
+            results[f"{method}-{k}"] = {
+                "unseen_half": float(np.mean(unseen)),
+                "test": test,
+                "weights": weights.tolist(),
+            }
+            rows.append(
+                [method, k, float(np.mean(unseen)), test, " ".join(f"{w:.2f}" for w in weights)]
+            )
     return rows, results
 
 
 def finalize_cli(store: Path, study_file: str, *extra: str) -> dict[str, object]:
     """`tuner finalize` in a new process; its printed scores and its wall time."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "finalize", study_file, *extra],
-                          cwd=store, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tuner.cli", "finalize", study_file, *extra],
+        cwd=store,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - started
     found = dict(re.findall(r"^\s+(test_\w+|val_\w+)\s+([\d.]+)", done.stdout, re.M))
-    single = dict(re.findall(r"^\s+(test_\w+|val_\w+)\s+[\d.]+ \(best trial \S+: ([\d.]+)\)",
-                             done.stdout, re.M))
+    single = dict(
+        re.findall(
+            r"^\s+(test_\w+|val_\w+)\s+[\d.]+ \(best trial \S+: ([\d.]+)\)", done.stdout, re.M
+        )
+    )
     print(done.stdout, flush=True)
-    return {"seconds": seconds, "scores": {k: float(v) for k, v in found.items()},
-            "best_trial": {k: float(v) for k, v in single.items()}}
+    return {
+        "seconds": seconds,
+        "scores": {k: float(v) for k, v in found.items()},
+        "best_trial": {k: float(v) for k, v in single.items()},
+    }
 
 
 def search(store: Path, study_file: Path, budget: list[str]) -> None:
     """`tuner run` in a new store, ``budget`` its options (``--timeout S`` or ``--trials N``)."""
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(study_file), *budget,
-                    "--no-progress"], cwd=store, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "tuner.cli", "run", str(study_file), *budget, "--no-progress"],
+        cwd=store,
+        check=True,
+    )
 
 
 def main() -> None:
@@ -105,20 +130,44 @@ def main() -> None:
     name = str(study_file.resolve())  # tuner finalize takes a study file as well as a name
     store = args.store or RESULTS / ("finalize-smoke" if args.smoke else "finalize")
     if args.smoke or args.search:
-        search(store, study_file, ["--trials", str(SMOKE_TRIALS)] if args.smoke else [
-            "--timeout", str(args.search), "--trials", "100000"])
+        search(
+            store,
+            study_file,
+            ["--trials", str(SMOKE_TRIALS)]
+            if args.smoke
+            else ["--timeout", str(args.search), "--trials", "100000"],
+        )
     rows, selection = cross_fit(store.resolve(), name, args.top)
-    print(table(["method", "K", "chosen on one half, scored on the other", "test (no refit)",
-                 "weights"], rows))
-    runs = {"refit": finalize_cli(store, name),
-            "no refit": finalize_cli(store, name, "--no-refit")}
-    print(table(["finalize", "test score", "best trial's", "seconds"],
-                [[label, *(next(iter(r[k].values()), float("nan"))
-                           for k in ("scores", "best_trial")), r["seconds"]]
-                 for label, r in runs.items()]))
+    print(
+        table(
+            [
+                "method",
+                "K",
+                "chosen on one half, scored on the other",
+                "test (no refit)",
+                "weights",
+            ],
+            rows,
+        )
+    )
+    runs = {"refit": finalize_cli(store, name), "no refit": finalize_cli(store, name, "--no-refit")}
+    print(
+        table(
+            ["finalize", "test score", "best trial's", "seconds"],
+            [
+                [
+                    label,
+                    *(next(iter(r[k].values()), float("nan")) for k in ("scores", "best_trial")),
+                    r["seconds"],
+                ]
+                for label, r in runs.items()
+            ],
+        )
+    )
     label = "finalize-smoke" if args.smoke else "finalize"
-    print("wrote", save(label, {"study": study_file.stem, "selection": selection,
-                                "finalize": runs}))
+    print(
+        "wrote", save(label, {"study": study_file.stem, "selection": selection, "finalize": runs})
+    )
 
 
 if __name__ == "__main__":

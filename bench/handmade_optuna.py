@@ -21,15 +21,22 @@ def objective(trial: optuna.Trial) -> float:
     batch_size = trial.suggest_categorical("batch_size", [32, 64, 128, 256, 512])
     optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
     model = mlp(data, n_layers, units)
-    model.compile(OPTIMIZERS[optimizer](rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=data.patience,
-                                         restore_best_weights=True)
+    model.compile(
+        OPTIMIZERS[optimizer](rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    stop = keras.callbacks.EarlyStopping(
+        "val_accuracy", patience=data.patience, restore_best_weights=True
+    )
     try:
-        history = model.fit(data.x_train, data.y_train, batch_size=batch_size,
-                            epochs=data.max_epochs, validation_data=(data.x_val, data.y_val),
-                            verbose=0, callbacks=[stop, KerasPruningCallback(trial,
-                                                                             "val_accuracy")])
+        history = model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=data.max_epochs,
+            validation_data=(data.x_val, data.y_val),
+            verbose=0,
+            callbacks=[stop, KerasPruningCallback(trial, "val_accuracy")],
+        )
     except optuna.TrialPruned:
         record.trial("PRUNED", None, None, 0)
         raise
@@ -39,6 +46,9 @@ def objective(trial: optuna.Trial) -> float:
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-                            pruner=optuna.pruners.MedianPruner())
+study = optuna.create_study(
+    direction="maximize",
+    sampler=optuna.samplers.TPESampler(seed=seed),
+    pruner=optuna.pruners.MedianPruner(),
+)
 study.optimize(objective, n_trials=100000)

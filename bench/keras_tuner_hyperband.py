@@ -16,8 +16,11 @@ def build(hp: kt.HyperParameters) -> keras.Model:
     units = [hp.Int(f"units_{i}", 16, 1024, sampling="log") for i in range(n_layers)]
     model = mlp(data, n_layers, units)
     rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
-    model.compile(OPTIMIZERS[hp.Choice("optimizer", list(OPTIMIZERS))](rate),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        OPTIMIZERS[hp.Choice("optimizer", list(OPTIMIZERS))](rate),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -40,9 +43,24 @@ class Recorded(keras.callbacks.Callback):
         record.trial("COMPLETE", max(self.values), self.model, len(self.values))
 
 
-search = HyperbandWithBatchSize(build, objective="val_accuracy", max_epochs=data.max_epochs,
-                                factor=3, seed=seed, directory=str(record.path.parent),
-                                project_name="kt")
-search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), verbose=0,
-              callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=data.patience,
-                                                       restore_best_weights=True), Recorded()])
+search = HyperbandWithBatchSize(
+    build,
+    objective="val_accuracy",
+    max_epochs=data.max_epochs,
+    factor=3,
+    seed=seed,
+    directory=str(record.path.parent),
+    project_name="kt",
+)
+search.search(
+    data.x_train,
+    data.y_train,
+    validation_data=(data.x_val, data.y_val),
+    verbose=0,
+    callbacks=[
+        keras.callbacks.EarlyStopping(
+            "val_accuracy", patience=data.patience, restore_best_weights=True
+        ),
+        Recorded(),
+    ],
+)

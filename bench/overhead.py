@@ -60,9 +60,12 @@ def share(study_file: Path, n_trials: int) -> list[dict]:
     """The study into a fresh store, then again (renamed) into the store that now exists."""
     study = load_study_file(study_file)
     with tempfile.TemporaryDirectory() as folder:
-        return [run_once(dataclasses.replace(study, name=f"{study.name}{suffix}"), folder,
-                         n_trials, store)
-                for suffix, store in (("", "fresh"), ("-again", "existing"))]
+        return [
+            run_once(
+                dataclasses.replace(study, name=f"{study.name}{suffix}"), folder, n_trials, store
+            )
+            for suffix, store in (("", "fresh"), ("-again", "existing"))
+        ]
 
 
 def share_cli(study_file: Path, n_trials: int) -> list[dict]:
@@ -74,19 +77,23 @@ def share_cli(study_file: Path, n_trials: int) -> list[dict]:
             keras_import = keras_import_seconds()
             launched, ended = tuner_run(study_file, n_trials, folder, f"{name}{suffix}")
             total = ended - launched
-            row = phase_totals(f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}",
-                               total, store)
+            row = phase_totals(
+                f"sqlite:///{folder}/mlruns/mlflow.db", f"{name}{suffix}", total, store
+            )
             row["keras_import_s"] = keras_import
-            row["share_without_import"] = ((total - keras_import - row["fit_evaluate_s"])
-                                           / (total - keras_import))
+            row["share_without_import"] = (total - keras_import - row["fit_evaluate_s"]) / (
+                total - keras_import
+            )
             rows.append(row)
     return rows
 
 
 def run_once(study: Study, folder: str, n_trials: int, store: str) -> dict:
-    context = SearchContext(options=RunOptions(trials=n_trials),
-                            tracking_uri=f"sqlite:///{folder}/mlflow.db",
-                            storage=f"sqlite:///{folder}/optuna.db")
+    context = SearchContext(
+        options=RunOptions(trials=n_trials),
+        tracking_uri=f"sqlite:///{folder}/mlflow.db",
+        storage=f"sqlite:///{folder}/optuna.db",
+    )
     started = time.perf_counter()
     run_study(study, context)
     return phase_totals(context.tracking_uri, study.name, time.perf_counter() - started, store)
@@ -97,13 +104,22 @@ def phase_totals(tracking_uri: str, study_name: str, total: float, store: str) -
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(study_name)
     runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
-    training = sum(r.data.metrics.get("time_fit_s", 0) + r.data.metrics.get("time_evaluate_s", 0)
-                   for r in runs)
-    phases = {k: sum(r.data.metrics.get(k, 0) for r in runs)
-              for k in ("time_build_s", "time_report_s", "time_model_s")}
-    return {"study": study_name, "store": store, "trials": len(runs), "total_s": total,
-            "fit_evaluate_s": training, "bookkeeping_share": (total - training) / total,
-            **phases}
+    training = sum(
+        r.data.metrics.get("time_fit_s", 0) + r.data.metrics.get("time_evaluate_s", 0) for r in runs
+    )
+    phases = {
+        k: sum(r.data.metrics.get(k, 0) for r in runs)
+        for k in ("time_build_s", "time_report_s", "time_model_s")
+    }
+    return {
+        "study": study_name,
+        "store": store,
+        "trials": len(runs),
+        "total_s": total,
+        "fit_evaluate_s": training,
+        "bookkeeping_share": (total - training) / total,
+        **phases,
+    }
 
 
 def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
@@ -122,11 +138,15 @@ def setup_times(smoke: bool, repeats: int = 5) -> list[dict]:
             cleared = time.perf_counter()
             model = build_model(params, data.x_train.shape[1:], task, scaling=scaling, **options)
             built = time.perf_counter()
-            model.fit(data.x_train[:one_call], data.y_train[:one_call], batch_size=32,
-                      epochs=1, verbose=0)
+            model.fit(
+                data.x_train[:one_call], data.y_train[:one_call], batch_size=32, epochs=1, verbose=0
+            )
             traced = time.perf_counter()
-            for name, seconds in (("clear", cleared - started), ("build", built - cleared),
-                                  ("trace", traced - built)):
+            for name, seconds in (
+                ("clear", cleared - started),
+                ("build", built - cleared),
+                ("trace", traced - built),
+            ):
                 phases[name].append(seconds)
         medians = {name: statistics.median(v) for name, v in phases.items()}
         rows.append({"gc": free_memory, **medians, "total": sum(medians.values())})
@@ -145,8 +165,10 @@ def lineage_times(smoke: bool) -> dict:
         client = MlflowClient(f"sqlite:///{folder}/mlflow.db")
         experiment = client.create_experiment("lineage")
         runs = [client.create_run(experiment).info.run_id for _ in range(n_runs)]
-        for name, call in (("log_inputs (3 splits)", lambda r: client.log_inputs(r, datasets)),
-                           ("log_param (one)", lambda r: client.log_param(r, "p", 1))):
+        for name, call in (
+            ("log_inputs (3 splits)", lambda r: client.log_inputs(r, datasets)),
+            ("log_param (one)", lambda r: client.log_param(r, "p", 1)),
+        ):
             started = time.perf_counter()
             for run_id in runs:
                 call(run_id)
@@ -156,44 +178,122 @@ def lineage_times(smoke: bool) -> dict:
 
 def print_cli(plan: list[tuple[str, int]], smoke: bool) -> None:
     rows = [row for name, n in plan for row in share_cli(STUDIES / name, n)]
-    print(table(["study", "store", "trials", "total s", "import keras s", "fit+evaluate s",
-                 "share", "share without the import"],
-                [[r["study"], r["store"], r["trials"], r["total_s"], r["keras_import_s"],
-                  r["fit_evaluate_s"], f"{100 * r['bookkeeping_share']:.1f}%",
-                  f"{100 * r['share_without_import']:.1f}%"] for r in rows]))
+    print(
+        table(
+            [
+                "study",
+                "store",
+                "trials",
+                "total s",
+                "import keras s",
+                "fit+evaluate s",
+                "share",
+                "share without the import",
+            ],
+            [
+                [
+                    r["study"],
+                    r["store"],
+                    r["trials"],
+                    r["total_s"],
+                    r["keras_import_s"],
+                    r["fit_evaluate_s"],
+                    f"{100 * r['bookkeeping_share']:.1f}%",
+                    f"{100 * r['share_without_import']:.1f}%",
+                ]
+                for r in rows
+            ],
+        )
+    )
     print("wrote", save("overhead-cli-smoke" if smoke else "overhead-cli", {"rows": rows}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--studies", default="fashion.py:10,synthetic.py:8",
-                        help="study files of studies/ and their trials, FILE:N,...")
-    parser.add_argument("--cli", action="store_true",
-                        help="`tuner run` in a new process per study instead of run_study here")
+    parser.add_argument(
+        "--studies",
+        default="fashion.py:10,synthetic.py:8",
+        help="study files of studies/ and their trials, FILE:N,...",
+    )
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="`tuner run` in a new process per study instead of run_study here",
+    )
     args = parser.parse_args()
-    plan = [("synthetic.py", 2)] if args.smoke else [
-        (name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
+    plan = (
+        [("synthetic.py", 2)]
+        if args.smoke
+        else [(name, int(n)) for name, n in (item.split(":") for item in args.studies.split(","))]
+    )
     if args.cli:
         print_cli(plan, args.smoke)
         return
     setup = setup_times(args.smoke)
-    print(table(["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
-                [["gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
-                  r["clear"], r["build"], r["trace"], r["total"]] for r in setup]))
+    print(
+        table(
+            ["clear_session", "clear s", "build + compile s", "first trace s", "total s"],
+            [
+                [
+                    "gc.collect (Keras default, before)" if r["gc"] else "free_memory=False (now)",
+                    r["clear"],
+                    r["build"],
+                    r["trace"],
+                    r["total"],
+                ]
+                for r in setup
+            ],
+        )
+    )
     lineage = lineage_times(args.smoke)
-    print(table(["dataset inputs", "time"],
-                [["hash and build the datasets (once)", f"{lineage['build_s'] * 1000:.0f} ms"]]
-                + [[f"{name} per trial", f"{ms:.1f} ms"]
-                   for name, ms in lineage["per_trial_ms"].items()]))
+    print(
+        table(
+            ["dataset inputs", "time"],
+            [["hash and build the datasets (once)", f"{lineage['build_s'] * 1000:.0f} ms"]]
+            + [
+                [f"{name} per trial", f"{ms:.1f} ms"]
+                for name, ms in lineage["per_trial_ms"].items()
+            ],
+        )
+    )
     rows = [row for name, n in plan for row in share(STUDIES / name, n)]
-    print(table(["study", "store", "trials", "total s", "fit+evaluate s", "bookkeeping share",
-                 "build s", "predictions + summary s", "model logging s"],
-                [[r["study"], r["store"], r["trials"], r["total_s"], r["fit_evaluate_s"],
-                  f"{100 * r['bookkeeping_share']:.1f}%", r["time_build_s"],
-                  r["time_report_s"], r["time_model_s"]] for r in rows]))
-    print("wrote", save("overhead-smoke" if args.smoke else "overhead",
-                        {"rows": rows, "setup": setup, "lineage": lineage}))
+    print(
+        table(
+            [
+                "study",
+                "store",
+                "trials",
+                "total s",
+                "fit+evaluate s",
+                "bookkeeping share",
+                "build s",
+                "predictions + summary s",
+                "model logging s",
+            ],
+            [
+                [
+                    r["study"],
+                    r["store"],
+                    r["trials"],
+                    r["total_s"],
+                    r["fit_evaluate_s"],
+                    f"{100 * r['bookkeeping_share']:.1f}%",
+                    r["time_build_s"],
+                    r["time_report_s"],
+                    r["time_model_s"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print(
+        "wrote",
+        save(
+            "overhead-smoke" if args.smoke else "overhead",
+            {"rows": rows, "setup": setup, "lineage": lineage},
+        ),
+    )
 
 
 if __name__ == "__main__":

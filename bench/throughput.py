@@ -29,7 +29,7 @@ from common import REFERENCE, bare_model, load, save, scaled_by_hand, table
 from tuner.data.preprocessing import choose
 from tuner.data.targets import infer_task
 from tuner.keras.model import build_model, compile_options
-from tuner.keras.training import fit
+from tuner.keras.training import FitPlan, fit
 
 # bare Keras, tuner's default trial, and tuner with bfloat16 hidden layers (opt-in)
 ARMS: dict[str, bool | str | None] = {"bare": None, "tuner": False, "tuner_bf16": "bfloat16"}
@@ -53,30 +53,58 @@ def run(batch_sizes: list[int], epochs: int, smoke: bool, rounds: int) -> list[d
                 if arm == "bare":
                     model = bare_model(data.x_train.shape[1:], max(task.n_outputs, 2))
                     started = time.perf_counter()
-                    history = model.fit(by_hand.x_train, by_hand.y_train, batch_size=batch_size,
-                                        epochs=epochs,
-                                        validation_data=(by_hand.x_val, by_hand.y_val),
-                                        verbose=0).history
+                    history = model.fit(
+                        by_hand.x_train,
+                        by_hand.y_train,
+                        batch_size=batch_size,
+                        epochs=epochs,
+                        validation_data=(by_hand.x_val, by_hand.y_val),
+                        verbose=0,
+                    ).history
                     seconds[arm].append(time.perf_counter() - started)
                 else:
                     params = {**REFERENCE, "batch_size": batch_size}
-                    model = build_model(params, data.x_train.shape[1:], task, scaling=scaling,
-                                        mixed_precision=ARMS[arm], **options)
-                    result = fit(model, data, batch_size=batch_size, objective="val_accuracy",
-                                 direction="maximize", max_epochs=epochs, patience=epochs)
+                    model = build_model(
+                        params,
+                        data.x_train.shape[1:],
+                        task,
+                        scaling=scaling,
+                        mixed_precision=ARMS[arm],
+                        **options,
+                    )
+                    result = fit(
+                        model,
+                        data,
+                        FitPlan(
+                            batch_size=batch_size,
+                            objective="val_accuracy",
+                            direction="maximize",
+                            max_epochs=epochs,
+                            patience=epochs,
+                        ),
+                    )
                     history = result.history
                     seconds[arm].append(result.fit_seconds)
                 accuracy[arm] = history["val_accuracy"][-1]
         median = {arm: statistics.median(s) for arm, s in seconds.items()}
-        rows.append({
-            "batch_size": batch_size, **options, "rounds": rounds, "seconds": seconds,
-            **{f"{arm}_samples_per_s": n_samples / median[arm] for arm in ARMS},
-            **{f"{arm}_speedup": median["bare"] / median[arm] for arm in ARMS},
-            # each round's bare time over the same round's: a drift of the machine cancels
-            **{f"{arm}_round_speedups": [b / a for b, a in zip(seconds["bare"], s, strict=True)]
-               for arm, s in seconds.items()},
-            **{f"{arm}_val_accuracy": accuracy[arm] for arm in ARMS},
-        })
+        rows.append(
+            {
+                "batch_size": batch_size,
+                **options,
+                "rounds": rounds,
+                "seconds": seconds,
+                **{f"{arm}_samples_per_s": n_samples / median[arm] for arm in ARMS},
+                **{f"{arm}_speedup": median["bare"] / median[arm] for arm in ARMS},
+                # each round's bare time over the same round's: a drift of the machine cancels
+                **{
+                    f"{arm}_round_speedups": [
+                        b / a for b, a in zip(seconds["bare"], s, strict=True)
+                    ]
+                    for arm, s in seconds.items()
+                },
+                **{f"{arm}_val_accuracy": accuracy[arm] for arm in ARMS},
+            }
+        )
     return rows
 
 
@@ -92,19 +120,49 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     epochs = 1 if args.smoke else args.epochs
-    rows = run([int(b) for b in args.batch_sizes.split(",")], epochs, args.smoke,
-               1 if args.smoke else args.rounds)
-    print(table(["batch", "steps/exec", "jit", "bare samples/s", "tuner samples/s",
-                 "tuner / bare", "per round", "tuner bf16 / bare", "bare val acc", "tuner val acc",
-                 "tuner bf16 val acc"],
-                [[r["batch_size"], r["steps_per_execution"], r["jit_compile"],
-                  round(r["bare_samples_per_s"]), round(r["tuner_samples_per_s"]),
-                  f"{r['tuner_speedup']:.2f}x", spread(r["tuner_round_speedups"]),
-                  f"{r['tuner_bf16_speedup']:.2f}x",
-                  r["bare_val_accuracy"], r["tuner_val_accuracy"], r["tuner_bf16_val_accuracy"]]
-                 for r in rows]))
-    print("wrote", save("throughput-smoke" if args.smoke else "throughput",
-                        {"epochs": epochs, "rows": rows}))
+    rows = run(
+        [int(b) for b in args.batch_sizes.split(",")],
+        epochs,
+        args.smoke,
+        1 if args.smoke else args.rounds,
+    )
+    print(
+        table(
+            [
+                "batch",
+                "steps/exec",
+                "jit",
+                "bare samples/s",
+                "tuner samples/s",
+                "tuner / bare",
+                "per round",
+                "tuner bf16 / bare",
+                "bare val acc",
+                "tuner val acc",
+                "tuner bf16 val acc",
+            ],
+            [
+                [
+                    r["batch_size"],
+                    r["steps_per_execution"],
+                    r["jit_compile"],
+                    round(r["bare_samples_per_s"]),
+                    round(r["tuner_samples_per_s"]),
+                    f"{r['tuner_speedup']:.2f}x",
+                    spread(r["tuner_round_speedups"]),
+                    f"{r['tuner_bf16_speedup']:.2f}x",
+                    r["bare_val_accuracy"],
+                    r["tuner_val_accuracy"],
+                    r["tuner_bf16_val_accuracy"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print(
+        "wrote",
+        save("throughput-smoke" if args.smoke else "throughput", {"epochs": epochs, "rows": rows}),
+    )
 
 
 if __name__ == "__main__":

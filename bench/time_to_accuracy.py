@@ -48,31 +48,59 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 BENCH = Path(__file__).parent
 STUDIES = BENCH.parent / "studies"
-ANCHORS = {"hand-made optuna": "handmade_optuna.py",
-           "keras-tuner hyperband": "keras_tuner_hyperband.py",
-           "expert mlp": "expert_mlp.py"}
+ANCHORS = {
+    "hand-made optuna": "handmade_optuna.py",
+    "keras-tuner hyperband": "keras_tuner_hyperband.py",
+    "expert mlp": "expert_mlp.py",
+}
 GRACE_S = 60  # after the budget, for the last trial's logging; its trial does not count
 
 
-def command(setup: str, study_file: Path, seed: int, folder: Path, launched: float,
-            budget: float) -> list[str]:
+def command(
+    setup: str, study_file: Path, seed: int, folder: Path, launched: float, budget: float
+) -> list[str]:
     if setup in ANCHORS:
-        return [sys.executable, str(BENCH / ANCHORS[setup]), study_file.stem, str(seed),
-                str(folder), str(launched), str(budget)]
-    return [sys.executable, "-m", "tuner.cli", "run", str(study_file), "--seed", str(seed),
-            "--timeout", str(budget), "--trials", "100000", "--no-progress",
-            "--study-name", "bench"]
+        return [
+            sys.executable,
+            str(BENCH / ANCHORS[setup]),
+            study_file.stem,
+            str(seed),
+            str(folder),
+            str(launched),
+            str(budget),
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "tuner.cli",
+        "run",
+        str(study_file),
+        "--seed",
+        str(seed),
+        "--timeout",
+        str(budget),
+        "--trials",
+        "100000",
+        "--no-progress",
+        "--study-name",
+        "bench",
+    ]
 
 
-def search(setup: str, study_file: Path, seed: int, folder: Path, budget: float,
-           grace: float = GRACE_S) -> None:
+def search(
+    setup: str, study_file: Path, seed: int, folder: Path, budget: float, grace: float = GRACE_S
+) -> None:
     """One search in ``folder``, killed ``grace`` seconds after ``budget`` from its launch."""
     launched = time.time()
     (folder / "launched").write_text(str(launched))
     with (folder / "output.log").open("w") as log:
-        process = subprocess.Popen(command(setup, study_file, seed, folder, launched, budget),
-                                   cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONPATH": str(BENCH)})
+        process = subprocess.Popen(
+            command(setup, study_file, seed, folder, launched, budget),
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(BENCH)},
+        )
         try:
             process.wait(timeout=budget + grace)
         except subprocess.TimeoutExpired:
@@ -84,23 +112,28 @@ def trials_of(setup: str, folder: Path) -> list[dict]:
     """Every finished trial: end time since launch, state, validation and test accuracy."""
     if setup in ANCHORS:
         path = folder / "trials.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] \
-            if path.exists() else []
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     launched = float((folder / "launched").read_text())
     client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("bench")
     if experiment is None:
         return []
     found = []
-    for run in client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
-                                  max_results=5000):
+    for run in client.search_runs(
+        [experiment.experiment_id], "tags.`tuner.role` = 'trial'", max_results=5000
+    ):
         state = run.data.tags.get("tuner.state")
         if state not in ("COMPLETE", "PRUNED", "FAIL") or run.info.end_time is None:
             continue
-        found.append({"end_s": run.info.end_time / 1000 - launched, "state": state,
-                      "val": run.data.metrics.get("final_val_accuracy"),
-                      "test": run.data.metrics.get("test_accuracy"),
-                      "epochs": int(run.data.metrics.get("epochs_trained", 0))})
+        found.append(
+            {
+                "end_s": run.info.end_time / 1000 - launched,
+                "state": state,
+                "val": run.data.metrics.get("final_val_accuracy"),
+                "test": run.data.metrics.get("test_accuracy"),
+                "epochs": int(run.data.metrics.get("epochs_trained", 0)),
+            }
+        )
     return found
 
 
@@ -119,7 +152,9 @@ def at_budgets(trials: list[dict], budgets: list[float]) -> dict:
         per_budget[str(budget)] = {
             "best_val_accuracy": top["val"] if top else None,
             "test_accuracy_of_best": top["test"] if top else None,
-            "completed": len(complete), "pruned": sum(t["state"] == "PRUNED" for t in ended)}
+            "completed": len(complete),
+            "pruned": sum(t["state"] == "PRUNED" for t in ended),
+        }
     return {"budgets": per_budget, "curve": curve}
 
 
@@ -135,8 +170,16 @@ def plot(runs: dict[str, list[dict]], budgets: list[float], title: str, path: Pa
             points = [(t, b) for t, b in run["curve"] if t <= max(budgets) and b > 0]
             if points:
                 xs, ys = zip(*points, strict=True)
-                ax.step(xs, ys, where="post", color=color, alpha=0.8, marker="o",
-                        markersize=3, label=name if i == 0 else None)
+                ax.step(
+                    xs,
+                    ys,
+                    where="post",
+                    color=color,
+                    alpha=0.8,
+                    marker="o",
+                    markersize=3,
+                    label=name if i == 0 else None,
+                )
     for budget in budgets:
         ax.axvline(budget, color="grey", linestyle="--")
     ax.set_xlabel("seconds since the search's process was launched")
@@ -155,15 +198,21 @@ def main() -> None:
     parser.add_argument("--budgets", default="300,600,1200", help="seconds, comma-separated")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--setups", default=",".join(["tuner", *ANCHORS]))
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
-                        help="also run `tuner run FILE` as set-up NAME")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="also run `tuner run FILE` as set-up NAME",
+    )
     args = parser.parse_args()
     study = "synthetic" if args.smoke else args.study
     budgets = [12.0, 24.0] if args.smoke else [float(b) for b in args.budgets.split(",")]
     seeds = [0] if args.smoke else [int(s) for s in args.seeds.split(",")]
     files = {name: STUDIES / f"{study}.py" for name in args.setups.split(",")}
-    files.update({name: Path(file).resolve() for name, file in
-                  (v.split("=", 1) for v in args.variant)})
+    files.update(
+        {name: Path(file).resolve() for name, file in (v.split("=", 1) for v in args.variant)}
+    )
     label = f"time_to_accuracy-{study}" + ("-smoke" if args.smoke else "")
     root = RESULTS / label
     runs: dict[str, list[dict]] = {name: [] for name in files}
@@ -175,8 +224,9 @@ def main() -> None:
                 if not (folder / "done").exists():
                     shutil.rmtree(folder, ignore_errors=True)
                     folder.mkdir(parents=True)
-                    search(name, study_file, seed, folder, budget,
-                           grace=2.0 if args.smoke else GRACE_S)
+                    search(
+                        name, study_file, seed, folder, budget, grace=2.0 if args.smoke else GRACE_S
+                    )
                     (folder / "done").touch()
                     print(f"{budget:.0f} s, seed {seed}, {name}: done", flush=True)
                 found = at_budgets(trials_of(name, folder), [budget])
@@ -186,16 +236,40 @@ def main() -> None:
     for budget in budgets:
         key = str(budget)
         print(f"\n{study}, budget {budget:.0f} s, seeds {seeds} (medians)")
-        print(table(["set-up", "best val acc", "its test acc", "completed", "pruned",
-                     "best val acc per seed"],
-                    [[name, *(median([r["budgets"][key][k] for r in seed_runs]) for k in (
-                        "best_val_accuracy", "test_accuracy_of_best", "completed", "pruned")),
-                      " / ".join(f"{r['budgets'][key]['best_val_accuracy'] or 0:.4f}"
-                                 for r in seed_runs)]
-                     for name, seed_runs in runs.items()]))
+        print(
+            table(
+                [
+                    "set-up",
+                    "best val acc",
+                    "its test acc",
+                    "completed",
+                    "pruned",
+                    "best val acc per seed",
+                ],
+                [
+                    [
+                        name,
+                        *(
+                            median([r["budgets"][key][k] for r in seed_runs])
+                            for k in (
+                                "best_val_accuracy",
+                                "test_accuracy_of_best",
+                                "completed",
+                                "pruned",
+                            )
+                        ),
+                        " / ".join(
+                            f"{r['budgets'][key]['best_val_accuracy'] or 0:.4f}" for r in seed_runs
+                        ),
+                    ]
+                    for name, seed_runs in runs.items()
+                ],
+            )
+        )
     plot(runs, budgets, study, RESULTS / f"{label}.png")
-    print("wrote", save(label, {"study": study, "budgets": budgets, "seeds": seeds,
-                                "results": runs}))
+    print(
+        "wrote", save(label, {"study": study, "budgets": budgets, "seeds": seeds, "results": runs})
+    )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,12 @@ from tuner.datasets import customers
 study = tuner.Study(
     data=customers,
     categorical=[2, 3],
-    space=tuner.Space(n_layers=tuner.Int(0, 2), units=tuner.Int(8, 128, log=True),
-                      learning_rate=tuner.Float(1e-3, 3e-2, log=True),
-                      batch_size=tuner.Choice([32, 64])),
+    space=tuner.Space(
+        n_layers=tuner.Int(0, 2),
+        units=tuner.Int(8, 128, log=True),
+        learning_rate=tuner.Float(1e-3, 3e-2, log=True),
+        batch_size=tuner.Choice([32, 64]),
+    ),
     class_names=["stays", "leaves"],
     trials=10,
     max_epochs=40,

@@ -1,6 +1,6 @@
 """scikit-learn's bundled 8x8 digits: ten classes, 1,797 images, offline.
 
-    tuner run studies/digits.py --trials 20
+tuner run studies/digits.py --trials 20
 """
 
 import tuner

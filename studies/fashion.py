@@ -20,7 +20,13 @@ study = tuner.Study(
     max_epochs=40,
     patience=3,
     baselines=[
-        {"n_layers": 2, "units_0": 300, "units_1": 100, "learning_rate": 0.01,
-         "batch_size": 32, "optimizer": "sgd"},
+        {
+            "n_layers": 2,
+            "units_0": 300,
+            "units_1": 100,
+            "learning_rate": 0.01,
+            "batch_size": 32,
+            "optimizer": "sgd",
+        }
     ],
 )

@@ -11,9 +11,12 @@ from tuner.datasets import iris
 
 study = tuner.Study(
     data=iris,
-    space=tuner.Space(n_layers=tuner.Int(0, 2), units=tuner.Int(4, 64, log=True),
-                      learning_rate=tuner.Float(1e-3, 1e-1, log=True),
-                      batch_size=tuner.Choice([8, 16, 32])),
+    space=tuner.Space(
+        n_layers=tuner.Int(0, 2),
+        units=tuner.Int(4, 64, log=True),
+        learning_rate=tuner.Float(1e-3, 1e-1, log=True),
+        batch_size=tuner.Choice([8, 16, 32]),
+    ),
     class_names=["setosa", "versicolor", "virginica"],
     baselines=[{"n_layers": 0, "learning_rate": 0.05, "batch_size": 16, "optimizer": "sgd"}],
     trials=20,

@@ -1,6 +1,6 @@
 """MNIST through Keras (its cache ~/.keras/datasets/mnist.npz, or a download).
 
-    tuner run studies/mnist.py --trials 10
+tuner run studies/mnist.py --trials 10
 """
 
 import tuner

@@ -17,15 +17,19 @@ from tuner.datasets import penguins_frame
 
 
 def penguins(seed: int) -> tuner.Data:
-    return tuner.Data.from_frame(penguins_frame(), target="species", validation=0.2, test=0.2,
-                                 seed=seed)
+    return tuner.Data.from_frame(
+        penguins_frame(), target="species", validation=0.2, test=0.2, seed=seed
+    )
 
 
 study = tuner.Study(
     data=penguins,
-    space=tuner.Space(n_layers=tuner.Int(0, 2), units=tuner.Int(8, 64, log=True),
-                      learning_rate=tuner.Float(1e-3, 3e-2, log=True),
-                      batch_size=tuner.Choice([16, 32])),
+    space=tuner.Space(
+        n_layers=tuner.Int(0, 2),
+        units=tuner.Int(8, 64, log=True),
+        learning_rate=tuner.Float(1e-3, 3e-2, log=True),
+        batch_size=tuner.Choice([16, 32]),
+    ),
     trials=20,
     max_epochs=60,
     patience=8,

@@ -1,6 +1,6 @@
 """The tutorials' two-feature binary task (label = x1 + x2 > 1): the offline smoke test.
 
-    tuner run studies/synthetic.py --trials 8
+tuner run studies/synthetic.py --trials 8
 """
 
 import tuner

@@ -31,23 +31,41 @@ def test_default_space_matches_the_documented_ranges():
 
 def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
     space = tuner.Space(activation="tanh", dropout=tuner.Float(0.0, 0.5))
-    drawn = {"n_layers": 3, "units_0": 64, "units_1": 32, "units_2": 16, "learning_rate": 0.01,
-             "batch_size": 64, "optimizer": "adam", "dropout": 0.2, "weight_decay": 1e-4,
-             "lr_schedule": "cosine", "normalization": "batch", "label_smoothing": 0.1}
+    drawn = {
+        "n_layers": 3,
+        "units_0": 64,
+        "units_1": 32,
+        "units_2": 16,
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "dropout": 0.2,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "normalization": "batch",
+        "label_smoothing": 0.1,
+    }
     params = space.suggest(optuna.trial.FixedTrial(drawn))
-    assert params == {**drawn, "activation": "tanh", "momentum": 0.0,
-                      "kernel_initializer": "glorot_uniform"}
+    assert params == {
+        **drawn,
+        "activation": "tanh",
+        "momentum": 0.0,
+        "kernel_initializer": "glorot_uniform",
+    }
 
 
-@pytest.mark.parametrize(("y", "requested", "expected"), [
-    (np.array([0, 1, 1, 0]), None, Task("binary", 1)),
-    (np.array([0, 3, 9, 1]), None, Task("multiclass", 10)),
-    (np.array([0.5, 2.25, -1.0]), None, Task("regression", 1)),
-    (np.array([151.0, 75.0, 141.0]), None, Task("regression", 1)),
-    (np.array([0.0, 1.0, 1.0], "float32"), None, Task("binary", 1)),
-    (np.array([1.0, 2.0, 3.0]), "regression", Task("regression", 1)),
-    (np.array([0, 1, 1]), "multiclass", Task("multiclass", 2)),
-])
+@pytest.mark.parametrize(
+    ("y", "requested", "expected"),
+    [
+        (np.array([0, 1, 1, 0]), None, Task("binary", 1)),
+        (np.array([0, 3, 9, 1]), None, Task("multiclass", 10)),
+        (np.array([0.5, 2.25, -1.0]), None, Task("regression", 1)),
+        (np.array([151.0, 75.0, 141.0]), None, Task("regression", 1)),
+        (np.array([0.0, 1.0, 1.0], "float32"), None, Task("binary", 1)),
+        (np.array([1.0, 2.0, 3.0]), "regression", Task("regression", 1)),
+        (np.array([0, 1, 1]), "multiclass", Task("multiclass", 2)),
+    ],
+)
 def test_task_is_inferred_from_labels_unless_set(y, requested, expected):
     assert infer_task(y, requested) == expected
 
@@ -100,8 +118,10 @@ def test_fashion_mnist_reads_the_idx_files_of_the_debian_package(tmp_path, monke
 KERAS_FASHION_CACHE = Path.home() / ".keras" / "datasets" / "fashion-mnist"
 
 
-@pytest.mark.skipif(any(KERAS_FASHION_CACHE.glob("*.gz")),
-                    reason="Keras's cache holds Fashion-MNIST files on this machine")
+@pytest.mark.skipif(
+    any(KERAS_FASHION_CACHE.glob("*.gz")),
+    reason="Keras's cache holds Fashion-MNIST files on this machine",
+)
 def test_fashion_mnist_without_data_or_network_fails_fast_with_how_to(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "absent")
     started = time.monotonic()
@@ -119,8 +139,15 @@ def test_offline_loaders_return_checked_data(loader):
 
 
 def test_model_has_flatten_for_images_and_output_by_task():
-    params = {"n_layers": 2, "units_0": 8, "units_1": 4, "activation": "relu", "dropout": 0.1,
-              "optimizer": "rmsprop", "learning_rate": 0.01}
+    params = {
+        "n_layers": 2,
+        "units_0": 8,
+        "units_1": 4,
+        "activation": "relu",
+        "dropout": 0.1,
+        "optimizer": "rmsprop",
+        "learning_rate": 0.01,
+    }
     model = build_model(params, (8, 8), Task("multiclass", 10))
     names = [type(layer).__name__ for layer in model.layers]
     assert names == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]

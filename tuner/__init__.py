@@ -14,6 +14,17 @@ from tuner.core.space import Choice, Float, Int, Space  # noqa: E402
 from tuner.core.study import Study  # noqa: E402
 from tuner.data.containers import Data  # noqa: E402
 
-__all__ = ["Choice", "Data", "Float", "Int", "Interrupted", "Result", "Space", "Study",
-           "TunerError", "frame_inputs", "run"]
+__all__ = [
+    "Choice",
+    "Data",
+    "Float",
+    "Int",
+    "Interrupted",
+    "Result",
+    "Space",
+    "Study",
+    "TunerError",
+    "frame_inputs",
+    "run",
+]
 __version__ = "0.1.0"

@@ -44,8 +44,10 @@ def run(study: Study | str | Path, *, verbose: bool = True, **settings: Any) -> 
     options = {k: settings.pop(k) for k in RunOptions.keywords() if k in settings}
     unknown = sorted(set(settings) - {f.name for f in fields(Study)})
     if unknown:
-        raise StudyConfigError(f"run: {unknown[0]!r} is neither an option of run nor a study "
-                               "setting (see docs/study-files.md)")
+        raise StudyConfigError(
+            f"run: {unknown[0]!r} is neither an option of run nor a study "
+            "setting (see docs/study-files.md)"
+        )
     result = searching.search(study, RunOptions(**options), overrides=settings)
     if verbose:
         print(result.summary(), file=sys.stdout)

@@ -25,8 +25,16 @@ if TYPE_CHECKING:
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 DOWNLOAD_TIMEOUT_S = 10.0
 
@@ -72,15 +80,18 @@ def _keras_load(load_data: Callable[[], tuple], name: str, how_to_get: str) -> t
         with _download_timeout(DOWNLOAD_TIMEOUT_S):
             return load_data()
     except Exception as exc:  # urllib, socket and Keras raise many kinds here
-        raise DataError(f"{name} is not available locally and could not be downloaded "
-                        f"({first_line(exc)}); {how_to_get}") from exc
+        raise DataError(
+            f"{name} is not available locally and could not be downloaded "
+            f"({first_line(exc)}); {how_to_get}"
+        ) from exc
 
 
 def _images(train: tuple, test: tuple, validation: int) -> Data:
     """Raw 0-255 pixels: the models rescale them in a layer of their own."""
     (x, y), (x_test, y_test) = train, test
-    return Data.split(x, y.astype("int64"), validation=validation, x_test=x_test,
-                      y_test=y_test.astype("int64"))
+    return Data.split(
+        x, y.astype("int64"), validation=validation, x_test=x_test, y_test=y_test.astype("int64")
+    )
 
 
 def fashion_mnist(validation: int = 5000) -> Data:
@@ -90,7 +101,8 @@ def fashion_mnist(validation: int = 5000) -> Data:
     import keras
 
     train, test = _keras_load(
-        keras.datasets.fashion_mnist.load_data, "Fashion-MNIST",
+        keras.datasets.fashion_mnist.load_data,
+        "Fashion-MNIST",
         "install Debian's package with `apt-get install dataset-fashion-mnist`, "
         "or copy the four IDX files into ~/.keras/datasets/fashion-mnist/",
     )
@@ -102,7 +114,8 @@ def mnist(validation: int = 5000) -> Data:
     import keras
 
     train, test = _keras_load(
-        keras.datasets.mnist.load_data, "MNIST",
+        keras.datasets.mnist.load_data,
+        "MNIST",
         "copy mnist.npz into ~/.keras/datasets/ on a machine without network",
     )
     return _images(train, test, validation)
@@ -119,8 +132,9 @@ def synthetic(n: int = 1200, seed: int = 42, stratify: bool = False) -> Data:
     y = (x.sum(axis=1) > 1.0).astype("int64")
     n_test = n // 6
     if stratify:
-        train, val, test = shuffled_split(n, y, validation=n_test, test=n_test, seed=seed,
-                                          stratify=True)
+        train, val, test = shuffled_split(
+            n, y, validation=n_test, test=n_test, seed=seed, stratify=True
+        )
         return Data(x[train], y[train], x[val], y[val], x[test], y[test])
     return Data.split(
         x[:-n_test], y[:-n_test], validation=n_test, x_test=x[-n_test:], y_test=y[-n_test:]
@@ -185,8 +199,14 @@ def customers(n: int = 2000, seed: int = 0) -> Data:
     charge = rng.normal(70, 25, n).clip(15, 150)
     plan = rng.integers(0, 3, n)
     region = rng.integers(10, 15, n)
-    risk = (1.5 * (plan == 0) - 1.2 * (plan == 2) + 1.8 * (region == 12)
-            - 0.04 * tenure + 0.02 * (charge - 70) + rng.normal(0, 0.5, n))
+    risk = (
+        1.5 * (plan == 0)
+        - 1.2 * (plan == 2)
+        + 1.8 * (region == 12)
+        - 0.04 * tenure
+        + 0.02 * (charge - 70)
+        + rng.normal(0, 0.5, n)
+    )
     x = np.stack([tenure, charge, plan, region], axis=1).astype("float32")
     return _shuffled_split(x, (risk > 0).astype("int64"), seed)
 
@@ -196,6 +216,7 @@ def penguins_frame() -> pd.DataFrame:
     try:
         from palmerpenguins import load_penguins
     except ImportError:
-        raise DataError("the penguins study needs the palmerpenguins package: "
-                        "pip install palmerpenguins") from None
+        raise DataError(
+            "the penguins study needs the palmerpenguins package: pip install palmerpenguins"
+        ) from None
     return load_penguins()

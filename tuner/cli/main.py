@@ -74,21 +74,55 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--trials", type=int, help="Number of new trials to run (default: the study's).")
 @click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
-@click.option("--storage", envvar="TUNER_STORAGE", show_envvar=True,
-              help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
+@click.option(
+    "--storage",
+    envvar="TUNER_STORAGE",
+    show_envvar=True,
+    help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].",
+)
 @tracking_uri_option
-@click.option("--engine", type=click.Choice(list(names.ENGINES)), default="optuna",
-              show_default=True, help="Search engine: Optuna, or KerasTuner on the same study.")
-@click.option("--algorithm", type=click.Choice(list(names.ALGORITHMS)), default="hyperband",
-              show_default=True, help="KerasTuner's algorithm.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes on this machine, sharing the study and the cores.")
-@click.option("--stale-after", type=click.IntRange(min=2), default=60, show_default=True,
-              help="Seconds without a heartbeat after which a RUNNING trial is marked FAIL.")
-@click.option("--retry-failed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Re-run a configuration whose process died, up to N times.")
-@click.option("--max-failures", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Stop after this many failed trials in a row.")
+@click.option(
+    "--engine",
+    type=click.Choice(list(names.ENGINES)),
+    default="optuna",
+    show_default=True,
+    help="Search engine: Optuna, or KerasTuner on the same study.",
+)
+@click.option(
+    "--algorithm",
+    type=click.Choice(list(names.ALGORITHMS)),
+    default="hyperband",
+    show_default=True,
+    help="KerasTuner's algorithm.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes on this machine, sharing the study and the cores.",
+)
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=2),
+    default=60,
+    show_default=True,
+    help="Seconds without a heartbeat after which a RUNNING trial is marked FAIL.",
+)
+@click.option(
+    "--retry-failed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Re-run a configuration whose process died, up to N times.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Stop after this many failed trials in a row.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @study_overrides
 @click.pass_context
@@ -106,13 +140,13 @@ def run(ctx: click.Context, study_file: str, overrides: dict[str, Any], **option
       tuner run studies/fashion.py --engine keras-tuner --timeout 300
     """
     with _errors(ctx):
-        result = api.run(study_file, debug=ctx.obj["debug"], verbose=False, **options,
-                         **overrides)
+        result = api.run(study_file, debug=ctx.obj["debug"], verbose=False, **options, **overrides)
         click.echo(result.summary())
 
 
-def _client(ctx: click.Context, tracking_uri: str | None, *,
-            tensorflow: bool = False) -> MlflowClient:
+def _client(
+    ctx: click.Context, tracking_uri: str | None, *, tensorflow: bool = False
+) -> MlflowClient:
     """A client of the study store; MLflow is imported here so ``--help`` stays fast."""
     import mlflow
 
@@ -144,8 +178,14 @@ def list_studies(ctx: click.Context, tracking_uri: str | None) -> None:
 
 @main.command()
 @click.argument("study")
-@click.option("--top", "top_k", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many of the best trials to show.")
+@click.option(
+    "--top",
+    "top_k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many of the best trials to show.",
+)
 @tracking_uri_option
 @click.pass_context
 def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -> None:
@@ -166,14 +206,27 @@ def show(ctx: click.Context, study: str, top_k: int, tracking_uri: str | None) -
 @click.argument("study")
 @click.option("--model", "model_name", required=True, help="Registered model name to add to.")
 @click.option("--alias", default="champion", show_default=True, help="Alias to point at it.")
-@click.option("--trial", "trial_number",
-              help="Promote this trial, not the best (hyperband-N for KerasTuner's).")
-@click.option("--finalized", is_flag=True,
-              help="Promote the newest `tuner finalize` model of STUDY, not a trial.")
+@click.option(
+    "--trial",
+    "trial_number",
+    help="Promote this trial, not the best (hyperband-N for KerasTuner's).",
+)
+@click.option(
+    "--finalized",
+    is_flag=True,
+    help="Promote the newest `tuner finalize` model of STUDY, not a trial.",
+)
 @tracking_uri_option
 @click.pass_context
-def promote(ctx: click.Context, study: str, model_name: str, alias: str,
-            trial_number: str | None, finalized: bool, tracking_uri: str | None) -> None:
+def promote(
+    ctx: click.Context,
+    study: str,
+    model_name: str,
+    alias: str,
+    trial_number: str | None,
+    finalized: bool,
+    tracking_uri: str | None,
+) -> None:
     """Register the best COMPLETE trial's model of STUDY and point ALIAS at it.
 
     Promoting a model that is already a version of NAME reuses that version.
@@ -193,8 +246,7 @@ def promote(ctx: click.Context, study: str, model_name: str, alias: str,
         from tuner.tracking.registry import promote_finalized
 
         if finalized:
-            done = promote_finalized(client, current_study(client, study), None, model_name,
-                                     alias)
+            done = promote_finalized(client, current_study(client, study), None, model_name, alias)
         else:
             done = register(client, study, model_name, alias=alias, trial_number=trial_number)
         click.echo(done.summary())
@@ -202,19 +254,42 @@ def promote(ctx: click.Context, study: str, model_name: str, alias: str,
 
 @main.command()
 @click.argument("study")
-@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Candidates: the K best COMPLETE trials that logged a model.")
-@click.option("--method", type=click.Choice(list(names.ENSEMBLE_METHODS)), default="mean",
-              show_default=True, help="How the members' weights are chosen.")
-@click.option("--refit/--no-refit", default=True, show_default=True,
-              help="Train each member again on training + validation.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Candidates: the K best COMPLETE trials that logged a model.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(list(names.ENSEMBLE_METHODS)),
+    default="mean",
+    show_default=True,
+    help="How the members' weights are chosen.",
+)
+@click.option(
+    "--refit/--no-refit",
+    default=True,
+    show_default=True,
+    help="Train each member again on training + validation.",
+)
 @click.option("--model", "model_name", help="Register the finalized model under this name.")
-@click.option("--alias", default="champion", show_default=True,
-              help="Alias to point at it (with --model).")
+@click.option(
+    "--alias", default="champion", show_default=True, help="Alias to point at it (with --model)."
+)
 @tracking_uri_option
 @click.pass_context
-def finalize(ctx: click.Context, study: str, top: int, method: str, refit: bool,
-             model_name: str | None, alias: str, tracking_uri: str | None) -> None:
+def finalize(
+    ctx: click.Context,
+    study: str,
+    top: int,
+    method: str,
+    refit: bool,
+    model_name: str | None,
+    alias: str,
+    tracking_uri: str | None,
+) -> None:
     """Make one model of STUDY's best trials: an ensemble, refit on all labelled data.
 
     STUDY is a study name (its study file is found from the last `tuner run`)
@@ -228,8 +303,9 @@ def finalize(ctx: click.Context, study: str, top: int, method: str, refit: bool,
       tuner finalize fashion --model fashion-mlp
       tuner finalize fashion --top 3 --no-refit
     """
-    with _errors(ctx, interrupted="interrupted: the finalize run was ended KILLED; "
-                                  "the trials are untouched"):
+    with _errors(
+        ctx, interrupted="interrupted: the finalize run was ended KILLED; the trials are untouched"
+    ):
         from tuner.core.study import FinalizeSettings
 
         settings = FinalizeSettings(top=top, method=method, refit=refit)
@@ -243,12 +319,21 @@ def finalize(ctx: click.Context, study: str, top: int, method: str, refit: bool,
 @click.argument("model_uri")
 @click.argument("input_file", type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Write CSV here, not stdout.")
-@click.option("--proba", is_flag=True,
-              help="Every class's probability, a column each, not the likeliest class.")
+@click.option(
+    "--proba",
+    is_flag=True,
+    help="Every class's probability, a column each, not the likeliest class.",
+)
 @tracking_uri_option
 @click.pass_context
-def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | None,
-            proba: bool, tracking_uri: str | None) -> None:
+def predict(
+    ctx: click.Context,
+    model_uri: str,
+    input_file: str,
+    output: str | None,
+    proba: bool,
+    tracking_uri: str | None,
+) -> None:
     """Predict with MODEL_URI on the rows of INPUT_FILE (.npy or .csv), as CSV.
 
     \b
@@ -260,23 +345,41 @@ def predict(ctx: click.Context, model_uri: str, input_file: str, output: str | N
         from tuner.serving.predict import predict_to
 
         _client(ctx, tracking_uri, tensorflow=True)
-        click.echo(predict_to(model_uri, Path(input_file), Path(output) if output else None,
-                              proba), nl=output is not None)
+        click.echo(
+            predict_to(model_uri, Path(input_file), Path(output) if output else None, proba),
+            nl=output is not None,
+        )
 
 
 @main.command("lr-find")
 @click.argument("study_file", type=click.Path(dir_okay=False))
-@click.option("--optimizer", type=click.Choice(list(names.OPTIMIZERS)), default="adam",
-              show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1),
-              help="Batch size [default: the middle of the study's choices].")
-@click.option("--steps", type=click.IntRange(min=20), default=300, show_default=True,
-              help="Training steps while the rate rises from 1e-5 to 10.")
+@click.option(
+    "--optimizer", type=click.Choice(list(names.OPTIMIZERS)), default="adam", show_default=True
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Batch size [default: the middle of the study's choices].",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=20),
+    default=300,
+    show_default=True,
+    help="Training steps while the rate rises from 1e-5 to 10.",
+)
 @click.option("--apply", is_flag=True, help="Print the search-space line to paste.")
 @tracking_uri_option
 @click.pass_context
-def lr_find(ctx: click.Context, study_file: str, optimizer: str, batch_size: int | None,
-            steps: int, apply: bool, tracking_uri: str | None) -> None:
+def lr_find(
+    ctx: click.Context,
+    study_file: str,
+    optimizer: str,
+    batch_size: int | None,
+    steps: int,
+    apply: bool,
+    tracking_uri: str | None,
+) -> None:
     """Find a learning-rate range for STUDY_FILE's data and a middle-of-the-space model.
 
     Trains a few hundred steps while the rate grows exponentially from 1e-5 to
@@ -312,19 +415,23 @@ def ui(ctx: click.Context, host: str, port: int, tracking_uri: str | None) -> No
     with _errors(ctx, interrupted="MLflow UI stopped"):
         from tuner.serving.servers import serve_ui
 
-        ctx.exit(serve_ui(tracking_uri, host, port,
-                          say=lambda line: click.echo(line, err=True)))
+        ctx.exit(serve_ui(tracking_uri, host, port, say=lambda line: click.echo(line, err=True)))
 
 
 @main.command()
 @click.argument("study", required=False)
-@click.option("--storage", envvar="TUNER_STORAGE", show_envvar=True,
-              help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
+@click.option(
+    "--storage",
+    envvar="TUNER_STORAGE",
+    show_envvar=True,
+    help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].",
+)
 @host_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.pass_context
-def dashboard(ctx: click.Context, study: str | None, storage: str | None, host: str,
-              port: int) -> None:
+def dashboard(
+    ctx: click.Context, study: str | None, storage: str | None, host: str, port: int
+) -> None:
     """Watch STUDY (a name or a study file) live in optuna-dashboard.
 
     It reads the study's Optuna storage, so it follows a `tuner run` started
@@ -346,8 +453,9 @@ def dashboard(ctx: click.Context, study: str | None, storage: str | None, host: 
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @tracking_uri_option
 @click.pass_context
-def serve(ctx: click.Context, model_uri: str, host: str, port: int,
-          tracking_uri: str | None) -> None:
+def serve(
+    ctx: click.Context, model_uri: str, host: str, port: int, tracking_uri: str | None
+) -> None:
     """Serve MODEL_URI over HTTP with MLflow's model server (POST /invocations).
 
     It runs in this environment (no conda or virtualenv is built). A frame
@@ -362,19 +470,28 @@ def serve(ctx: click.Context, model_uri: str, host: str, port: int,
     with _errors(ctx, interrupted="model server stopped"):
         from tuner.serving.servers import serve_model
 
-        ctx.exit(serve_model(model_uri, tracking_uri, host, port,
-                             say=lambda line: click.echo(line, err=True)))
+        ctx.exit(
+            serve_model(
+                model_uri, tracking_uri, host, port, say=lambda line: click.echo(line, err=True)
+            )
+        )
 
 
 @main.command()
 @click.argument("model_uri")
 @click.argument("out", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(list(names.EXPORT_FORMATS)),
-              default="saved_model", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(names.EXPORT_FORMATS)),
+    default="saved_model",
+    show_default=True,
+)
 @tracking_uri_option
 @click.pass_context
-def export(ctx: click.Context, model_uri: str, out: str, fmt: str,
-           tracking_uri: str | None) -> None:
+def export(
+    ctx: click.Context, model_uri: str, out: str, fmt: str, tracking_uri: str | None
+) -> None:
     """Export MODEL_URI to OUT for another runtime, and check what it predicts.
 
     \b
@@ -391,8 +508,9 @@ def export(ctx: click.Context, model_uri: str, out: str, fmt: str,
 
 
 @contextlib.contextmanager
-def _errors(ctx: click.Context, interrupted: str = "interrupted before the search started"
-            ) -> Iterator[None]:
+def _errors(
+    ctx: click.Context, interrupted: str = "interrupted before the search started"
+) -> Iterator[None]:
     """Turn library errors into one line and exit 2; Ctrl-C into ``interrupted`` and exit 130."""
     if ctx.obj.get("debug"):
         yield

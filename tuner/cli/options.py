@@ -33,39 +33,59 @@ def _mapped(mapping: dict[str, Any]) -> Callable[..., Any]:
 
 # Study settings the command line can override, keyed by the Study field they set.
 STUDY_OPTIONS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
-    "name": click.option("--study-name", "name",
-                         help="Study name (default: the study's, else the file's stem)."),
-    "seed": click.option("--seed", type=int,
-                         help="Seed of the sampler and of each trial [default: the study's, 0]."),
-    "sampler": click.option("--sampler", type=click.Choice(list(names.SAMPLERS)),
-                            help="Optuna sampler [default: the study's, tpe]."),
-    "pruner": click.option("--pruner", type=click.Choice(list(names.PRUNERS)),
-                           help="Optuna pruner [default: the study's, median]."),
+    "name": click.option(
+        "--study-name", "name", help="Study name (default: the study's, else the file's stem)."
+    ),
+    "seed": click.option(
+        "--seed", type=int, help="Seed of the sampler and of each trial [default: the study's, 0]."
+    ),
+    "sampler": click.option(
+        "--sampler",
+        type=click.Choice(list(names.SAMPLERS)),
+        help="Optuna sampler [default: the study's, tpe].",
+    ),
+    "pruner": click.option(
+        "--pruner",
+        type=click.Choice(list(names.PRUNERS)),
+        help="Optuna pruner [default: the study's, median].",
+    ),
     "ensemble_share": click.option(
-        "--ensemble-share", type=click.FloatRange(0, 1, max_open=True),
+        "--ensemble-share",
+        type=click.FloatRange(0, 1, max_open=True),
         help="With --timeout, the share at its end that trains the best configurations "
-             "again under new seeds (0: off) [default: the study's, 0.25]."),
+        "again under new seeds (0: off) [default: the study's, 0.25].",
+    ),
     "steps_per_execution": click.option(
-        "--steps-per-execution", callback=_steps,
-        help="Batches per compiled call: a number, or auto [default: the study's, auto]."),
+        "--steps-per-execution",
+        callback=_steps,
+        help="Batches per compiled call: a number, or auto [default: the study's, auto].",
+    ),
     "jit_compile": click.option(
-        "--jit-compile", type=click.Choice(["auto", "on", "off"]),
+        "--jit-compile",
+        type=click.Choice(["auto", "on", "off"]),
         callback=_mapped({"auto": "auto", "on": True, "off": False}),
-        help="XLA compilation; auto = on where a GPU is [default: the study's, auto]."),
+        help="XLA compilation; auto = on where a GPU is [default: the study's, auto].",
+    ),
     "mixed_precision": click.option(
-        "--mixed-precision", type=click.Choice(["float16", "bfloat16", "off"]), is_flag=False,
-        flag_value="float16", callback=_mapped({"float16": "float16", "bfloat16": "bfloat16",
-                                                "off": False}),
+        "--mixed-precision",
+        type=click.Choice(["float16", "bfloat16", "off"]),
+        is_flag=False,
+        flag_value="float16",
+        callback=_mapped({"float16": "float16", "bfloat16": "bfloat16", "off": False}),
         help="Hidden layers in float16 (GPUs) or bfloat16 (CPUs with AVX512_BF16/AMX) "
-             "[default: the study's, off]."),
+        "[default: the study's, off].",
+    ),
     "input_pipeline": click.option(
-        "--input-pipeline", type=click.Choice(["auto", "dataset", "arrays"]),
-        help="Training data as tf.data datasets or arrays [default: the study's, auto]."),
+        "--input-pipeline",
+        type=click.Choice(["auto", "dataset", "arrays"]),
+        help="Training data as tf.data datasets or arrays [default: the study's, auto].",
+    ),
 }
 
 
 def study_overrides(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``STUDY_OPTIONS`` to a command; it receives the ones given as ``overrides``."""
+
     @functools.wraps(command)
     def with_overrides(**kwargs: Any) -> Any:
         given = {f: kwargs.pop(f) for f in STUDY_OPTIONS}
@@ -79,11 +99,18 @@ def study_overrides(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 tracking_uri_option = click.option(
-    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
-    help="MLflow tracking URI [default: sqlite:///mlruns/mlflow.db].")
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    show_envvar=True,
+    help="MLflow tracking URI [default: sqlite:///mlruns/mlflow.db].",
+)
 
-host_option = click.option("--host", default="127.0.0.1", show_default=True,
-                           help="Address to bind (loopback; any other warns).")
+host_option = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (loopback; any other warns).",
+)
 
 
 def with_flags(message: str, command: click.Command) -> str:

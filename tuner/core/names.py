@@ -1,7 +1,7 @@
 """Every list of names tuner accepts, each defined once, with what each name means.
 
 The study's checks, the command line's choices, the engines and the docs all
-read these tables (``tests/test_names.py`` checks that the docs list exactly
+read these tables (``tests/core/test_names.py`` checks that the docs list exactly
 them). This module imports nothing heavy, so ``tuner --help`` stays fast.
 """
 
@@ -44,8 +44,10 @@ NORMALIZATIONS: dict[str, str] = {
 
 LR_SCHEDULES: dict[str, str] = {
     "constant": "the trial's learning rate throughout",
-    "cosine": ("cosine decay per epoch to 0 at the last epoch the trial can reach (max_epochs, "
-               "or fewer before the search's deadline); EarlyStopping waits a quarter of it"),
+    "cosine": (
+        "cosine decay per epoch to 0 at the last epoch the trial can reach (max_epochs, "
+        "or fewer before the search's deadline); EarlyStopping waits a quarter of it"
+    ),
     "plateau": "ReduceLROnPlateau on the objective: halved after 2 epochs without progress",
 }
 
@@ -72,7 +74,13 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 
 TABLES: dict[str, dict[str, str]] = {
-    "sampler": SAMPLERS, "pruner": PRUNERS, "optimizer": OPTIMIZERS,
-    "activation": ACTIVATIONS, "normalization": NORMALIZATIONS, "lr_schedule": LR_SCHEDULES,
-    "engine": ENGINES, "algorithm": ALGORITHMS, "ensemble": ENSEMBLE_METHODS,
+    "sampler": SAMPLERS,
+    "pruner": PRUNERS,
+    "optimizer": OPTIMIZERS,
+    "activation": ACTIVATIONS,
+    "normalization": NORMALIZATIONS,
+    "lr_schedule": LR_SCHEDULES,
+    "engine": ENGINES,
+    "algorithm": ALGORITHMS,
+    "ensemble": ENSEMBLE_METHODS,
 }

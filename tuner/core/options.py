@@ -46,22 +46,29 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         _check_count("trials", self.trials, minimum=1, allow_none=True)
-        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(
-                self.timeout, int | float) or self.timeout <= 0):
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, int | float)
+            or self.timeout <= 0
+        ):
             raise StudyConfigError(f"timeout: expected seconds > 0, received {self.timeout}")
         _check_count("workers", self.workers, minimum=1)
         _check_count("stale_after", self.stale_after, minimum=2)
         _check_count("retry_failed", self.retry_failed, minimum=0)
         _check_count("max_failures", self.max_failures, minimum=1)
         if self.engine not in names.ENGINES:
-            raise StudyConfigError(f"engine: expected one of {tuple(names.ENGINES)}, "
-                                   f"received {self.engine!r}")
+            raise StudyConfigError(
+                f"engine: expected one of {tuple(names.ENGINES)}, received {self.engine!r}"
+            )
         if self.algorithm not in names.ALGORITHMS:
-            raise StudyConfigError(f"algorithm: expected one of {tuple(names.ALGORITHMS)}, "
-                                   f"received {self.algorithm!r}")
+            raise StudyConfigError(
+                f"algorithm: expected one of {tuple(names.ALGORITHMS)}, received {self.algorithm!r}"
+            )
         if self.workers > 1 and self.engine != "optuna":
-            raise StudyConfigError("workers: several workers need engine='optuna' (Optuna's "
-                                   "storage shares the study); run KerasTuner with one worker")
+            raise StudyConfigError(
+                "workers: several workers need engine='optuna' (Optuna's "
+                "storage shares the study); run KerasTuner with one worker"
+            )
 
     @classmethod
     def keywords(cls) -> tuple[str, ...]:
@@ -71,8 +78,9 @@ class RunOptions:
     def for_study(self, study: Study) -> RunOptions:
         """The budget resolved: the study's trials unless ``trials`` or only a ``timeout``
         is given; the study's timeout unless ``timeout`` is."""
-        trials = self.trials if self.trials is not None else (
-            None if self.timeout else study.trials)
+        trials = (
+            self.trials if self.trials is not None else (None if self.timeout else study.trials)
+        )
         return dataclasses.replace(self, trials=trials, timeout=self.timeout or study.timeout)
 
 

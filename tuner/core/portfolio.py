@@ -26,18 +26,48 @@ from tuner.core.space import Choice, Float, Int, Space
 # first, the small plain one that suits small tables last.
 PORTFOLIO: tuple[dict[str, Any], ...] = (
     # Two wide layers, BatchNorm, dropout, AdamW, cosine, label smoothing.
-    {"n_layers": 2, "units_0": 1024, "units_1": 1024, "normalization": "batch",
-     "dropout": 0.4, "optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 1e-4,
-     "lr_schedule": "cosine", "label_smoothing": 0.1, "batch_size": 256},
+    {
+        "n_layers": 2,
+        "units_0": 1024,
+        "units_1": 1024,
+        "normalization": "batch",
+        "dropout": 0.4,
+        "optimizer": "adamw",
+        "learning_rate": 1e-3,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "label_smoothing": 0.1,
+        "batch_size": 256,
+    },
     # Three narrower layers, lighter dropout, a higher rate, smaller batches.
-    {"n_layers": 3, "units_0": 512, "units_1": 512, "units_2": 512,
-     "normalization": "batch", "dropout": 0.2, "optimizer": "adamw", "learning_rate": 2e-3,
-     "weight_decay": 1e-4, "lr_schedule": "cosine", "label_smoothing": 0.1,
-     "batch_size": 128},
+    {
+        "n_layers": 3,
+        "units_0": 512,
+        "units_1": 512,
+        "units_2": 512,
+        "normalization": "batch",
+        "dropout": 0.2,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "label_smoothing": 0.1,
+        "batch_size": 128,
+    },
     # A small, plain network for small tables: Adam, no normalization.
-    {"n_layers": 2, "units_0": 128, "units_1": 64, "normalization": "none", "dropout": 0.1,
-     "optimizer": "adam", "learning_rate": 3e-3, "weight_decay": 0.0,
-     "lr_schedule": "cosine", "label_smoothing": 0.0, "batch_size": 32},
+    {
+        "n_layers": 2,
+        "units_0": 128,
+        "units_1": 64,
+        "normalization": "none",
+        "dropout": 0.1,
+        "optimizer": "adam",
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "lr_schedule": "cosine",
+        "label_smoothing": 0.0,
+        "batch_size": 32,
+    },
 )
 
 
@@ -64,13 +94,19 @@ def fit_to_space(configuration: Mapping[str, Any], space: Space) -> dict[str, An
             fitted[name] = value
     depth = fitted.get("n_layers")
     if depth is not None:  # widths of layers the configuration no longer has
-        fitted = {k: v for k, v in fitted.items()
-                  if not k.startswith("units_") or int(k.split("_")[1]) < depth}
+        fitted = {
+            k: v
+            for k, v in fitted.items()
+            if not k.startswith("units_") or int(k.split("_")[1]) < depth
+        }
     return fitted
 
 
-def first_trials(setting: bool | Sequence[Mapping[str, Any]], space: Space,
-                 baselines: Sequence[Mapping[str, Any]]) -> list[tuple[dict[str, Any], dict]]:
+def first_trials(
+    setting: bool | Sequence[Mapping[str, Any]],
+    space: Space,
+    baselines: Sequence[Mapping[str, Any]],
+) -> list[tuple[dict[str, Any], dict]]:
     """A study's first trials in order, each its params and the user attributes that
     mark it: the portfolio fitted into ``space`` (``{"portfolio": i}``; two that fit to
     one point, once), then the ``baselines`` (``{"baseline": True}``)."""

@@ -41,9 +41,12 @@ def in_stage(seconds_left: float | None, timeout: float | None, share: float) ->
     return seconds_left <= share * timeout
 
 
-def next_replica(finished: Sequence[Finished], maximize: bool,
-                 seconds_left: float | None = None,
-                 configurations: int = REPLICATED_CONFIGURATIONS) -> Finished | None:
+def next_replica(
+    finished: Sequence[Finished],
+    maximize: bool,
+    seconds_left: float | None = None,
+    configurations: int = REPLICATED_CONFIGURATIONS,
+) -> Finished | None:
     """The configuration to train again, as its best trial: among the ``configurations``
     best distinct params (each ranked by its best value) whose best run would fit in
     ``seconds_left`` again, the one run the fewest times, the better on a tie. None

@@ -78,8 +78,10 @@ Dimension = Int | Float | Choice
 
 
 def _check_range(name: str, low: float, high: float, log: bool) -> None:
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-               for v in (low, high)):
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (low, high)
+    ):
         raise SpaceError(f"space.{name}: bounds must be finite numbers, received {low!r}, {high!r}")
     if low > high:
         raise SpaceError(f"space.{name}: low ({low}) is greater than high ({high}); swap them")
@@ -100,8 +102,9 @@ def _named(table: dict[str, str]) -> dict[str, Any]:
     return {"names": tuple(table)}
 
 
-def _between(low: float, high: float | None = None, *, low_open: bool = False,
-             high_open: bool = False) -> dict[str, Any]:
+def _between(
+    low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+) -> dict[str, Any]:
     return {"bounds": (low, high, low_open, high_open)}
 
 
@@ -120,37 +123,54 @@ class Space:
     n_layers: Int | int = _dimension(Int(1, 4), "hidden layers", **_between(0))
     units: Int | int = _dimension(
         Int(16, 1024, log=True),
-        "width of each hidden layer, sampled per layer (units_0, units_1, ...)", **_between(1))
+        "width of each hidden layer, sampled per layer (units_0, units_1, ...)",
+        **_between(1),
+    )
     learning_rate: Float | float | Literal["auto"] = _dimension(
         Float(1e-4, 1e-1, log=True),
         "the optimizer's (peak) learning rate; \"auto\": the learning-rate finder's range",
-        **_between(0, low_open=True))
-    batch_size: Choice | int = _dimension(Choice([32, 64, 128, 256, 512]), "rows per step",
-                                          **_between(1))
-    optimizer: Choice | str = _dimension(Choice(tuple(names.OPTIMIZERS)), "the Keras optimizer",
-                                         **_named(names.OPTIMIZERS))
+        **_between(0, low_open=True),
+    )
+    batch_size: Choice | int = _dimension(
+        Choice([32, 64, 128, 256, 512]), "rows per step", **_between(1)
+    )
+    optimizer: Choice | str = _dimension(
+        Choice(tuple(names.OPTIMIZERS)), "the Keras optimizer", **_named(names.OPTIMIZERS)
+    )
     momentum: Float | Choice | float = _dimension(
-        0.0, "SGD's momentum (the other optimizers ignore it)",
-        **_between(0, 1, high_open=True))
+        0.0, "SGD's momentum (the other optimizers ignore it)", **_between(0, 1, high_open=True)
+    )
     weight_decay: Float | Choice | float = _dimension(
         Choice([0.0, 1e-5, 1e-4, 1e-3]),
-        "decoupled weight decay of the kernels (the optimizers' weight_decay)", **_between(0, 1))
+        "decoupled weight decay of the kernels (the optimizers' weight_decay)",
+        **_between(0, 1),
+    )
     lr_schedule: Choice | str = _dimension(
-        Choice(["constant", "cosine"]), "how the learning rate changes over epochs",
-        **_named(names.LR_SCHEDULES))
-    activation: Choice | str = _dimension("relu", "of every hidden layer",
-                                          **_named(names.ACTIVATIONS))
+        Choice(["constant", "cosine"]),
+        "how the learning rate changes over epochs",
+        **_named(names.LR_SCHEDULES),
+    )
+    activation: Choice | str = _dimension(
+        "relu", "of every hidden layer", **_named(names.ACTIVATIONS)
+    )
     kernel_initializer: Choice | str = _dimension(
-        "glorot_uniform", "how each hidden Dense's weights start (Keras's initializer names)",
-        names=("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal"))
+        "glorot_uniform",
+        "how each hidden Dense's weights start (Keras's initializer names)",
+        names=("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal"),
+    )
     normalization: Choice | str = _dimension(
-        Choice(["none", "batch"]), "after each hidden Dense, before its activation",
-        **_named(names.NORMALIZATIONS))
-    dropout: Float | Choice | float = _dimension(Float(0.0, 0.5), "after each hidden layer",
-                                                 **_between(0, 1, high_open=True))
+        Choice(["none", "batch"]),
+        "after each hidden Dense, before its activation",
+        **_named(names.NORMALIZATIONS),
+    )
+    dropout: Float | Choice | float = _dimension(
+        Float(0.0, 0.5), "after each hidden layer", **_between(0, 1, high_open=True)
+    )
     label_smoothing: Float | Choice | float = _dimension(
-        Choice([0.0, 0.1]), "of the cross-entropy targets (classification; a regression "
-        "study searches it at 0)", **_between(0, 1, high_open=True))
+        Choice([0.0, 0.1]),
+        "of the cross-entropy targets (classification; a regression study searches it at 0)",
+        **_between(0, 1, high_open=True),
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -159,10 +179,14 @@ class Space:
                 dim.check(f.name)
             if f.name == "learning_rate" and dim == AUTO:
                 continue  # replaced by the finder's range before a search
-            if f.name in WHOLE_NUMBERS and not isinstance(dim, Int | Choice) and (
-                    isinstance(dim, bool) or not isinstance(dim, int)):
-                raise SpaceError(f"space.{f.name}: expected a whole number or tuner.Int(...), "
-                                 f"received {dim!r}")
+            if (
+                f.name in WHOLE_NUMBERS
+                and not isinstance(dim, Int | Choice)
+                and (isinstance(dim, bool) or not isinstance(dim, int))
+            ):
+                raise SpaceError(
+                    f"space.{f.name}: expected a whole number or tuner.Int(...), received {dim!r}"
+                )
             _check_accepted(f.name, dim, f.metadata)
 
     def for_task(self, kind: str) -> Space:
@@ -192,8 +216,11 @@ class Space:
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """Sample one configuration; fixed dimensions are copied as they are."""
-        return self.draw(lambda name, dim: dim.suggest(trial, name)
-                         if isinstance(dim, Int | Float | Choice) else dim)
+        return self.draw(
+            lambda name, dim: (
+                dim.suggest(trial, name) if isinstance(dim, Int | Float | Choice) else dim
+            )
+        )
 
     def middle(self) -> dict[str, Any]:
         """A middle-of-the-space configuration: median depth, geometric-mean width."""
@@ -215,8 +242,9 @@ def _check_accepted(name: str, dim: Any, accepts: Any) -> None:
     if "names" in accepts:
         for value in values_of(dim):
             if value not in accepts["names"]:
-                raise SpaceError(f"space.{name}: unknown {name} {value!r}; expected one of "
-                                 f"{accepts['names']}")
+                raise SpaceError(
+                    f"space.{name}: unknown {name} {value!r}; expected one of {accepts['names']}"
+                )
         return
     low, high, low_open, high_open = accepts["bounds"]
     for v in values_of(dim):
@@ -225,5 +253,7 @@ def _check_accepted(name: str, dim: Any, accepts: Any) -> None:
         too_high = number and high is not None and (v >= high if high_open else v > high)
         if not number or too_low or too_high:
             upper = f" and {'<' if high_open else '<='} {high}" if high is not None else ""
-            raise SpaceError(f"space.{name}: expected values {'>' if low_open else '>='} "
-                             f"{low}{upper}, received {v!r}")
+            raise SpaceError(
+                f"space.{name}: expected values {'>' if low_open else '>='} "
+                f"{low}{upper}, received {v!r}"
+            )

@@ -24,8 +24,21 @@ Direction = Literal["maximize", "minimize"]
 # Fields that are not settings of every trial: the data, the space, the budget
 # (logged as the run's own n_trials/timeout), names that are tags, and the task
 # (logged as inferred).
-NOT_LOGGED = ("data", "space", "task", "trials", "timeout", "sampler", "pruner", "name",
-              "class_names", "baselines", "portfolio", "ensemble_share", "finalize")
+NOT_LOGGED = (
+    "data",
+    "space",
+    "task",
+    "trials",
+    "timeout",
+    "sampler",
+    "pruner",
+    "name",
+    "class_names",
+    "baselines",
+    "portfolio",
+    "ensemble_share",
+    "finalize",
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +58,14 @@ class FinalizeSettings:
         if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1:
             raise StudyConfigError(f"finalize top: expected a number >= 1, received {self.top!r}")
         if self.method not in names.ENSEMBLE_METHODS:
-            raise StudyConfigError(f"finalize method: expected one of "
-                                   f"{tuple(names.ENSEMBLE_METHODS)}, received {self.method!r}")
+            raise StudyConfigError(
+                f"finalize method: expected one of "
+                f"{tuple(names.ENSEMBLE_METHODS)}, received {self.method!r}"
+            )
         if not isinstance(self.refit, bool):
-            raise StudyConfigError(f"finalize refit: expected True or False, "
-                                   f"received {self.refit!r}")
+            raise StudyConfigError(
+                f"finalize refit: expected True or False, received {self.refit!r}"
+            )
 
     @classmethod
     def of(cls, setting: bool | Mapping[str, Any]) -> FinalizeSettings | None:
@@ -59,12 +75,15 @@ class FinalizeSettings:
         if setting is True:
             return cls()
         if not isinstance(setting, Mapping):
-            raise StudyConfigError("finalize: expected True, False or a dict such as "
-                                   f"{{'top': 5, 'method': 'mean'}}, received {setting!r}")
+            raise StudyConfigError(
+                "finalize: expected True, False or a dict such as "
+                f"{{'top': 5, 'method': 'mean'}}, received {setting!r}"
+            )
         unknown = sorted(set(setting) - {"top", "method", "refit"})
         if unknown:
-            raise StudyConfigError(f"finalize: unknown setting {unknown[0]!r}; "
-                                   "expected top, method or refit")
+            raise StudyConfigError(
+                f"finalize: unknown setting {unknown[0]!r}; expected top, method or refit"
+            )
         return cls(**setting)
 
 
@@ -127,12 +146,19 @@ class Study:
         _check_named("sampler", self.sampler, tuple(names.SAMPLERS), optuna.samplers.BaseSampler)
         _check_named("pruner", self.pruner, tuple(names.PRUNERS), optuna.pruners.BasePruner)
         FinalizeSettings.of(self.finalize)
-        if not (isinstance(self.portfolio, bool) or (
-                isinstance(self.portfolio, Sequence) and not isinstance(self.portfolio, str)
-                and all(isinstance(c, Mapping) for c in self.portfolio))):
-            raise StudyConfigError("portfolio: expected True, False or a list of params dicts "
-                                   f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
-                                   f"{self.portfolio!r}")
+        if not (
+            isinstance(self.portfolio, bool)
+            or (
+                isinstance(self.portfolio, Sequence)
+                and not isinstance(self.portfolio, str)
+                and all(isinstance(c, Mapping) for c in self.portfolio)
+            )
+        ):
+            raise StudyConfigError(
+                "portfolio: expected True, False or a list of params dicts "
+                f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
+                f"{self.portfolio!r}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
 
@@ -152,32 +178,47 @@ class Study:
                 f"jit_compile: expected True, False or 'auto', received {self.jit_compile!r}"
             )
         _check_positive("artifacts_for_top", self.artifacts_for_top, allow_none=True)
-        if isinstance(self.ensemble_share, bool) or not isinstance(
-                self.ensemble_share, int | float) or not 0 <= self.ensemble_share < 1:
-            raise StudyConfigError("ensemble_share: expected a share of the time budget "
-                                   f"from 0 to below 1, received {self.ensemble_share!r}")
-        if not (isinstance(self.mixed_precision, bool)
-                or self.mixed_precision in ("float16", "bfloat16")):
-            raise StudyConfigError("mixed_precision: expected False, True (float16), 'float16' "
-                                   f"or 'bfloat16', received {self.mixed_precision!r}")
+        if (
+            isinstance(self.ensemble_share, bool)
+            or not isinstance(self.ensemble_share, int | float)
+            or not 0 <= self.ensemble_share < 1
+        ):
+            raise StudyConfigError(
+                "ensemble_share: expected a share of the time budget "
+                f"from 0 to below 1, received {self.ensemble_share!r}"
+            )
+        if not (
+            isinstance(self.mixed_precision, bool)
+            or self.mixed_precision in ("float16", "bfloat16")
+        ):
+            raise StudyConfigError(
+                "mixed_precision: expected False, True (float16), 'float16' "
+                f"or 'bfloat16', received {self.mixed_precision!r}"
+            )
         if self.input_pipeline not in ("auto", "dataset", "arrays"):
-            raise StudyConfigError("input_pipeline: expected 'auto', 'dataset' or 'arrays', "
-                                   f"received {self.input_pipeline!r}")
+            raise StudyConfigError(
+                "input_pipeline: expected 'auto', 'dataset' or 'arrays', "
+                f"received {self.input_pipeline!r}"
+            )
         _check_categorical(self.categorical)
-        if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, int)
-                                    or self.cv < 2):
+        if self.cv is not None and (
+            isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2
+        ):
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
         if self.class_weight not in (None, "balanced"):
-            raise StudyConfigError(f"class_weight: expected None or 'balanced', received "
-                                   f"{self.class_weight!r}")
+            raise StudyConfigError(
+                f"class_weight: expected None or 'balanced', received {self.class_weight!r}"
+            )
 
     @property
     def stored_name(self) -> str:
         """The name the stores file this study under; a Study run from Python needs one."""
         if self.name is None:
-            raise StudyConfigError("name: a tuner.Study run from Python needs a name, such as "
-                                   "tuner.Study(..., name='cars'); a study file's is its "
-                                   "file's name")
+            raise StudyConfigError(
+                "name: a tuner.Study run from Python needs a name, such as "
+                "tuner.Study(..., name='cars'); a study file's is its "
+                "file's name"
+            )
         return self.name
 
     def logged_settings(self) -> dict[str, Any]:
@@ -209,8 +250,11 @@ def _check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
 
 
 def _check_categorical(columns: Any) -> None:
-    ok = isinstance(columns, Sequence) and not isinstance(columns, str) and all(
-        isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in columns)
+    ok = (
+        isinstance(columns, Sequence)
+        and not isinstance(columns, str)
+        and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in columns)
+    )
     if not ok or len(set(columns)) != len(columns):
         raise StudyConfigError(
             f"categorical: expected a list of distinct column numbers >= 0, received {columns!r}"

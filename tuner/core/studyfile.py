@@ -30,9 +30,7 @@ def load_study_file(path: str | Path, overrides: Mapping[str, Any] | None = None
     except TunerError as exc:
         raise type(exc)(f"study file {path}: {exc}") from exc
     except Exception as exc:
-        raise StudyFileError(
-            f"study file {path} raised {type(exc).__name__}: {exc}"
-        ) from exc
+        raise StudyFileError(f"study file {path} raised {type(exc).__name__}: {exc}") from exc
     study = namespace.get("study")
     if not isinstance(study, Study):
         found = "nothing" if study is None else type(study).__name__

@@ -8,7 +8,10 @@ from typing import Literal
 TaskKind = Literal["multiclass", "binary", "multilabel", "regression"]
 TASKS: tuple[TaskKind, ...] = ("multiclass", "binary", "multilabel", "regression")
 METRICS: dict[TaskKind, str] = {
-    "multiclass": "accuracy", "binary": "accuracy", "multilabel": "accuracy", "regression": "mae",
+    "multiclass": "accuracy",
+    "binary": "accuracy",
+    "multilabel": "accuracy",
+    "regression": "mae",
 }
 
 
@@ -28,8 +31,9 @@ CLASS_SCORES = ("balanced_accuracy", "macro_f1", "auc")
 def objective_names(task: Task) -> tuple[str, ...]:
     """Epoch-log keys a study of this task can optimise."""
     metric = METRICS[task.kind]
-    scored = tuple(f"val_{s}" for s in CLASS_SCORES) if task.kind in ("binary", "multiclass") \
-        else ()
+    scored = (
+        tuple(f"val_{s}" for s in CLASS_SCORES) if task.kind in ("binary", "multiclass") else ()
+    )
     return ("val_loss", f"val_{metric}", "loss", metric, *scored)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from tuner.data.frames import Columns
 
+
 @dataclass(frozen=True)
 class Data:
     """Training, validation and optional test arrays."""
@@ -58,15 +59,24 @@ class Data:
         if not (shuffle or stratify):
             n_val = count_rows("validation", validation, len(x))
             return cls(x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:], x_test, y_test)
-        train, val, _ = shuffled_split(len(x), y, validation=validation, test=0, seed=seed,
-                                       stratify=stratify)
+        train, val, _ = shuffled_split(
+            len(x), y, validation=validation, test=0, seed=seed, stratify=stratify
+        )
         return cls(x[train], y[train], x[val], y[val], x_test, y_test)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, target: str | Sequence[str], *,
-                   validation: float = 0.2, test: float = 0.2, seed: int = 0,
-                   stratify: bool = True, columns: Sequence[str] | None = None,
-                   drop: Sequence[str] = ()) -> Data:
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        target: str | Sequence[str],
+        *,
+        validation: float = 0.2,
+        test: float = 0.2,
+        seed: int = 0,
+        stratify: bool = True,
+        columns: Sequence[str] | None = None,
+        drop: Sequence[str] = (),
+    ) -> Data:
         """A DataFrame's rows, shuffled and split (stratified by class); see ``tuner.frames``.
 
         Numbers, strings, booleans and categoricals; missing cells allowed.
@@ -76,19 +86,38 @@ class Data:
         from tuner.data.frames import select_columns, split_frame  # pandas: frame studies only
 
         frame = select_columns(frame, target, columns, drop)
-        return cls(**split_frame(frame, target, validation=validation, test=test, seed=seed,
-                                 stratify=stratify))
+        return cls(
+            **split_frame(
+                frame, target, validation=validation, test=test, seed=seed, stratify=stratify
+            )
+        )
 
     @classmethod
-    def from_csv(cls, path: str | Path, target: str | Sequence[str], *,
-                 validation: float = 0.2, test: float = 0.2, seed: int = 0,
-                 stratify: bool = True, columns: Sequence[str] | None = None,
-                 drop: Sequence[str] = ()) -> Data:
+    def from_csv(
+        cls,
+        path: str | Path,
+        target: str | Sequence[str],
+        *,
+        validation: float = 0.2,
+        test: float = 0.2,
+        seed: int = 0,
+        stratify: bool = True,
+        columns: Sequence[str] | None = None,
+        drop: Sequence[str] = (),
+    ) -> Data:
         """``from_frame`` on a CSV file with a header row."""
         from tuner.data.frames import read_csv
 
-        return cls.from_frame(read_csv(path), target, validation=validation, test=test,
-                              seed=seed, stratify=stratify, columns=columns, drop=drop)
+        return cls.from_frame(
+            read_csv(path),
+            target,
+            validation=validation,
+            test=test,
+            seed=seed,
+            stratify=stratify,
+            columns=columns,
+            drop=drop,
+        )
 
     def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The splits present, by name."""

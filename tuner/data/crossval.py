@@ -26,8 +26,7 @@ class Fold:
     scaling: InputScaling
 
 
-def make_folds(data: Data, task: Task, k: int, seed: int,
-               rule: ScalingRule) -> tuple[Fold, ...]:
+def make_folds(data: Data, task: Task, k: int, seed: int, rule: ScalingRule) -> tuple[Fold, ...]:
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     if len(x) < k:
@@ -39,6 +38,5 @@ def make_folds(data: Data, task: Task, k: int, seed: int,
     else:  # too few rows of some class to stratify, or not single-label classes
         splits = KFold(k, shuffle=True, random_state=seed).split(x)
     return tuple(
-        Fold(Data(x[train], y[train], x[val], y[val]), rule.fit(x[train]))
-        for train, val in splits
+        Fold(Data(x[train], y[train], x[val], y[val]), rule.fit(x[train])) for train, val in splits
     )

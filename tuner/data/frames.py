@@ -56,7 +56,8 @@ class Columns:
         for i, (name, kind, vocabulary) in enumerate(self.items()):
             if kind == "number":
                 encoded[:, i] = pd.to_numeric(frame[name], errors="coerce").to_numpy(
-                    "float32", na_value=np.nan)
+                    "float32", na_value=np.nan
+                )
             else:
                 position = {value: k + 1 for k, value in enumerate(vocabulary)}
                 encoded[:, i] = [position.get(v, 0) for v in category_values(frame[name])]
@@ -66,8 +67,9 @@ class Columns:
         """The raw row as MLflow's signature names it: each column's name and type."""
         from mlflow.types import ColSpec, Schema
 
-        return Schema([ColSpec(kind, name) for name, kind in zip(self.names, self.types,
-                                                                  strict=True)])
+        return Schema(
+            [ColSpec(kind, name) for name, kind in zip(self.names, self.types, strict=True)]
+        )
 
     def items(self) -> zip:
         return zip(self.names, self.kinds, self.vocabularies, strict=True)
@@ -80,16 +82,20 @@ class Columns:
         """
         import keras
 
-        inputs = {name: keras.Input((1,), name=_input_name(i, name),
-                                    dtype="float32" if kind == "number" else "string")
-                  for i, (name, kind, _) in enumerate(self.items())}
+        inputs = {
+            name: keras.Input(
+                (1,), name=_input_name(i, name), dtype="float32" if kind == "number" else "string"
+            )
+            for i, (name, kind, _) in enumerate(self.items())
+        }
         parts = []
         for i, (name, kind, vocabulary) in enumerate(self.items()):
             if kind == "number":
                 parts.append(inputs[name])
                 continue
-            codes = keras.layers.StringLookup(vocabulary=list(vocabulary),
-                                              name=f"lookup_{i}")(inputs[name])
+            codes = keras.layers.StringLookup(vocabulary=list(vocabulary), name=f"lookup_{i}")(
+                inputs[name]
+            )
             parts.append(keras.ops.cast(codes, "float32"))
         joined = keras.layers.Concatenate(name="columns")(parts) if len(parts) > 1 else parts[0]
         return keras.Model(inputs, network(joined), name=RAW_ROWS)
@@ -132,8 +138,11 @@ def read_columns(frame: pd.DataFrame, refused: Sequence[str] = ()) -> Columns:
         vocabularies.append(() if kind == "number" else tuple(sorted(set(category_values(values)))))
         types.append(_schema_type(values, kind))
     if problems:
-        raise DataError(problems[0] if len(problems) == 1 else
-                        f"{len(problems)} columns cannot be used: " + "; ".join(problems))
+        raise DataError(
+            problems[0]
+            if len(problems) == 1
+            else f"{len(problems)} columns cannot be used: " + "; ".join(problems)
+        )
     return Columns(tuple(names), tuple(kinds), tuple(vocabularies), tuple(types))
 
 
@@ -147,11 +156,14 @@ def _schema_type(values: pd.Series, kind: Kind) -> str:
 
 def _kind(name: str, values: pd.Series) -> Kind:
     if values.isna().all():
-        raise DataError(f"column {name!r} is empty in the training split; drop it "
-                        f"(df.drop(columns=[{name!r}]))")
+        raise DataError(
+            f"column {name!r} is empty in the training split; drop it (df.drop(columns=[{name!r}]))"
+        )
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
-        raise DataError(f"column {name!r} holds dates or times, which the model cannot take; "
-                        f"turn them into numbers first (df[{name!r}].dt.year, .dt.dayofweek, ...)")
+        raise DataError(
+            f"column {name!r} holds dates or times, which the model cannot take; "
+            f"turn them into numbers first (df[{name!r}].dt.year, .dt.dayofweek, ...)"
+        )
     if pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
         return "category"
     if pd.api.types.is_numeric_dtype(values):
@@ -160,17 +172,25 @@ def _kind(name: str, values: pd.Series) -> Kind:
     if distinct > MAX_CATEGORIES or distinct > 20 and distinct > TEXT_SHARE * values.count():
         example = _date_text(values)
         if example is not None:
-            raise DataError(f"column {name!r} holds dates as text (such as {example!r}); turn "
-                            f"them into numbers first (pd.to_datetime(df[{name!r}]).dt.year, "
-                            f".dt.dayofweek, ...) or drop it")
-        raise DataError(f"column {name!r} has {distinct} distinct values in "
-                        f"{values.count()} rows: free text or an identifier, not a category; "
-                        f"drop it (df.drop(columns=[{name!r}]))")
+            raise DataError(
+                f"column {name!r} holds dates as text (such as {example!r}); turn "
+                f"them into numbers first (pd.to_datetime(df[{name!r}]).dt.year, "
+                f".dt.dayofweek, ...) or drop it"
+            )
+        raise DataError(
+            f"column {name!r} has {distinct} distinct values in "
+            f"{values.count()} rows: free text or an identifier, not a category; "
+            f"drop it (df.drop(columns=[{name!r}]))"
+        )
     return "category"
 
 
-def select_columns(frame: pd.DataFrame, target: str | Sequence[str],
-                   columns: Sequence[str] | None = None, drop: Sequence[str] = ()) -> pd.DataFrame:
+def select_columns(
+    frame: pd.DataFrame,
+    target: str | Sequence[str],
+    columns: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+) -> pd.DataFrame:
     """``frame`` with only the feature ``columns`` (default: all) less ``drop``, and the
     target; a name the frame lacks is refused with the names it has."""
     if not isinstance(frame, pd.DataFrame) or (columns is None and not drop):
@@ -182,17 +202,25 @@ def select_columns(frame: pd.DataFrame, target: str | Sequence[str],
             names = [names]
         unknown = [n for n in names if n not in have]
         if unknown:
-            raise DataError(f"{setting}: no column {unknown[0]!r} in the frame; its columns are "
-                            f"{have}")
+            raise DataError(
+                f"{setting}: no column {unknown[0]!r} in the frame; its columns are {have}"
+            )
     if isinstance(drop, str):
         drop = [drop]
-    kept = [c for c in (have if columns is None else [columns] if isinstance(columns, str)
-                        else list(columns)) if c not in drop and c not in targets]
+    kept = [
+        c
+        for c in (
+            have if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        )
+        if c not in drop and c not in targets
+    ]
     return frame[kept + [t for t in targets if t in have]]
 
 
-DATE_TEXT = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
-                       r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+DATE_TEXT = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$"
+)
 
 
 def _date_text(values: pd.Series) -> str | None:
@@ -203,41 +231,64 @@ def _date_text(values: pd.Series) -> str | None:
     return dates[0] if cells and len(dates) >= 0.9 * len(cells) else None
 
 
-def split_frame(frame: pd.DataFrame, target: str | Sequence[str], *, validation: float = 0.2,
-                test: float = 0.2, seed: int = 0, stratify: bool = True) -> dict[str, Any]:
+def split_frame(
+    frame: pd.DataFrame,
+    target: str | Sequence[str],
+    *,
+    validation: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+) -> dict[str, Any]:
     """Split ``frame`` (shuffled; stratified by class for a single class column) and encode
     it: ``Data``'s fields (``Data.from_frame`` builds it).
 
     The vocabularies are the training split's, so validation and test see
     unseen categories as a model in service would.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"from_frame: expected a pandas DataFrame, received "
-                        f"{type(frame).__name__}")
-    targets = [target] if isinstance(target, str) else list(target)
-    missing = [t for t in targets if t not in frame.columns]
-    if missing or not targets:
-        raise DataError(f"target column {missing[0] if missing else target!r} is not in the "
-                        f"frame; its columns are {[str(c) for c in frame.columns]}")
-    if frame.empty:
-        raise DataError("the frame has no rows")
-    empty_targets = int(frame[targets].isna().any(axis=1).sum())
-    if empty_targets:
-        raise DataError(f"target {targets if len(targets) > 1 else targets[0]!r} is empty in "
-                        f"{empty_targets} rows; drop them first (df.dropna(subset={targets}))")
+    targets = _checked_targets(frame, target)
     features = frame.drop(columns=targets)
     row_numbers = _row_numbers(features)
     if features.shape[1] == 0:
         raise DataError(f"the frame has no feature columns besides the target {targets}")
     y = _labels(frame, targets)
-    train, val, held_out = shuffled_split(len(frame), y, validation=validation, test=test,
-                                          seed=seed, stratify=stratify)
+    train, val, held_out = shuffled_split(
+        len(frame), y, validation=validation, test=test, seed=seed, stratify=stratify
+    )
     columns = read_columns(features.iloc[train], refused=row_numbers)
     x = columns.encode(features)
     tested = len(held_out) > 0
-    return {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val],
-            "x_test": x[held_out] if tested else None, "y_test": y[held_out] if tested else None,
-            "columns": columns}
+    return {
+        "x_train": x[train],
+        "y_train": y[train],
+        "x_val": x[val],
+        "y_val": y[val],
+        "x_test": x[held_out] if tested else None,
+        "y_test": y[held_out] if tested else None,
+        "columns": columns,
+    }
+
+
+def _checked_targets(frame: pd.DataFrame, target: str | Sequence[str]) -> list[str]:
+    """The target columns of a frame that has rows, each target cell filled."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"from_frame: expected a pandas DataFrame, received {type(frame).__name__}")
+    targets = [target] if isinstance(target, str) else list(target)
+    missing = [t for t in targets if t not in frame.columns]
+    if missing or not targets:
+        raise DataError(
+            f"target column {missing[0] if missing else target!r} is not in the "
+            f"frame; its columns are {[str(c) for c in frame.columns]}"
+        )
+    if frame.empty:
+        raise DataError("the frame has no rows")
+    empty_targets = int(frame[targets].isna().any(axis=1).sum())
+    if empty_targets:
+        raise DataError(
+            f"target {targets if len(targets) > 1 else targets[0]!r} is empty in "
+            f"{empty_targets} rows; drop them first (df.dropna(subset={targets}))"
+        )
+    return targets
 
 
 def _row_numbers(features: pd.DataFrame) -> list[str]:
@@ -250,9 +301,11 @@ def _row_numbers(features: pd.DataFrame) -> list[str]:
         if len(values) < 20 or values.dtype.kind not in "iu" or not values.is_unique:
             continue
         if values.is_monotonic_increasing or values.is_monotonic_decreasing:
-            problems.append(f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
-                            f"{values.iloc[-1]}, each once): an identifier, not a feature; "
-                            f"drop it (df.drop(columns=[{str(name)!r}]))")
+            problems.append(
+                f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
+                f"{values.iloc[-1]}, each once): an identifier, not a feature; "
+                f"drop it (df.drop(columns=[{str(name)!r}]))"
+            )
     return problems
 
 

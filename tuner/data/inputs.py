@@ -31,13 +31,16 @@ def choose(setting: str, x_train: np.ndarray) -> Pipeline:
     return "dataset" if setting == "dataset" else "arrays"
 
 
-def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int,
-                     seed: int | None) -> tf.data.Dataset:
+def training_dataset(
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None
+) -> tf.data.Dataset:
     """All rows, reshuffled every epoch (a full shuffle, as Keras's ``shuffle=True``)."""
-    return (tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE))
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def evaluation_dataset(x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:

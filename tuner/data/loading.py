@@ -22,16 +22,20 @@ def load_data(study: Study) -> Data:
     except TunerError:
         raise
     except Exception as exc:
-        raise DataError(f"the data loader of study {study.name!r} raised "
-                        f"{type(exc).__name__}: {exc}") from exc
+        raise DataError(
+            f"the data loader of study {study.name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(data, Data):
-        raise DataError(f"the data loader of study {study.name!r} must return tuner.Data, "
-                        f"received {type(data).__name__}")
+        raise DataError(
+            f"the data loader of study {study.name!r} must return tuner.Data, "
+            f"received {type(data).__name__}"
+        )
     return data
 
 
 def loaded_once(data: Data) -> Callable[[], Data]:
     """A study's ``data`` setting that returns ``data``, loaded already."""
+
     def load() -> Data:
         return data
 

@@ -28,8 +28,11 @@ class TrialSettings:
 
     def as_params(self) -> dict[str, Any]:
         """The study's settings with the objective and direction resolved."""
-        return {**self.study.logged_settings(), "objective": self.objective,
-                "direction": self.direction}
+        return {
+            **self.study.logged_settings(),
+            "objective": self.objective,
+            "direction": self.direction,
+        }
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ def target_scale(y: np.ndarray) -> TargetScale:
     """The mean and standard deviation of each target column (1 where a column is constant)."""
     y = np.asarray(y, dtype="float64").reshape(len(y), -1)
     std = y.std(axis=0)
-    return TargetScale(tuple(float(v) for v in y.mean(axis=0)),
-                       tuple(float(v) if v > 0 else 1.0 for v in std))
+    return TargetScale(
+        tuple(float(v) for v in y.mean(axis=0)), tuple(float(v) if v > 0 else 1.0 for v in std)
+    )
 
 
 SKEWNESS = 2.0  # a target more skewed than this is ruled by its largest values
@@ -68,11 +72,15 @@ def skewed_target(y: np.ndarray) -> SplitWarning | None:
         skewness = float(np.mean(((values - values.mean()) / spread) ** 3))
         if skewness > SKEWNESS:
             where = f" column {column}" if y.shape[1] > 1 else ""
-            return SplitWarning("skewed_target", (
-                f"the target{where} is skewed (skewness {skewness:.1f}, largest "
-                f"{values.max():.4g} against a median of {np.median(values):.4g}): its largest "
-                "values rule the squared error; consider predicting its log (np.log1p) and "
-                "turning predictions back with np.expm1"))
+            return SplitWarning(
+                "skewed_target",
+                (
+                    f"the target{where} is skewed (skewness {skewness:.1f}, largest "
+                    f"{values.max():.4g} against a median of {np.median(values):.4g}): its largest "
+                    "values rule the squared error; consider predicting its log (np.log1p) and "
+                    "turning predictions back with np.expm1"
+                ),
+            )
     return None
 
 
@@ -102,8 +110,9 @@ def prepare(study: Study) -> Prepared:
     """
     data = load_data(study)
     if data.columns is not None and study.categorical:
-        raise StudyConfigError("categorical: a DataFrame study knows its category columns; "
-                               "leave categorical unset")
+        raise StudyConfigError(
+            "categorical: a DataFrame study knows its category columns; leave categorical unset"
+        )
     data, label_names = encode_labels(data)
     task = infer_task(data.y_train, study.task)
     check(data, task)
@@ -113,23 +122,37 @@ def prepare(study: Study) -> Prepared:
     warnings = check_splits(data, task, class_names)
     if task.kind == "regression":
         warnings += tuple(w for w in (skewed_target(data.y_train),) if w)
-    rule = ScalingRule(study.normalize, data.columns.categorical if data.columns
-                       else tuple(study.categorical), impute=data.columns is not None)
+    rule = ScalingRule(
+        study.normalize,
+        data.columns.categorical if data.columns else tuple(study.categorical),
+        impute=data.columns is not None,
+    )
     folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
-    return Prepared(data=data, task=task, settings=settings, class_names=class_names,
-                    scaling=rule.fit(data.x_train), scaling_rule=rule, folds=folds,
-                    warnings=warnings, target_scale=target_scale(data.y_train)
-                    if task.kind == "regression" else None,
-                    class_weight=balanced_weights(data.y_train, task)
-                    if study.class_weight == "balanced" else None)
+    return Prepared(
+        data=data,
+        task=task,
+        settings=settings,
+        class_names=class_names,
+        scaling=rule.fit(data.x_train),
+        scaling_rule=rule,
+        folds=folds,
+        warnings=warnings,
+        target_scale=target_scale(data.y_train) if task.kind == "regression" else None,
+        class_weight=balanced_weights(data.y_train, task)
+        if study.class_weight == "balanced"
+        else None,
+    )
 
 
 def balanced_weights(y: np.ndarray, task: Task) -> dict[int, float]:
     """Each class's weight ``n / (k * count)``: every class weighs as much in the loss."""
     if task.kind not in ("binary", "multiclass"):
-        raise StudyConfigError(f"class_weight: for binary and multiclass studies; this one is "
-                               f"{task.kind}")
+        raise StudyConfigError(
+            f"class_weight: for binary and multiclass studies; this one is {task.kind}"
+        )
     labels = np.asarray(y).argmax(axis=1) if task.one_hot else np.asarray(y).ravel()
     classes, counts = np.unique(labels.astype("int64"), return_counts=True)
-    return {int(k): float(len(labels) / (len(classes) * c))
-            for k, c in zip(classes, counts, strict=True)}
+    return {
+        int(k): float(len(labels) / (len(classes) * c))
+        for k, c in zip(classes, counts, strict=True)
+    }

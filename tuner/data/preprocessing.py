@@ -59,17 +59,22 @@ class InputScaling:
                 missing = keras.ops.isnan(columns)
                 columns = keras.ops.where(missing, np.array(self.fill, "float32"), columns)
                 if self.indicators:
-                    parts.append(keras.ops.cast(
-                        keras.ops.take(missing, list(self.indicators), axis=1), "float32"))
+                    parts.append(
+                        keras.ops.cast(
+                            keras.ops.take(missing, list(self.indicators), axis=1), "float32"
+                        )
+                    )
             if self.kind == "normalize":
                 columns = keras.layers.Normalization(mean=self.mean, variance=self.variance)(
-                    columns)
+                    columns
+                )
             parts.append(columns)
-        for column, vocabulary, shares in zip(self.categorical, self.vocabularies, self.shares,
-                                              strict=True):
+        for column, vocabulary, shares in zip(
+            self.categorical, self.vocabularies, self.shares, strict=True
+        ):
             codes = keras.ops.cast(inputs[:, column], "int64")
             one_hot = keras.layers.IntegerLookup(
-                vocabulary=list(vocabulary), output_mode="one_hot", name=f"one_hot_{column}",
+                vocabulary=list(vocabulary), output_mode="one_hot", name=f"one_hot_{column}"
             )(codes)
             parts.append(_unseen_as_shares(one_hot, shares, name=f"unseen_{column}"))
         outputs = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
@@ -96,8 +101,9 @@ class ScalingRule:
         return choose(x_train, self.normalize, self.categorical, self.impute)
 
 
-def choose(x_train: np.ndarray, setting: bool | str,
-           categorical: Sequence[int] = (), impute: bool = False) -> InputScaling:
+def choose(
+    x_train: np.ndarray, setting: bool | str, categorical: Sequence[int] = (), impute: bool = False
+) -> InputScaling:
     """``"auto"``: normalize tabular data, rescale images above [0, 1], else nothing.
 
     ``impute``: numbers may be missing (a frame study), so they are filled.
@@ -115,23 +121,30 @@ def choose(x_train: np.ndarray, setting: bool | str,
     return InputScaling("normalize", mean=mean, variance=variance)
 
 
-def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...],
-             impute: bool = False) -> InputScaling:
+def _tabular(
+    x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...], impute: bool = False
+) -> InputScaling:
     if x_train.ndim != 2:
-        raise StudyConfigError(f"categorical: needs tabular data (rows x columns), the training "
-                               f"features have shape {x_train.shape[1:]}")
+        raise StudyConfigError(
+            f"categorical: needs tabular data (rows x columns), the training "
+            f"features have shape {x_train.shape[1:]}"
+        )
     n_features = x_train.shape[1]
     outside = [c for c in categorical if c >= n_features]
     if outside:
-        raise StudyConfigError(f"categorical: column {outside[0]} does not exist; the data has "
-                               f"columns 0..{n_features - 1}")
+        raise StudyConfigError(
+            f"categorical: column {outside[0]} does not exist; the data has "
+            f"columns 0..{n_features - 1}"
+        )
     vocabularies, shares = [], []
     for column in categorical:
         values = x_train[:, column]
         if not np.all(np.mod(values, 1) == 0):
-            raise DataError(f"categorical column {column} holds non-integer values such as "
-                            f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
-                            "codes (pandas: .cat.codes)")
+            raise DataError(
+                f"categorical column {column} holds non-integer values such as "
+                f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
+                "codes (pandas: .cat.codes)"
+            )
         codes, counts = np.unique(values, return_counts=True)
         vocabularies.append(tuple(int(v) for v in codes))
         shares.append(tuple(float(c) for c in counts / counts.sum()))
@@ -147,14 +160,22 @@ def _tabular(x_train: np.ndarray, normalize: bool, categorical: tuple[int, ...],
     mean = variance = None
     if normalize and numbers.shape[1]:
         mean, variance = _moments(numbers)
-    return InputScaling("normalize" if mean is not None else "none", mean=mean,
-                        variance=variance, n_features=n_features, categorical=categorical,
-                        vocabularies=tuple(vocabularies), shares=tuple(shares), fill=fill,
-                        indicators=indicators)
+    return InputScaling(
+        "normalize" if mean is not None else "none",
+        mean=mean,
+        variance=variance,
+        n_features=n_features,
+        categorical=categorical,
+        vocabularies=tuple(vocabularies),
+        shares=tuple(shares),
+        fill=fill,
+        indicators=indicators,
+    )
 
 
-def _unseen_as_shares(one_hot: keras.KerasTensor, shares: Sequence[float],
-                      name: str) -> keras.KerasTensor:
+def _unseen_as_shares(
+    one_hot: keras.KerasTensor, shares: Sequence[float], name: str
+) -> keras.KerasTensor:
     """Drop the out-of-vocabulary slot of ``IntegerLookup``'s one-hot (its first column):
     a known code keeps its column, an unseen one becomes ``shares``. A fixed ``Dense``
     whose first row is ``shares`` and the rest the identity, so the model needs no code."""

@@ -38,36 +38,45 @@ class SplitWarning:
     message: str
 
 
-def check_splits(data: Data, task: Task,
-                 class_names: Sequence[str] | None = None) -> tuple[SplitWarning, ...]:
+def check_splits(
+    data: Data, task: Task, class_names: Sequence[str] | None = None
+) -> tuple[SplitWarning, ...]:
     """Refuse splits that make the score lie; the warnings for those that may."""
     warnings = [w for w in (_leakage(data),) if w]
     if task.kind == "regression":
         return tuple(warnings)
     for where, splits, name in _class_columns(data, task, class_names):
         _refuse_missing_classes(splits, name, where)
-        warnings += [w for w in (_share_gap(splits, name), _rare_class(splits, name, where))
-                     if w]
+        warnings += [w for w in (_share_gap(splits, name), _rare_class(splits, name, where)) if w]
     return tuple(warnings)
 
 
 Namer = Callable[[int], str]
 
 
-def _class_columns(data: Data, task: Task, class_names: Sequence[str] | None
-                   ) -> list[tuple[str, dict[str, np.ndarray], Namer]]:
+def _class_columns(
+    data: Data, task: Task, class_names: Sequence[str] | None
+) -> list[tuple[str, dict[str, np.ndarray], Namer]]:
     """Per class column (one, or one per label of a multi-label task): where it is, its
     labels per split, and how its classes are named."""
     splits = {split: np.asarray(y) for split, (_, y) in data.splits().items()}
     if task.kind == "multilabel":
+
         def label(j: int) -> str:
             return repr(class_names[j]) if class_names and j < len(class_names) else str(j)
 
-        return [(f" (label column {label(j)})",
-                 {split: y[:, j].astype("int64") for split, y in splits.items()}, str)
-                for j in range(task.n_outputs)]
-    labels = {split: y.argmax(axis=1) if task.one_hot else y.ravel().astype("int64")
-              for split, y in splits.items()}
+        return [
+            (
+                f" (label column {label(j)})",
+                {split: y[:, j].astype("int64") for split, y in splits.items()},
+                str,
+            )
+            for j in range(task.n_outputs)
+        ]
+    labels = {
+        split: y.argmax(axis=1) if task.one_hot else y.ravel().astype("int64")
+        for split, y in splits.items()
+    }
 
     def name(k: int) -> str:
         return repr(class_names[k]) if class_names and k < len(class_names) else str(k)
@@ -78,21 +87,29 @@ def _class_columns(data: Data, task: Task, class_names: Sequence[str] | None
 def _refuse_missing_classes(splits: dict[str, np.ndarray], name: Namer, where: str) -> None:
     train = set(np.unique(splits["train"]).tolist())
     if len(train) < 2:
-        raise DataError(f"training split{where} holds a single class "
-                        f"{name(next(iter(train)))}; a classifier needs two or more; {FIX}")
+        raise DataError(
+            f"training split{where} holds a single class "
+            f"{name(next(iter(train)))}; a classifier needs two or more; {FIX}"
+        )
     for split in ("validation", "test"):
         if split not in splits:
             continue
         held = set(np.unique(splits[split]).tolist())
         if len(held) < 2:
-            raise DataError(f"{split} split{where} holds a single class "
-                            f"{name(next(iter(held)))}, so its score says nothing; {FIX}")
+            raise DataError(
+                f"{split} split{where} holds a single class "
+                f"{name(next(iter(held)))}, so its score says nothing; {FIX}"
+            )
         if held - train:
-            raise DataError(f"{split} split{where} holds class {name(min(held - train))} that "
-                            f"training lacks; {FIX}")
+            raise DataError(
+                f"{split} split{where} holds class {name(min(held - train))} that "
+                f"training lacks; {FIX}"
+            )
         if train - held:
-            raise DataError(f"{split} split{where} lacks class {name(min(train - held))} that "
-                            f"training has; {FIX}")
+            raise DataError(
+                f"{split} split{where} lacks class {name(min(train - held))} that "
+                f"training has; {FIX}"
+            )
 
 
 def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | None:
@@ -103,24 +120,37 @@ def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | Non
             continue
         held = splits[split]
         gap, k, share, held_share = max(
-            (abs(np.mean(held == k) - np.mean(train == k)), k, np.mean(train == k),
-             np.mean(held == k)) for k in classes)
+            (
+                abs(np.mean(held == k) - np.mean(train == k)),
+                k,
+                np.mean(train == k),
+                np.mean(held == k),
+            )
+            for k in classes
+        )
         if gap > max(SHARE_GAP, 3 * np.sqrt(share * (1 - share) / len(held))):
-            return SplitWarning("class_shares", (
-                f"class {name(k)} makes {share:.0%} of training but {held_share:.0%} of "
-                f"{split}; {FIX}"))
+            return SplitWarning(
+                "class_shares",
+                (
+                    f"class {name(k)} makes {share:.0%} of training but {held_share:.0%} of "
+                    f"{split}; {FIX}"
+                ),
+            )
     return None
 
 
-def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str
-                ) -> SplitWarning | None:
+def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str) -> SplitWarning | None:
     classes, counts = np.unique(splits["train"], return_counts=True)
     share = counts.min() / counts.sum()
     if share >= RARE_SHARE:
         return None
-    return SplitWarning("rare_class", (
-        f"class {name(classes[counts.argmin()])}{where} is {share:.1%} of training: accuracy "
-        "can look fine while it is never predicted; set class_weight='balanced' on the study"))
+    return SplitWarning(
+        "rare_class",
+        (
+            f"class {name(classes[counts.argmin()])}{where} is {share:.1%} of training: accuracy "
+            "can look fine while it is never predicted; set class_weight='balanced' on the study"
+        ),
+    )
 
 
 def _leakage(data: Data) -> SplitWarning | None:
@@ -141,8 +171,11 @@ def _leakage(data: Data) -> SplitWarning | None:
             found.append(f"{repeated} of {len(x)} {split} rows")
     if not found:
         return None
-    return SplitWarning("leakage", f"{' and '.join(found)} repeat a training row, so their "
-                        "score is partly recall; drop duplicate rows before splitting")
+    return SplitWarning(
+        "leakage",
+        f"{' and '.join(found)} repeat a training row, so their "
+        "score is partly recall; drop duplicate rows before splitting",
+    )
 
 
 def _few_combinations(rows: np.ndarray) -> bool:

@@ -89,7 +89,8 @@ def looks_continuous(y: np.ndarray) -> bool:
         return True
     values = np.unique(y)
     return len(values) > QUANTITY_MIN_VALUES and (
-        len(values) > QUANTITY_ROW_SHARE * y.size or values.max() + 1 > 2 * len(values))
+        len(values) > QUANTITY_ROW_SHARE * y.size or values.max() + 1 > 2 * len(values)
+    )
 
 
 def integral(y: np.ndarray) -> bool:
@@ -112,22 +113,31 @@ def check(data: Data, task: Task) -> None:
                 f"{name} split: feature shape {x.shape[1:]} differs from training {feature_shape}"
             )
         if not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"{name} split: features must be numbers, received {x.dtype}; "
-                            "give a table with strings as a DataFrame (tuner.Data.from_frame)")
+            raise DataError(
+                f"{name} split: features must be numbers, received {x.dtype}; "
+                "give a table with strings as a DataFrame (tuner.Data.from_frame)"
+            )
         if np.isinf(x).any():
             raise DataError(f"{name} split: features contain infinite values")
         if data.columns is None and np.isnan(x).any():
-            raise DataError(f"{name} split: features contain NaN; give a table with gaps as a "
-                            "DataFrame (tuner.Data.from_frame), which fills them in the model")
+            raise DataError(
+                f"{name} split: features contain NaN; give a table with gaps as a "
+                "DataFrame (tuner.Data.from_frame), which fills them in the model"
+            )
         _check_labels(name, y, task)
 
 
 def _check_labels(name: str, y: np.ndarray, task: Task) -> None:
-    wide = task.kind == "multilabel" or task.one_hot or task.n_outputs > 1 and (
-        task.kind == "regression")
+    wide = (
+        task.kind == "multilabel"
+        or task.one_hot
+        or task.n_outputs > 1
+        and (task.kind == "regression")
+    )
     if wide and (y.ndim != 2 or y.shape[1] != task.n_outputs):
-        raise DataError(f"{name} split: expected {task.n_outputs} label columns, "
-                        f"received shape {y.shape[1:]}")
+        raise DataError(
+            f"{name} split: expected {task.n_outputs} label columns, received shape {y.shape[1:]}"
+        )
     if task.kind == "regression":
         if not np.all(np.isfinite(y)):
             raise DataError(f"{name} split: targets contain NaN or infinite values")

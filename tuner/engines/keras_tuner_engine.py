@@ -34,8 +34,13 @@ ALGORITHMS: dict[str, type[kt.Tuner]] = {
     "bayesian": kt.BayesianOptimization,
     "random": kt.RandomSearch,
 }
-STATES = {"COMPLETED": "COMPLETE", "FAILED": "FAIL", "INVALID": "FAIL", "RUNNING": "RUNNING",
-          "IDLE": "RUNNING"}
+STATES = {
+    "COMPLETED": "COMPLETE",
+    "FAILED": "FAIL",
+    "INVALID": "FAIL",
+    "RUNNING": "RUNNING",
+    "IDLE": "RUNNING",
+}
 HYPERBAND_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round")
 
 
@@ -70,19 +75,31 @@ class StudyHyperModel(kt.HyperModel):
         keras.utils.set_random_seed(self.engine.study.seed + self.builds)
         return self.runner.build(params)
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any,
-            **kwargs: Any) -> dict[str, float]:
+    def fit(
+        self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any
+    ) -> dict[str, float]:
         trial = self.engine.current_trial
         assert trial is not None  # set by run_trial before it calls fit
         number = int(trial.trial_id)
         params = space_params(self.engine.study.space, hp)
-        tags = {keys.keras_tuner(k.split('/')[1]): str(hp.values[k]) for k in HYPERBAND_KEYS
-                if k in hp.values}
+        tags = {
+            keys.keras_tuner(k.split("/")[1]): str(hp.values[k])
+            for k in HYPERBAND_KEYS
+            if k in hp.values
+        }
         run_id = self.runner.start(number, params, tags)
         try:
-            result = self.runner.train(run_id, number, params, TrainingPlan(
-                model=model, callbacks=kwargs.get("callbacks", []),
-                epochs=kwargs.get("epochs"), initial_epoch=kwargs.get("initial_epoch", 0)))
+            result = self.runner.train(
+                run_id,
+                number,
+                params,
+                TrainingPlan(
+                    model=model,
+                    callbacks=kwargs.get("callbacks", []),
+                    epochs=kwargs.get("epochs"),
+                    initial_epoch=kwargs.get("initial_epoch", 0),
+                ),
+            )
         finally:
             self.engine.remember_run(trial.trial_id, run_id)
         return {self.engine.objective_key: result.value}
@@ -93,11 +110,14 @@ class KerasTunerEngine:
 
     name = "keras-tuner"
 
-    def __init__(self, study: Study, prepared: Prepared, context: SearchContext,
-                 algorithm: str = "hyperband") -> None:
+    def __init__(
+        self, study: Study, prepared: Prepared, context: SearchContext, algorithm: str = "hyperband"
+    ) -> None:
         if study.cv:
-            raise StudyConfigError("cv: the keras-tuner engine does not cross-validate; "
-                                   "run this study with engine='optuna', or drop cv")
+            raise StudyConfigError(
+                "cv: the keras-tuner engine does not cross-validate; "
+                "run this study with engine='optuna', or drop cv"
+            )
         self.study = study
         self.context = context
         self.options = context.options
@@ -135,22 +155,32 @@ class KerasTunerEngine:
                 super().on_trial_end(trial)
                 engine.stop_if_out_of_budget()
 
-        budget: dict[str, Any] = {"max_epochs": self.study.max_epochs} \
-            if self.algorithm == "hyperband" else {"max_trials": 10**6}
+        budget: dict[str, Any] = (
+            {"max_epochs": self.study.max_epochs}
+            if self.algorithm == "hyperband"
+            else {"max_trials": 10**6}
+        )
         return LoggedTuner(
             hypermodel=StudyHyperModel(self, runner),
-            objective=kt.Objective(self.objective_key,
-                                   "max" if self.direction == "maximize" else "min"),
-            seed=self.study.seed, directory=str(self.directory.parent),
-            project_name=self.directory.name, overwrite=False,
-            max_consecutive_failed_trials=self.options.max_failures, **budget,
+            objective=kt.Objective(
+                self.objective_key, "max" if self.direction == "maximize" else "min"
+            ),
+            seed=self.study.seed,
+            directory=str(self.directory.parent),
+            project_name=self.directory.name,
+            overwrite=False,
+            max_consecutive_failed_trials=self.options.max_failures,
+            **budget,
         )
 
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more KerasTuner trials, or until ``timeout``, or until it ends."""
         self.tuner = self._make_tuner(runner)
-        self.limit = None if self.options.trials is None else (
-            len(self.tuner.oracle.trials) + self.options.trials)
+        self.limit = (
+            None
+            if self.options.trials is None
+            else (len(self.tuner.oracle.trials) + self.options.trials)
+        )
         self.tuner.oracle.max_trials = self.limit
         # Hyperband reloads a round's best weights, not its optimizer state; Keras
         # warns about that once per round.
@@ -185,24 +215,35 @@ class KerasTunerEngine:
         if done and done[0].score is not None:
             trial = done[0]
             number = int(trial.trial_id)
-            best = BestTrial(number, trial.score,
-                             space_params(self.study.space, trial.hyperparameters),
-                             self.run_ids.get(trial.trial_id), label=f"{self.algorithm}-{number}")
+            best = BestTrial(
+                number,
+                trial.score,
+                space_params(self.study.space, trial.hyperparameters),
+                self.run_ids.get(trial.trial_id),
+                label=f"{self.algorithm}-{number}",
+            )
         return SearchOutcome(objective=self.objective_key, states=states, best=best)
 
     def optuna_view(self) -> optuna.Study:
         """The finished trials as an in-memory Optuna study, for Optuna's plots."""
         view = optuna.create_study(direction=self.direction, study_name=self.study.name)
-        for trial in (self.tuner.oracle.trials.values() if self.tuner else []):
+        for trial in self.tuner.oracle.trials.values() if self.tuner else []:
             if trial.score is None:
                 continue
             params = space_params(self.study.space, trial.hyperparameters)
-            distributions = {k: d for k in params if k in trial.hyperparameters.values
-                             and (d := _distribution(self.study.space, k)) is not None}
-            view.add_trial(optuna.trial.create_trial(
-                params={k: params[k] for k in distributions}, value=trial.score,
-                distributions=distributions,
-            ))
+            distributions = {
+                k: d
+                for k in params
+                if k in trial.hyperparameters.values
+                and (d := _distribution(self.study.space, k)) is not None
+            }
+            view.add_trial(
+                optuna.trial.create_trial(
+                    params={k: params[k] for k in distributions},
+                    value=trial.score,
+                    distributions=distributions,
+                )
+            )
         return view
 
 

@@ -44,8 +44,11 @@ def grid(space: Space) -> dict[str, list[Any]]:
                 f"sampler 'grid' needs a finite space: space.{name} is a range; "
                 f"give it as tuner.Choice([...]) or a fixed value"
             )
-    choices = {name: list(dim.values) for name, dim in dims.items()
-               if isinstance(dim, Choice) and name != "units"}
+    choices = {
+        name: list(dim.values)
+        for name, dim in dims.items()
+        if isinstance(dim, Choice) and name != "units"
+    }
     n_layers: Any = space.n_layers  # a Choice or a count: ranges were refused above
     deepest = max(n_layers.values) if isinstance(n_layers, Choice) else int(n_layers)
     if isinstance(space.units, Choice):
@@ -56,8 +59,9 @@ def grid(space: Space) -> dict[str, list[Any]]:
 def _tpe(seed: int, space: Space) -> optuna.samplers.BaseSampler:
     # ``group`` is marked experimental; it is what makes multivariate TPE
     # model the per-layer widths, whose number varies with ``n_layers``.
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS,
-                                      multivariate=True, group=True)
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True, group=True
+    )
 
 
 SAMPLERS: dict[str, Callable[[int, Space], optuna.samplers.BaseSampler]] = {
@@ -66,20 +70,24 @@ SAMPLERS: dict[str, Callable[[int, Space], optuna.samplers.BaseSampler]] = {
     "grid": lambda seed, space: optuna.samplers.GridSampler(grid(space), seed=seed),
     # CMA-ES models the numeric dimensions; choices fall back to random sampling.
     "cmaes": lambda seed, space: optuna.samplers.CmaEsSampler(
-        seed=seed, warn_independent_sampling=False),
+        seed=seed, warn_independent_sampling=False
+    ),
     "qmc": lambda seed, space: optuna.samplers.QMCSampler(
-        seed=seed, warn_independent_sampling=False),
+        seed=seed, warn_independent_sampling=False
+    ),
 }
 
 PRUNERS: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
     "median": lambda max_steps: optuna.pruners.MedianPruner(
-        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS),
+        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+    ),
     "percentile": lambda max_steps: optuna.pruners.PercentilePruner(
-        25.0, n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS),
+        25.0, n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+    ),
     "hyperband": lambda max_steps: optuna.pruners.HyperbandPruner(
-        min_resource=1, max_resource=max_steps),
-    "successive-halving": lambda max_steps: optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=1),
+        min_resource=1, max_resource=max_steps
+    ),
+    "successive-halving": lambda max_steps: optuna.pruners.SuccessiveHalvingPruner(min_resource=1),
     "none": lambda max_steps: optuna.pruners.NopPruner(),
 }
 
@@ -95,9 +103,7 @@ def make_sampler(
         return SAMPLERS[spec](seed, space)
 
 
-def make_pruner(
-    spec: str | optuna.pruners.BasePruner, max_steps: int
-) -> optuna.pruners.BasePruner:
+def make_pruner(spec: str | optuna.pruners.BasePruner, max_steps: int) -> optuna.pruners.BasePruner:
     """Optuna's pruners by name (``tuner.names.PRUNERS``); a step is an epoch, or a fold."""
     if isinstance(spec, optuna.pruners.BasePruner):
         return spec
@@ -106,6 +112,7 @@ def make_pruner(
 
 def _fold_reporter(trial: optuna.Trial) -> Callable[[int, float], None]:
     """Report the running mean over folds; the pruner compares it fold by fold."""
+
     def report(fold: int, running_mean: float) -> None:
         trial.report(running_mean, fold)
         if trial.should_prune():
@@ -158,13 +165,17 @@ class OptunaEngine:
         self.objective_key = prepared.settings.objective
         direction = prepared.settings.direction
         storage = open_storage(
-            context.storage, heartbeat_interval=max(1, options.stale_after // 4),
+            context.storage,
+            heartbeat_interval=max(1, options.stale_after // 4),
             grace_period=options.stale_after,
             stale_trial_callback=self._on_stale_trial,
         )
         self.ostudy = optuna.create_study(
-            storage=storage, study_name=study.name, direction=direction,
-            pruner=make_pruner(study.pruner, study.cv or study.max_epochs), load_if_exists=True,
+            storage=storage,
+            study_name=study.name,
+            direction=direction,
+            pruner=make_pruner(study.pruner, study.cv or study.max_epochs),
+            load_if_exists=True,
         )
         stored = self.ostudy.direction.name.lower()
         if stored != direction:
@@ -182,14 +193,24 @@ class OptunaEngine:
         self.ostudy.sampler = make_sampler(study.sampler, study.seed + offset, study.space)
         self.storage = storage
         self.fail_trials_of_dead_owners()
-        # The portfolio first, then the baselines: strong starts before the reference,
-        # as many as this run's trials (the rest wait for a run that has trials for them).
-        tried = [{**t.system_attrs.get("fixed_params", {}), **t.params}
-                 for t in self.ostudy.get_trials(deepcopy=False)]
-        untried = [(params, attrs) for params, attrs in
-                   portfolio.first_trials(study.portfolio, study.space, study.baselines)
-                   if not any(params.items() <= t.items() for t in tried)]
-        for params, attrs in untried[:options.trials]:
+        self._enqueue_first_trials()
+
+    def _enqueue_first_trials(self) -> None:
+        """The portfolio first, then the baselines: strong starts before the reference, as
+        many as this run's trials (the rest wait for a run that has trials for them)."""
+        study = self.study
+        tried = [
+            {**t.system_attrs.get("fixed_params", {}), **t.params}
+            for t in self.ostudy.get_trials(deepcopy=False)
+        ]
+        untried = [
+            (params, attrs)
+            for params, attrs in portfolio.first_trials(
+                study.portfolio, study.space, study.baselines
+            )
+            if not any(params.items() <= t.items() for t in tried)
+        ]
+        for params, attrs in untried[: self.options.trials]:
             self.ostudy.enqueue_trial(params, user_attrs=attrs)
 
     def fail_trials_of_dead_owners(self, ownerless_after: float | None = None) -> int:
@@ -204,8 +225,11 @@ class OptunaEngine:
         limit = self.options.stale_after if ownerless_after is None else ownerless_after
         for trial in self.ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             recorded = trial.user_attrs.get("owner")
-            orphaned = recorded is None and trial.datetime_start is not None and (
-                now - trial.datetime_start).total_seconds() > limit
+            orphaned = (
+                recorded is None
+                and trial.datetime_start is not None
+                and (now - trial.datetime_start).total_seconds() > limit
+            )
             if orphaned or (recorded and owner.state(recorded) == "gone"):
                 self._fail(trial, "its process ended" if recorded else "it recorded no owner")
                 ownerless += orphaned
@@ -224,8 +248,12 @@ class OptunaEngine:
         if self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
             self._on_stale_trial(self.ostudy, trial, reason)
 
-    def _on_stale_trial(self, ostudy: optuna.Study, trial: optuna.trial.FrozenTrial,
-                        reason: str = "its process died (no heartbeat)") -> None:
+    def _on_stale_trial(
+        self,
+        ostudy: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        reason: str = "its process died (no heartbeat)",
+    ) -> None:
         """A worker died mid-trial (kill -9): close its MLflow run; retry if asked."""
         run_id = trial.user_attrs.get("mlflow_run_id")
         if run_id:
@@ -239,9 +267,11 @@ class OptunaEngine:
         return self.ostudy
 
     def tags(self) -> dict[str, str]:
-        return {keys.ENGINE: self.name,
-                keys.SAMPLER: type(self.ostudy.sampler).__name__,
-                keys.PRUNER: type(self.ostudy.pruner).__name__}
+        return {
+            keys.ENGINE: self.name,
+            keys.SAMPLER: type(self.ostudy.sampler).__name__,
+            keys.PRUNER: type(self.ostudy.pruner).__name__,
+        }
 
     def search(self, runner: TrialRunner) -> SearchOutcome:
         """Run ``options.trials`` more trials (or until ``timeout``) on the persistent study."""
@@ -253,8 +283,10 @@ class OptunaEngine:
         # ask and tell (interrupts.deferred).
         with interrupts.deferred():
             self.ostudy.optimize(
-                self._objective(runner), n_trials=self.options.trials,
-                timeout=timeout, catch=(TrialFailed,),
+                self._objective(runner),
+                n_trials=self.options.trials,
+                timeout=timeout,
+                catch=(TrialFailed,),
                 callbacks=[streak, self._replicate, _stop_when_requested],
                 show_progress_bar=self.options.progress,
             )
@@ -267,18 +299,25 @@ class OptunaEngine:
         search still starts trials (the same check as ``optimize``'s timeout follows), so
         none is left waiting for the study's next run."""
         left = self.context.seconds_left()
-        if interrupts.requested() or left is None or left <= FINISH_RESERVE_S + 1 or \
-                not replicas.in_stage(left, self.options.timeout, self.study.ensemble_share):
+        if (
+            interrupts.requested()
+            or left is None
+            or left <= FINISH_RESERVE_S + 1
+            or not replicas.in_stage(left, self.options.timeout, self.study.ensemble_share)
+        ):
             return
-        trials = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                           TrialState.WAITING))
+        trials = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING))
         if any(t.state == TrialState.WAITING for t in trials):
             return
         chosen = replicas.next_replica(
-            [replicas.Finished(t.number, t.params, t.value, t.duration.total_seconds())
-             for t in trials if t.duration is not None and t.value is not None],
+            [
+                replicas.Finished(t.number, t.params, t.value, t.duration.total_seconds())
+                for t in trials
+                if t.duration is not None and t.value is not None
+            ],
             maximize=ostudy.direction == optuna.study.StudyDirection.MAXIMIZE,
-            seconds_left=left - FINISH_RESERVE_S)
+            seconds_left=left - FINISH_RESERVE_S,
+        )
         if chosen is not None:
             ostudy.enqueue_trial(dict(chosen.params), user_attrs={"replica_of": chosen.number})
 
@@ -309,18 +348,21 @@ class OptunaEngine:
                 plan = dataclasses.replace(plan, on_fold=_fold_reporter(trial))
             elif not replica:
                 plan = dataclasses.replace(
-                    plan, callbacks=[KerasPruningCallback(trial, self.objective_key)])
+                    plan, callbacks=[KerasPruningCallback(trial, self.objective_key)]
+                )
             try:
                 result = runner.train(run_id, trial.number, params, plan)
             except TrialFailed as exc:
                 trial.set_user_attr("fail_reason", str(exc)[:500])
-                log.warning("trial %d failed: %s (error.txt of MLflow run %s)",
-                            trial.number, exc, run_id)
+                log.warning(
+                    "trial %d failed: %s (error.txt of MLflow run %s)", trial.number, exc, run_id
+                )
                 raise
             trial.set_user_attr("epochs_trained", result.epochs_trained)
             return result.value
 
         return objective
+
     def outcome(self) -> SearchOutcome:
         """Counts by state and the best trial, over every run of the study."""
         states: dict[str, int] = {}
@@ -330,9 +372,13 @@ class OptunaEngine:
         if states.get("COMPLETE"):
             trial = self.ostudy.best_trial
             assert trial.value is not None  # a COMPLETE trial of a single objective
-            best = BestTrial(trial.number, trial.value,
-                             trial.user_attrs.get("params", trial.params),
-                             trial.user_attrs.get("mlflow_run_id"))
-        objective = self.objective_key + (f" (mean of {self.study.cv} folds)"
-                                          if self.study.cv else "")
+            best = BestTrial(
+                trial.number,
+                trial.value,
+                trial.user_attrs.get("params", trial.params),
+                trial.user_attrs.get("mlflow_run_id"),
+            )
+        objective = self.objective_key + (
+            f" (mean of {self.study.cv} folds)" if self.study.cv else ""
+        )
         return SearchOutcome(objective=objective, states=states, best=best)

@@ -67,8 +67,7 @@ def worker_env(worker: int, n_workers: int, gpus: Sequence[str]) -> dict[str, st
     """A worker's environment: its share of the cores (TensorFlow reads these before it
     starts its thread pools) and, where there are GPUs, one of them, round-robin."""
     per_worker = max(1, (os.cpu_count() or 1) // n_workers)
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(per_worker),
-           "TF_NUM_INTEROP_THREADS": "1"}
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(per_worker), "TF_NUM_INTEROP_THREADS": "1"}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = gpus[worker % len(gpus)]
     return env
@@ -82,8 +81,9 @@ def worker_command() -> list[str]:
 def start_worker(spec: Mapping[str, Any], env: Mapping[str, str]) -> subprocess.Popen:
     """A worker in a process group of its own, handed ``spec`` (study file, overrides,
     context) as one line on a pipe that stays open while this process lives."""
-    worker = subprocess.Popen(worker_command(), env=dict(env), stdin=subprocess.PIPE, text=True,
-                              process_group=0)
+    worker = subprocess.Popen(
+        worker_command(), env=dict(env), stdin=subprocess.PIPE, text=True, process_group=0
+    )
     assert worker.stdin is not None
     worker.stdin.write(json.dumps(spec) + "\n")
     worker.stdin.flush()
@@ -91,8 +91,11 @@ def start_worker(spec: Mapping[str, Any], env: Mapping[str, str]) -> subprocess.
 
 
 def signal_name(returncode: int) -> str:
-    return signal.Signals(-returncode).name if -returncode in signal.valid_signals() \
+    return (
+        signal.Signals(-returncode).name
+        if -returncode in signal.valid_signals()
         else f"signal {-returncode}"
+    )
 
 
 @dataclass
@@ -107,18 +110,24 @@ class Slot:
 class Workers:
     """The worker processes of one coordinator, replaced when one is killed."""
 
-    def __init__(self, study_file: str, overrides: Mapping[str, Any], context: SearchContext,
-                 engine: OptunaEngine, tracker: Tracker) -> None:
+    def __init__(
+        self,
+        study_file: str,
+        overrides: Mapping[str, Any],
+        context: SearchContext,
+        engine: OptunaEngine,
+        tracker: Tracker,
+    ) -> None:
         options = context.options
         self.tracker = tracker
         self.spec = {"study_file": study_file, "overrides": dict(overrides)}
-        self.context = dataclasses.replace(context.with_options(progress=False),
-                                           parent_run_id=tracker.parent_run_id)
+        self.context = dataclasses.replace(
+            context.with_options(progress=False), parent_run_id=tracker.parent_run_id
+        )
         self.engine = engine
         self.replacements_left = options.max_failures
         per_worker = shares(options.trials, options.workers)
-        self.env = [worker_env(i, len(per_worker), visible_gpus())
-                    for i in range(len(per_worker))]
+        self.env = [worker_env(i, len(per_worker), visible_gpus()) for i in range(len(per_worker))]
         self.slots = [self._start(i, share) for i, share in enumerate(per_worker)]
 
     def _start(self, number: int, trials: int | None) -> Slot:
@@ -145,8 +154,9 @@ class Workers:
         for slot in self.slots:
             code = slot.process.wait()
             if code > 0 and slot.number not in problems:
-                problems[slot.number] = (f"worker {slot.number} exited with status {code} "
-                                         "(its error is printed above)")
+                problems[slot.number] = (
+                    f"worker {slot.number} exited with status {code} (its error is printed above)"
+                )
         return [problems[n] for n in sorted(problems)]
 
     def _replace(self, slot: Slot) -> tuple[Slot | None, str | None]:
@@ -162,8 +172,11 @@ class Workers:
         # and a trial run it had opened before recording it on its trial
         close_runs_of_dead_owners(self.tracker.client, self.tracker.experiment_id)
         killed = f"worker {slot.number} was killed by {signal_name(slot.process.returncode)}"
-        left = None if slot.trials is None else max(
-            0, slot.trials - self._trials_of(slot.process.pid) - ownerless)
+        left = (
+            None
+            if slot.trials is None
+            else max(0, slot.trials - self._trials_of(slot.process.pid) - ownerless)
+        )
         timeout = self.context.seconds_left()
         if self.replacements_left <= 0:
             return None, f"{killed} (and {self.context.options.max_failures} before it)"
@@ -172,14 +185,19 @@ class Workers:
             return None, None
         self.replacements_left -= 1
         more = "its remaining trials" if left is None else f"its {left} remaining trial(s)"
-        print(f"{killed}; its running trial was recorded as failed, a new worker runs {more}",
-              file=sys.stderr)
+        print(
+            f"{killed}; its running trial was recorded as failed, a new worker runs {more}",
+            file=sys.stderr,
+        )
         return self._start(slot.number, left), None
 
     def _trials_of(self, pid: int) -> int:
         """Trials of the study that process ``pid`` of this host started."""
-        return sum(1 for t in self.engine.optuna_view().get_trials(deepcopy=False)
-                   if owner.pid_of(t.user_attrs.get("owner", "")) == pid)
+        return sum(
+            1
+            for t in self.engine.optuna_view().get_trials(deepcopy=False)
+            if owner.pid_of(t.user_attrs.get("owner", "")) == pid
+        )
 
     def forward(self, signum: int) -> None:
         """A stop signal to every running worker, each to record its trial and end."""
@@ -198,8 +216,9 @@ class Workers:
                 slot.process.stdin.close()
 
 
-def run_workers(study_file: str, overrides: Mapping[str, Any], study: Study,
-                context: SearchContext) -> SearchOutcome:
+def run_workers(
+    study_file: str, overrides: Mapping[str, Any], study: Study, context: SearchContext
+) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
     _, engine, tracker = open_run(study, context)
     assert isinstance(engine, OptunaEngine)  # workers share an Optuna storage

@@ -76,11 +76,15 @@ class Finalized:
 
     def summary(self) -> str:
         """The lines ``tuner finalize`` prints."""
-        weights = ", ".join(f"{m} ({w:.2f})" for m, w in zip(self.members, self.weights,
-                                                              strict=True))
+        weights = ", ".join(
+            f"{m} ({w:.2f})" for m, w in zip(self.members, self.weights, strict=True)
+        )
         how = "refit on training + validation" if self.refit else "trained on training only"
-        lines = [*self.notes, f"study {self.study}: finalized {len(self.members)} trial(s): "
-                 f"{weights}; {how}; {self.seconds:.0f} s"]
+        lines = [
+            *self.notes,
+            f"study {self.study}: finalized {len(self.members)} trial(s): "
+            f"{weights}; {how}; {self.seconds:.0f} s",
+        ]
         for name, value in sorted(self.test.items()):
             single = self.best_trial_test.get(name)
             versus = f" (best trial {self.best_trial}: {single:.4f})" if single is not None else ""
@@ -91,9 +95,14 @@ class Finalized:
         return "\n".join(lines)
 
 
-def finalize(client: MlflowClient, study: Study, prepared: Prepared,
-             options: FinalizeSettings, model_name: str | None = None,
-             alias: str = "champion") -> Finalized:
+def finalize(
+    client: MlflowClient,
+    study: Study,
+    prepared: Prepared,
+    options: FinalizeSettings,
+    model_name: str | None = None,
+    alias: str = "champion",
+) -> Finalized:
     """Select, refit, join and log; register under ``model_name`` and ``alias`` if given.
 
     Ctrl-C or an error ends the finalize run KILLED or FAILED; the trials are
@@ -102,38 +111,67 @@ def finalize(client: MlflowClient, study: Study, prepared: Prepared,
     started = time.perf_counter()
     record = current_study(client, study.stored_name)
     pool, notes = candidates(client, record, prepared, options.top)
-    task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
-    y_val = prepared.data.y_val
-    weights = select([c.val_outputs for c in pool],
-                     lambda o: scores(task, y_val, o)[objective],
-                     maximize=prepared.settings.direction == "maximize", method=options.method)
-    chosen = [(c, float(w)) for c, w in zip(pool, weights, strict=True) if w > 0]
+    chosen, selection = _choose(pool, prepared, options.method)
     if len(pool) == 1:
-        notes.append(f"study {study.name}: one COMPLETE trial with a model, "
-                     f"{'refitting' if options.refit else 'logging'} it alone")
-    selection = scores(task, y_val, weighted_mean([c.val_outputs for c, _ in chosen],
-                                                  [w for _, w in chosen]))
-    with open_finalize_run(client, record.experiment_id, study.stored_name,
-                           dataset_inputs(prepared.data, study.stored_name)) as run:
+        notes.append(
+            f"study {study.name}: one COMPLETE trial with a model, "
+            f"{'refitting' if options.refit else 'logging'} it alone"
+        )
+    with open_finalize_run(
+        client,
+        record.experiment_id,
+        study.stored_name,
+        dataset_inputs(prepared.data, study.stored_name),
+    ) as run:
         members = [_member(client, c, prepared, options.refit) for c, _ in chosen]
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(run, model, members, chosen, prepared, options, selection)
     best = pool[0]
-    promotion = promote_finalized(client, record, run.run_id, model_name, alias) \
-        if model_name else None
-    return Finalized(study.stored_name, run.run_id, [c.trial.label for c, _ in chosen],
-                     [w for _, w in chosen], options.refit, test, best.trial.label,
-                     {k: v for k, v in best.metrics.items() if k.startswith("test_")},
-                     time.perf_counter() - started, notes, promotion)
+    promotion = (
+        promote_finalized(client, record, run.run_id, model_name, alias) if model_name else None
+    )
+    return Finalized(
+        study.stored_name,
+        run.run_id,
+        [c.trial.label for c, _ in chosen],
+        [w for _, w in chosen],
+        options.refit,
+        test,
+        best.trial.label,
+        {k: v for k, v in best.metrics.items() if k.startswith("test_")},
+        time.perf_counter() - started,
+        notes,
+        promotion,
+    )
 
 
-def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
-                top: int) -> tuple[list[Candidate], list[str]]:
+def _choose(
+    pool: list[Candidate], prepared: Prepared, method: str
+) -> tuple[list[tuple[Candidate, float]], dict[str, float]]:
+    """The members ``method`` weighs above 0 with their weights, and the validation
+    scores of their weighted mean."""
+    task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
+    y_val = prepared.data.y_val
+    weights = select(
+        [c.val_outputs for c in pool],
+        lambda o: scores(task, y_val, o)[objective],
+        maximize=prepared.settings.direction == "maximize",
+        method=method,
+    )
+    chosen = [(c, float(w)) for c, w in zip(pool, weights, strict=True) if w > 0]
+    mean = weighted_mean([c.val_outputs for c, _ in chosen], [w for _, w in chosen])
+    return chosen, scores(task, y_val, mean)
+
+
+def candidates(
+    client: MlflowClient, record: StudyRecord, prepared: Prepared, top: int
+) -> tuple[list[Candidate], list[str]]:
     """The ``top`` best COMPLETE trials with a logged model, and a note on those left out."""
     ranked = record.ranked()
     if not ranked:
-        raise FinalizeRefused(f"study {record.name!r} has no COMPLETE trial to finalize; "
-                              "run more trials first")
+        raise FinalizeRefused(
+            f"study {record.name!r} has no COMPLETE trial to finalize; run more trials first"
+        )
     logged = logged_models(client, record.experiment_id)
     chosen: list[Candidate] = []
     left_out: list[str] = []
@@ -149,19 +187,30 @@ def candidates(client: MlflowClient, record: StudyRecord, prepared: Prepared,
         if len(outputs) != len(prepared.data.y_val):
             left_out.append(trial.label)
             continue
-        chosen.append(Candidate(trial, logged[trial.run_id],
-                                client.get_run(trial.run_id).data.metrics, outputs))
+        chosen.append(
+            Candidate(
+                trial, logged[trial.run_id], client.get_run(trial.run_id).data.metrics, outputs
+            )
+        )
     if not chosen:
-        raise FinalizeRefused(f"study {record.name!r}: none of its COMPLETE trials logged a "
-                              "model for this data; raise artifacts_for_top and run again")
-    notes = [f"left out trials {', '.join(left_out)}: no logged model for this data (only "
-             "trials among the best artifacts_for_top when they finished log one)"] \
-        if left_out else []
+        raise FinalizeRefused(
+            f"study {record.name!r}: none of its COMPLETE trials logged a "
+            "model for this data; raise artifacts_for_top and run again"
+        )
+    notes = (
+        [
+            f"left out trials {', '.join(left_out)}: no logged model for this data (only "
+            "trials among the best artifacts_for_top when they finished log one)"
+        ]
+        if left_out
+        else []
+    )
     return chosen, notes
 
 
 def trial_params(trial: TrialRecord) -> dict[str, Any]:
     """The trial's logged params with their Python types back (MLflow stores strings)."""
+
     def typed(text: str) -> Any:
         try:
             return ast.literal_eval(text)
@@ -177,8 +226,9 @@ def _logged_network(model_uri: str, prepared: Prepared) -> keras.Model:
     return prepared.data.columns.network_of(model) if prepared.data.columns else model
 
 
-def _member(client: MlflowClient, candidate: Candidate, prepared: Prepared,
-            refit: bool) -> keras.Model:
+def _member(
+    client: MlflowClient, candidate: Candidate, prepared: Prepared, refit: bool
+) -> keras.Model:
     """The candidate's network, refit or as logged. A stop signal whose exception was
     swallowed during the refit (its fit then ends after the epoch) is raised here."""
     if not refit:
@@ -197,18 +247,50 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
     """
     study = prepared.settings.study
     params = trial_params(candidate.trial)
-    rates = [m.value for m in sorted(client.get_metric_history(
-        candidate.trial.run_id, "learning_rate"), key=lambda m: m.step)] \
-        if params.get("lr_schedule", "constant") != "constant" else []
+    rates = (
+        [
+            m.value
+            for m in sorted(
+                client.get_metric_history(candidate.trial.run_id, "learning_rate"),
+                key=lambda m: m.step,
+            )
+        ]
+        if params.get("lr_schedule", "constant") != "constant"
+        else []
+    )
     return Recipe(params, prepared).refit(
         union_of_training_and_validation(prepared.data),
         epochs=int(candidate.metrics["best_epoch"]) + 1,
-        seed=int(params.get("seed", study.seed)) + candidate.trial.number, rates=rates)
+        seed=int(params.get("seed", study.seed)) + candidate.trial.number,
+        rates=rates,
+    )
 
 
-def _log(run: FinalizeRun, model: keras.Model, members: list[keras.Model],
-         chosen: list[tuple[Candidate, float]], prepared: Prepared, options: FinalizeSettings,
-         selection: dict[str, float]) -> dict[str, float]:
+def _params(
+    chosen: list[tuple[Candidate, float]], options: FinalizeSettings, objective: str
+) -> dict[str, object]:
+    """The finalize run's params: its members, their weights, epochs and runs, the settings."""
+    return {
+        "members": ", ".join(c.trial.label for c, _ in chosen),
+        "weights": ", ".join(f"{w:.4f}" for _, w in chosen),
+        "member_epochs": ", ".join(str(int(c.metrics["best_epoch"]) + 1) for c, _ in chosen),
+        "member_run_ids": ", ".join(c.trial.run_id for c, _ in chosen),
+        "method": options.method,
+        "top": options.top,
+        "refit": options.refit,
+        "objective": objective,
+    }
+
+
+def _log(
+    run: FinalizeRun,
+    model: keras.Model,
+    members: list[keras.Model],
+    chosen: list[tuple[Candidate, float]],
+    prepared: Prepared,
+    options: FinalizeSettings,
+    selection: dict[str, float],
+) -> dict[str, float]:
     """Params, scores, figures and the model of the finalize run; returns its test scores."""
     task, data = prepared.task, prepared.data
     metrics = {f"selection_val_{k}": v for k, v in selection.items()}
@@ -221,25 +303,29 @@ def _log(run: FinalizeRun, model: keras.Model, members: list[keras.Model],
         outputs = predict(model, split[0])
         test = {f"{name}_{k}": v for k, v in scores(task, split[1], outputs).items()}
         for i, member in enumerate(members):
-            metrics.update({f"member_{i}_{name}_{k}": v for k, v in
-                            scores(task, split[1], predict(member, split[0])).items()})
+            metrics.update(
+                {
+                    f"member_{i}_{name}_{k}": v
+                    for k, v in scores(task, split[1], predict(member, split[0])).items()
+                }
+            )
         best = chosen[0][0].metrics
         metrics.update({f"best_trial_{k}": best[k] for k in test if k in best})
-    params = {"members": ", ".join(c.trial.label for c, _ in chosen),
-              "weights": ", ".join(f"{w:.4f}" for _, w in chosen),
-              "member_epochs": ", ".join(str(int(c.metrics["best_epoch"]) + 1)
-                                         for c, _ in chosen),
-              "member_run_ids": ", ".join(c.trial.run_id for c, _ in chosen),
-              "method": options.method, "top": options.top, "refit": options.refit,
-              "objective": prepared.settings.objective}
-    run.log({**metrics, **test}, params)
+    run.log({**metrics, **test}, _params(chosen, options, prepared.settings.objective))
     x_sample = data.x_val[:5]
-    run.log_model(model, x_sample, predict(model, x_sample), metadata={
-        "tuner_task": task.kind, "tuner_class_names": prepared.class_names,
-        "tuner_role": "finalize"}, columns=data.columns)
+    run.log_model(
+        model,
+        x_sample,
+        predict(model, x_sample),
+        metadata={
+            "tuner_task": task.kind,
+            "tuner_class_names": prepared.class_names,
+            "tuner_role": "finalize",
+        },
+        columns=data.columns,
+    )
     if split is not None and outputs is not None:
-        run.log_report(outcome_report(task, split[1], outputs, split_name,
-                                      prepared.class_names))
+        run.log_report(outcome_report(task, split[1], outputs, split_name, prepared.class_names))
     return test
 
 
@@ -258,15 +344,22 @@ def study_of(client: MlflowClient, study: str) -> Study:
     tags = run.data.tags
     source = tags.get(keys.STUDY_FILE)
     if not source or not Path(source).is_file():
-        raise FinalizeRefused(f"study {study!r} was run from {source or 'an unknown file'}, "
-                              "which is not here; pass the study file: "
-                              "tuner finalize path/to/study.py")
+        raise FinalizeRefused(
+            f"study {study!r} was run from {source or 'an unknown file'}, "
+            "which is not here; pass the study file: "
+            "tuner finalize path/to/study.py"
+        )
     overrides = {**json.loads(tags.get(keys.OVERRIDES, "{}")), "name": study}
     return load_study_file(source, overrides)
 
 
-def finalize_named(client: MlflowClient, study: str, settings: FinalizeSettings,
-                   model_name: str | None = None, alias: str = "champion") -> Finalized:
+def finalize_named(
+    client: MlflowClient,
+    study: str,
+    settings: FinalizeSettings,
+    model_name: str | None = None,
+    alias: str = "champion",
+) -> Finalized:
     """``tuner finalize STUDY``: the study found by name or file, its data loaded again."""
     loaded = study_of(client, study)
     return finalize(client, loaded, prepare(loaded), settings, model_name, alias)

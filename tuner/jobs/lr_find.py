@@ -18,13 +18,22 @@ from tuner.tracking.patient import PatientClient
 from tuner.tracking.runs import log_lr_finding
 
 
-def log_finding(finding: LRFinding, tracking_uri: str, study_name: str,
-                params: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> None:
+def log_finding(
+    finding: LRFinding,
+    tracking_uri: str,
+    study_name: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+) -> None:
     """An lr-find run in the study's experiment: the suggestion as metrics, the plot."""
-    log_lr_finding(tracking_uri, study_name, params,
-                   {"suggested_low": finding.low, "suggested_high": finding.high},
-                   charts.lr_finder(finding.rates, finding.losses, finding.low, finding.high),
-                   tags)
+    log_lr_finding(
+        tracking_uri,
+        study_name,
+        params,
+        {"suggested_low": finding.low, "suggested_high": finding.high},
+        charts.lr_finder(finding.rates, finding.losses, finding.low, finding.high),
+        tags,
+    )
 
 
 def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> Study:
@@ -52,14 +61,21 @@ def auto_learning_rate(study: Study, prepared: Prepared, tracking_uri: str) -> S
     return dataclasses.replace(study, space=space)
 
 
-def find_for_study(study: Study, optimizer: str, batch_size: int | None, n_steps: int,
-                   apply: bool, tracking_uri: str | None) -> str:
+def find_for_study(
+    study: Study,
+    optimizer: str,
+    batch_size: int | None,
+    n_steps: int,
+    apply: bool,
+    tracking_uri: str | None,
+) -> str:
     """``tuner lr-find``: the finding for the study's data, logged; the lines to print."""
     params = default_params(study.space, optimizer, batch_size)
     finding = find_learning_rate(prepare(study), params, n_steps=n_steps)
-    log_finding(finding, stores.resolve(tracking_uri, None).tracking_uri, study.stored_name,
-                params)
-    lines = [f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
-             f"{finding.low:.2g} .. {finding.high:.2g} "
-             f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})"]
+    log_finding(finding, stores.resolve(tracking_uri, None).tracking_uri, study.stored_name, params)
+    lines = [
+        f"{optimizer}, batch {params['batch_size']}: suggested learning rate "
+        f"{finding.low:.2g} .. {finding.high:.2g} "
+        f"({len(finding.rates)} steps; plot in MLflow run lr-find of {study.name})"
+    ]
     return "\n".join(lines + ([finding.space_line()] if apply else []))

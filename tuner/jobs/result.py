@@ -60,5 +60,6 @@ class Result:
         if self.best_run_id is None:
             raise TunerError(f"study {self.study_name!r} has no completed trial to load")
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"runs:/{self.best_run_id}/model", tracking_uri=self.tracking_uri)
+            artifact_uri=f"runs:/{self.best_run_id}/model", tracking_uri=self.tracking_uri
+        )
         return mlflow.keras.load_model(local)

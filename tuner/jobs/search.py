@@ -28,8 +28,9 @@ from tuner.runtime import machine, process
 from tuner.tracking import keys
 
 
-def search(study: str | Path | Study, options: RunOptions,
-           overrides: Mapping[str, Any] | None = None) -> Result:
+def search(
+    study: str | Path | Study, options: RunOptions, overrides: Mapping[str, Any] | None = None
+) -> Result:
     """Run (or continue) the study, then finalize it if its ``finalize`` setting says so.
 
     ``study`` is a study file's path or a ``Study`` itself (from a notebook);
@@ -59,35 +60,41 @@ def search(study: str | Path | Study, options: RunOptions,
     settings = FinalizeSettings.of(loaded.finalize)
     finalized = None
     if settings and outcome.best:
-        finalized = finalize(PatientClient(context.tracking_uri), loaded, prepare(loaded),
-                             settings).summary()
+        finalized = finalize(
+            PatientClient(context.tracking_uri), loaded, prepare(loaded), settings
+        ).summary()
     return Result(loaded.stored_name, outcome, context.tracking_uri, finalized)
 
 
-def _load(study: str | Path | Study, options: RunOptions,
-          overrides: Mapping[str, Any]) -> tuple[Study, dict[str, str]]:
+def _load(
+    study: str | Path | Study, options: RunOptions, overrides: Mapping[str, Any]
+) -> tuple[Study, dict[str, str]]:
     """The study with its overrides, and the tags that let a later command load it again;
     checked before any library loads (a bad study file fails fast), and the machine's
     memory for ``options.workers``."""
     if isinstance(study, Study):
         if options.workers > 1:
-            raise StudyConfigError("workers: several workers load the study from its file; "
-                                   "pass the study file's path instead of a Study")
+            raise StudyConfigError(
+                "workers: several workers load the study from its file; "
+                "pass the study file's path instead of a Study"
+            )
         loaded, source = dataclasses.replace(study, **overrides), {}
         loaded.stored_name  # noqa: B018 - a Study from Python must be named
     else:
         loaded = load_study_file(study, overrides)
-        source = {keys.STUDY_FILE: str(Path(study).resolve()),
-                  keys.OVERRIDES: _as_json(overrides)}
+        source = {keys.STUDY_FILE: str(Path(study).resolve()), keys.OVERRIDES: _as_json(overrides)}
     if options.workers > 1:  # before TensorFlow loads: no worker without a trial
         trials = options.for_study(loaded).trials
-        machine.check_capacity(options.workers if trials is None else min(
-            options.workers, trials), machine.available_memory())
+        machine.check_capacity(
+            options.workers if trials is None else min(options.workers, trials),
+            machine.available_memory(),
+        )
     return loaded, source
 
 
-def _start(study: Study, options: RunOptions, source: Mapping[str, str],
-           began: float) -> SearchContext:
+def _start(
+    study: Study, options: RunOptions, source: Mapping[str, str], began: float
+) -> SearchContext:
     """The stores resolved (a new tracking store begun), TensorFlow and the figures
     process started on both cores; the context of this search."""
     from tuner.runtime import stores  # Optuna and SQLAlchemy
@@ -97,12 +104,18 @@ def _start(study: Study, options: RunOptions, source: Mapping[str, str],
     process.load_training_libraries(
         new_tracking_store=found.tracking_uri,
         start_helper=report_process.start if options.workers == 1 else None,
-        debug=options.debug)
+        debug=options.debug,
+    )
     return SearchContext.starting(
-        dataclasses.replace(options.for_study(study),
-                            progress=options.progress and options.workers == 1),
-        began, tracking_uri=found.tracking_uri, storage=found.storage_url,
-        keras_tuner_dir=str(stores.STORE_DIR.resolve() / "keras-tuner"), source_tags=source)
+        dataclasses.replace(
+            options.for_study(study), progress=options.progress and options.workers == 1
+        ),
+        began,
+        tracking_uri=found.tracking_uri,
+        storage=found.storage_url,
+        keras_tuner_dir=str(stores.STORE_DIR.resolve() / "keras-tuner"),
+        source_tags=source,
+    )
 
 
 def _as_json(overrides: Mapping[str, object]) -> str:
@@ -115,5 +128,6 @@ def _as_json(overrides: Mapping[str, object]) -> str:
             raise StudyConfigError(
                 f"{key}: a study file's setting can be overridden with a plain value (a "
                 f"number, a string, a list), not a {type(value).__name__}; change it in the "
-                "file, or run a tuner.Study") from None
+                "file, or run a tuner.Study"
+            ) from None
     return json.dumps(overrides)

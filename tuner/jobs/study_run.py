@@ -62,18 +62,29 @@ def open_run(study: Study, context: SearchContext) -> tuple[Prepared, Engine, Tr
     if context.parent_run_id is None:
         for warning in prepared.warnings:
             print(f"warning: {warning.message}", file=sys.stderr)
-    tracker = Tracker(context.tracking_uri, study.stored_name, engine.tags(),
-                      parent_run_id=context.parent_run_id,
-                      parent_tags={**context.source_tags, **warned})
+    tracker = Tracker(
+        context.tracking_uri,
+        study.stored_name,
+        engine.tags(),
+        parent_run_id=context.parent_run_id,
+        parent_tags={**context.source_tags, **warned},
+    )
     if context.parent_run_id is None:  # runs an earlier process left open when it died
         close_runs_of_dead_owners(tracker.client, tracker.experiment_id)
-    tracker.use_datasets(dataset_inputs(prepared.data, study.stored_name),
-                         on_parent=context.parent_run_id is None)
+    tracker.use_datasets(
+        dataset_inputs(prepared.data, study.stored_name), on_parent=context.parent_run_id is None
+    )
     if context.parent_run_id is None:
-        tracker.log_study_params({**prepared.settings.as_params(), "task": prepared.task.kind,
-                                  "n_trials": context.options.trials,
-                                  "timeout": context.options.timeout,
-                                  "preprocessing": prepared.scaling.describe(), **found})
+        tracker.log_study_params(
+            {
+                **prepared.settings.as_params(),
+                "task": prepared.task.kind,
+                "n_trials": context.options.trials,
+                "timeout": context.options.timeout,
+                "preprocessing": prepared.scaling.describe(),
+                **found,
+            }
+        )
     return prepared, engine, tracker
 
 
@@ -99,7 +110,8 @@ def run_study(study: Study, context: SearchContext) -> SearchOutcome:
         raise StoreError(
             f"a store refused a write ({failed_store}): tracking {redact(context.tracking_uri)}, "
             f"storage {redact(context.storage)}; free space (or release the lock), then run "
-            "the same command to continue: what is recorded stays") from exc
+            "the same command to continue: what is recorded stays"
+        ) from exc
     finally:
         # With a store refusing writes, each of these records what it still can.
         with _unless_store_failed(failed_store):
@@ -123,8 +135,9 @@ def _unless_store_failed(failed_store: str | None) -> Iterator[None]:
             raise
 
 
-def close_parent(tracker: Tracker, status: str, engine: Engine,
-                 plots_to: ReportQueue | None = None) -> None:
+def close_parent(
+    tracker: Tracker, status: str, engine: Engine, plots_to: ReportQueue | None = None
+) -> None:
     """The parent run holds the study's counts, best value, params, run id and plots.
 
     Its status is set first, the artifacts after: a process ended while the plots
@@ -132,14 +145,17 @@ def close_parent(tracker: Tracker, status: str, engine: Engine,
     one serves the run (``plots_to``), else here.
     """
     outcome = engine.outcome()
-    metrics: dict[str, float] = {f"trials_{state.lower()}": n
-                                 for state, n in outcome.states.items()}
+    metrics: dict[str, float] = {
+        f"trials_{state.lower()}": n for state, n in outcome.states.items()
+    }
     tags: dict[str, str] = {}
     params: dict[str, object] = {}
     if outcome.best:
         metrics["best_value"] = outcome.best.value
-        tags = {keys.BEST_TRIAL: str(outcome.best.number),
-                keys.BEST_RUN_ID: str(outcome.best.run_id)}
+        tags = {
+            keys.BEST_TRIAL: str(outcome.best.number),
+            keys.BEST_RUN_ID: str(outcome.best.run_id),
+        }
         params = {f"best.{k}": v for k, v in outcome.best.params.items()}
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)
     if not outcome.best:

@@ -18,14 +18,18 @@ def one_line(outcome: SearchOutcome) -> str:
 
 def interrupted_line(reason: str, outcome: SearchOutcome) -> str:
     """The line of a search stopped by Ctrl-C or a signal (``reason``)."""
-    return (f"{reason}: {one_line(outcome)}; the running trial was recorded as failed, "
-            "run the same command to continue")
+    return (
+        f"{reason}: {one_line(outcome)}; the running trial was recorded as failed, "
+        "run the same command to continue"
+    )
 
 
-def format_outcome(study_name: str, outcome: SearchOutcome,
-                   tracking_uri: str) -> str:
-    counts = ", ".join(f"{outcome.states.get(s, 0)} {s.lower()}" for s in STATES
-                       if outcome.states.get(s) or s in STATES[:3])
+def format_outcome(study_name: str, outcome: SearchOutcome, tracking_uri: str) -> str:
+    counts = ", ".join(
+        f"{outcome.states.get(s, 0)} {s.lower()}"
+        for s in STATES
+        if outcome.states.get(s) or s in STATES[:3]
+    )
     lines = [f"study {study_name}: {sum(outcome.states.values())} trials ({counts})"]
     if outcome.best is None:
         lines.append("no trial completed")

@@ -30,8 +30,9 @@ class CoordinatorWatch:
 
     def __init__(self, pipe: IO[str]) -> None:
         self.gone = threading.Event()
-        threading.Thread(target=self._watch, args=(pipe,), daemon=True,
-                         name="coordinator-watch").start()
+        threading.Thread(
+            target=self._watch, args=(pipe,), daemon=True, name="coordinator-watch"
+        ).start()
 
     def _watch(self, pipe: IO[str]) -> None:
         for _ in pipe:
@@ -47,9 +48,9 @@ def work(context: SearchContext, study_file: str, overrides: dict) -> None:
         study = load_study_file(study_file, overrides)
         from tuner.tracking.figures import report_process  # here, not by `import tuner`
 
-        process.load_training_libraries(new_tracking_store=None,
-                                        start_helper=report_process.start,
-                                        debug=context.options.debug)
+        process.load_training_libraries(
+            new_tracking_store=None, start_helper=report_process.start, debug=context.options.debug
+        )
         from tuner.jobs.study_run import run_study  # TensorFlow is loaded: the training side
 
     run_study(study, context)

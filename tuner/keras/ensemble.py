@@ -28,7 +28,7 @@ LOSSES: dict[str, type[keras.losses.Loss]] = {
 def scores(task: Task, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """``loss`` and the task's metric of ``outputs`` against ``y``, as a trial logs them."""
     outputs = np.asarray(outputs, dtype="float32")
-    loss = (keras.losses.CategoricalCrossentropy() if task.one_hot else LOSSES[task.kind]())
+    loss = keras.losses.CategoricalCrossentropy() if task.one_hot else LOSSES[task.kind]()
     measure = metric(task)
     measure.update_state(y, outputs)
     return {"loss": float(loss(y, outputs)), METRICS[task.kind]: float(measure.result())}
@@ -36,12 +36,19 @@ def scores(task: Task, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
 
 def weighted_mean(outputs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """The members' outputs averaged with ``weights`` (which sum to 1)."""
-    return np.sum([w * np.asarray(o, dtype="float32")
-                   for o, w in zip(outputs, weights, strict=True)], axis=0)
+    return np.sum(
+        [w * np.asarray(o, dtype="float32") for o, w in zip(outputs, weights, strict=True)], axis=0
+    )
 
 
-def select(outputs: Sequence[np.ndarray], score: Callable[[np.ndarray], float], *,
-           maximize: bool, method: str, rounds: int = GREEDY_ROUNDS) -> np.ndarray:
+def select(
+    outputs: Sequence[np.ndarray],
+    score: Callable[[np.ndarray], float],
+    *,
+    maximize: bool,
+    method: str,
+    rounds: int = GREEDY_ROUNDS,
+) -> np.ndarray:
     """Weights over the candidates, in their order (best first).
 
     ``mean``: equal weights. ``greedy``: Caruana et al.'s forward selection with
@@ -62,8 +69,9 @@ def select(outputs: Sequence[np.ndarray], score: Callable[[np.ndarray], float], 
     return picks / picks.sum()
 
 
-def join(members: Sequence[keras.Model], weights: Sequence[float],
-         input_shape: tuple[int, ...]) -> keras.Model:
+def join(
+    members: Sequence[keras.Model], weights: Sequence[float], input_shape: tuple[int, ...]
+) -> keras.Model:
     """One functional model: every member on the same input, outputs weighted and summed.
 
     Each weight is a ``Rescaling`` layer named ``weight_<i>`` after the member
@@ -74,6 +82,5 @@ def join(members: Sequence[keras.Model], weights: Sequence[float],
     for i, (member, weight) in enumerate(zip(members, weights, strict=True)):
         member.name = f"member_{i}"
         weighted.append(keras.layers.Rescaling(float(weight), name=f"weight_{i}")(member(inputs)))
-    output = keras.layers.Add(name="weighted_mean")(weighted) if len(weighted) > 1 \
-        else weighted[0]
+    output = keras.layers.Add(name="weighted_mean")(weighted) if len(weighted) > 1 else weighted[0]
     return keras.Model(inputs, output, name="ensemble")

@@ -40,9 +40,14 @@ class EpochHorizon(keras.callbacks.Callback):
     (``time.time`` unless a test gives another).
     """
 
-    def __init__(self, max_epochs: int, *, deadline: float | None = None,
-                 peak_rate: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        *,
+        deadline: float | None = None,
+        peak_rate: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.max_epochs = max_epochs
         self.deadline = deadline
@@ -67,8 +72,9 @@ class EpochHorizon(keras.callbacks.Callback):
         # second so far.
         now = self.clock()
         whole = [b - a for a, b in itertools.pairwise(self.starts)]
-        per_epoch = statistics.median(whole[1:]) if whole[1:] else min(
-            [*whole, now - self.starts[-1]])
+        per_epoch = (
+            statistics.median(whole[1:]) if whole[1:] else min([*whole, now - self.starts[-1]])
+        )
         left = self.deadline - FINISH_RESERVE_S - now
         if per_epoch > 0:
             fit = max(0, math.floor(left / per_epoch))

@@ -43,8 +43,13 @@ class LRFinding:
 def default_params(space: Space, optimizer: str, batch_size: int | None) -> dict[str, Any]:
     """A middle-of-the-space model (``Space.middle``) at a constant, rising rate, no dropout."""
     params = space.middle()
-    params.update(optimizer=optimizer, learning_rate=START_LR, dropout=0.0,
-                  lr_schedule="constant", batch_size=batch_size or params["batch_size"])
+    params.update(
+        optimizer=optimizer,
+        learning_rate=START_LR,
+        dropout=0.0,
+        lr_schedule="constant",
+        batch_size=batch_size or params["batch_size"],
+    )
     return params
 
 
@@ -71,8 +76,9 @@ class ExponentialRate(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def find_learning_rate(prepared: Prepared, params: Mapping[str, Any],
-                       n_steps: int = 300) -> LRFinding:
+def find_learning_rate(
+    prepared: Prepared, params: Mapping[str, Any], n_steps: int = 300
+) -> LRFinding:
     """Train ``n_steps`` steps (as many epochs as that takes) with a growing rate."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(prepared.settings.study.seed)
@@ -83,14 +89,22 @@ def find_learning_rate(prepared: Prepared, params: Mapping[str, Any],
     finder = ExponentialRate(n_steps)
     for _ in range(math.ceil(n_steps / steps_per_epoch)):
         finder.mean = 0.0
-        model.fit(data.x_train, data.y_train, batch_size=params["batch_size"], epochs=1,
-                  verbose=0, callbacks=[finder], shuffle=True)
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=params["batch_size"],
+            epochs=1,
+            verbose=0,
+            callbacks=[finder],
+            shuffle=True,
+        )
         if model.stop_training or len(finder.rates) >= n_steps:
             break
     smoothed = _smooth(finder.losses)
     best = finder.rates[int(np.nanargmin(smoothed))]
-    return LRFinding(finder.rates, smoothed, low=best / LOW_BELOW_MINIMUM,
-                     high=best / HIGH_BELOW_MINIMUM)
+    return LRFinding(
+        finder.rates, smoothed, low=best / LOW_BELOW_MINIMUM, high=best / HIGH_BELOW_MINIMUM
+    )
 
 
 def _smooth(losses: list[float]) -> list[float]:
@@ -98,5 +112,5 @@ def _smooth(losses: list[float]) -> list[float]:
     smoothed, average = [], 0.0
     for i, loss in enumerate(losses, start=1):
         average = SMOOTHING * average + (1 - SMOOTHING) * (loss if math.isfinite(loss) else 1e9)
-        smoothed.append(average / (1 - SMOOTHING ** i))
+        smoothed.append(average / (1 - SMOOTHING**i))
     return smoothed

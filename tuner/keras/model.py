@@ -39,8 +39,9 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def compile_options(batch_size: int, steps_per_execution: int | str,
-                    jit_compile: bool | str) -> dict[str, Any]:
+def compile_options(
+    batch_size: int, steps_per_execution: int | str, jit_compile: bool | str
+) -> dict[str, Any]:
     """Resolve ``"auto"``: see ``docs/speed.md`` for the measurements behind it.
 
     On a CPU a small batch spends most of a step in per-step overhead, so
@@ -81,8 +82,9 @@ def precision_policy(mixed_precision: bool | str) -> str | None:
     return "mixed_bfloat16" if mixed_precision == "bfloat16" else "mixed_float16"
 
 
-def schedule_callbacks(params: Mapping[str, Any], objective: str, direction: str,
-                       patience: int) -> list[keras.callbacks.Callback]:
+def schedule_callbacks(
+    params: Mapping[str, Any], objective: str, direction: str, patience: int
+) -> list[keras.callbacks.Callback]:
     """Callbacks that change the rate on what training shows (``cosine`` follows the
     epochs, ``tuner.keras.horizon``).
 
@@ -90,9 +92,15 @@ def schedule_callbacks(params: Mapping[str, Any], objective: str, direction: str
     ``max(1, patience - 1)`` epochs without progress, so it acts before EarlyStopping."""
     if params.get("lr_schedule", "constant") != "plateau":
         return []
-    return [keras.callbacks.ReduceLROnPlateau(
-        monitor=objective, mode="max" if direction == "maximize" else "min", factor=0.5,
-        patience=max(1, patience - 1), min_lr=1e-6)]
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=objective,
+            mode="max" if direction == "maximize" else "min",
+            factor=0.5,
+            patience=max(1, patience - 1),
+            min_lr=1e-6,
+        )
+    ]
 
 
 def make_optimizer(params: Mapping[str, Any], rate: float | object) -> keras.optimizers.Optimizer:
@@ -116,15 +124,30 @@ def _hidden_layers(params: Mapping[str, Any], dtype: str | None) -> list[keras.l
     layers: list[keras.layers.Layer] = []
     for i in range(params["n_layers"]):
         if normalization == "none":
-            layers.append(keras.layers.Dense(params[f"units_{i}"], kernel_initializer=initializer,
-                                             activation=params["activation"], dtype=dtype))
+            layers.append(
+                keras.layers.Dense(
+                    params[f"units_{i}"],
+                    kernel_initializer=initializer,
+                    activation=params["activation"],
+                    dtype=dtype,
+                )
+            )
         else:
-            norm = (keras.layers.BatchNormalization if normalization == "batch"
-                    else keras.layers.LayerNormalization)
-            layers += [keras.layers.Dense(params[f"units_{i}"], kernel_initializer=initializer,
-                                          use_bias=False, dtype=dtype),
-                       norm(dtype=dtype), keras.layers.Activation(params["activation"],
-                                                                  dtype=dtype)]
+            norm = (
+                keras.layers.BatchNormalization
+                if normalization == "batch"
+                else keras.layers.LayerNormalization
+            )
+            layers += [
+                keras.layers.Dense(
+                    params[f"units_{i}"],
+                    kernel_initializer=initializer,
+                    use_bias=False,
+                    dtype=dtype,
+                ),
+                norm(dtype=dtype),
+                keras.layers.Activation(params["activation"], dtype=dtype),
+            ]
         if params["dropout"] > 0:
             layers.append(keras.layers.Dropout(params["dropout"], dtype=dtype))
     return layers
@@ -140,8 +163,9 @@ def smoothed_task(task: Task, label_smoothing: float) -> Task:
     if not label_smoothing:
         return task
     if task.kind == "regression":
-        raise StudyConfigError("space.label_smoothing: only for classification; "
-                               "leave it at 0 for a regression study")
+        raise StudyConfigError(
+            "space.label_smoothing: only for classification; leave it at 0 for a regression study"
+        )
     if task.kind == "multiclass" and not task.one_hot:
         return dataclasses.replace(task, one_hot=True)
     return task
@@ -152,8 +176,11 @@ def targets_for(data: Data, task: Task, compiled: Task) -> Data:
     if compiled.one_hot == task.one_hot:
         return data
     eye = np.eye(task.n_outputs, dtype="float32")
-    labels = {f: eye[np.asarray(getattr(data, f)).astype("int64").ravel()]
-              for f in ("y_train", "y_val", "y_test") if getattr(data, f) is not None}
+    labels = {
+        f: eye[np.asarray(getattr(data, f)).astype("int64").ravel()]
+        for f in ("y_train", "y_val", "y_test")
+        if getattr(data, f) is not None
+    }
     return dataclasses.replace(data, **labels)
 
 
@@ -161,9 +188,14 @@ def target_layers(scale: TargetScale | None) -> list[keras.layers.Layer]:
     """The standardized output back in the target's units: ``y = z * std + mean``."""
     if scale is None:
         return []
-    return [keras.layers.Rescaling(scale=np.array(scale.std, dtype="float32"),
-                                   offset=np.array(scale.mean, dtype="float32"),
-                                   name="target_scale", dtype="float32")]
+    return [
+        keras.layers.Rescaling(
+            scale=np.array(scale.std, dtype="float32"),
+            offset=np.array(scale.mean, dtype="float32"),
+            name="target_scale",
+            dtype="float32",
+        )
+    ]
 
 
 def loss_weight(scale: TargetScale) -> float:
@@ -181,10 +213,34 @@ def loss_of(task: Task, label_smoothing: float) -> str | keras.losses.Loss:
     return "categorical_crossentropy" if task.one_hot else OUTPUTS[task.kind][1]
 
 
+def _layers(
+    params: Mapping[str, Any],
+    input_shape: tuple[int, ...],
+    task: Task,
+    scaling: InputScaling | None,
+    hidden_dtype: str | None,
+    target_scale: TargetScale | None,
+) -> list[keras.layers.Layer]:
+    """Input, preprocessing, Flatten for images, the hidden layers, the task's output."""
+    layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
+    layers += scaling.layers() if scaling else []
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten())
+    layers += _hidden_layers(params, hidden_dtype)
+    activation = OUTPUTS[task.kind][0]
+    layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
+    return layers + target_layers(target_scale)
+
+
 def build_model(
-    params: Mapping[str, Any], input_shape: tuple[int, ...], task: Task,
-    *, steps_per_execution: int = 1, jit_compile: bool = False,
-    scaling: InputScaling | None = None, mixed_precision: bool | str = False,
+    params: Mapping[str, Any],
+    input_shape: tuple[int, ...],
+    task: Task,
+    *,
+    steps_per_execution: int = 1,
+    jit_compile: bool = False,
+    scaling: InputScaling | None = None,
+    mixed_precision: bool | str = False,
     target_scale: TargetScale | None = None,
 ) -> keras.Sequential:
     """A ``Sequential`` of Dense layers: Flatten for images, output and loss by task.
@@ -205,21 +261,19 @@ def build_model(
     With Adam, a new synthetic model's first epoch takes half as long.
     """
     hidden_dtype = precision_policy(mixed_precision)
-    layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
-    layers += scaling.layers() if scaling else []
-    if len(input_shape) > 1:
-        layers.append(keras.layers.Flatten())
-    layers += _hidden_layers(params, hidden_dtype)
-    activation = OUTPUTS[task.kind][0]
-    layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
-    layers += target_layers(target_scale)
-    model = keras.Sequential(layers)
+    model = keras.Sequential(
+        _layers(params, input_shape, task, scaling, hidden_dtype, target_scale)
+    )
     optimizer = make_optimizer(params, params["learning_rate"])
     if hidden_dtype == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, loss=loss_of(task, params.get("label_smoothing", 0.0)),
-                  loss_weights=None if target_scale is None else [loss_weight(target_scale)],
-                  metrics=[metric(task)], steps_per_execution=steps_per_execution,
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss_of(task, params.get("label_smoothing", 0.0)),
+        loss_weights=None if target_scale is None else [loss_weight(target_scale)],
+        metrics=[metric(task)],
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
     model.optimizer.build(model.trainable_variables)
     return model

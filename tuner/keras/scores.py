@@ -29,8 +29,11 @@ def class_scores(y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
         roc_auc_score,
     )
 
-    labels = np.asarray(y).argmax(axis=1) if np.ndim(y) == 2 and np.shape(y)[1] > 1 \
+    labels = (
+        np.asarray(y).argmax(axis=1)
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1
         else np.asarray(y).ravel().astype("int64")
+    )
     outputs = np.asarray(outputs, dtype="float64")
     if outputs.shape[1] == 1:
         predicted, ranked = (outputs[:, 0] > 0.5).astype("int64"), outputs[:, 0]
@@ -39,12 +42,21 @@ def class_scores(y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     with warnings.catch_warnings():  # a class absent from these rows: said by the NaN
         warnings.simplefilter("ignore")
         try:
-            auc = float(roc_auc_score(labels, ranked, multi_class="ovr",
-                                      labels=None if ranked.ndim == 1 else range(ranked.shape[1])))
+            auc = float(
+                roc_auc_score(
+                    labels,
+                    ranked,
+                    multi_class="ovr",
+                    labels=None if ranked.ndim == 1 else range(ranked.shape[1]),
+                )
+            )
         except ValueError:
             auc = math.nan
-        return {"balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
-                "macro_f1": float(f1_score(labels, predicted, average="macro")), "auc": auc}
+        return {
+            "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+            "macro_f1": float(f1_score(labels, predicted, average="macro")),
+            "auc": auc,
+        }
 
 
 class ValidationScores(keras.callbacks.Callback):

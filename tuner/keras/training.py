@@ -107,57 +107,86 @@ class ObjectiveGuard(keras.callbacks.Callback):
             )
 
 
+@dataclass(frozen=True, kw_only=True)
+class FitPlan:
+    """How ``fit`` trains: EarlyStopping watches ``objective`` (better in ``direction``) for
+    ``patience`` epochs, up to ``max_epochs``; ``initial_epoch`` continues a model trained
+    before (a Hyperband round); ``input_pipeline`` (``data.inputs``) says how the arrays
+    reach Keras; ``seed`` fixes the order of the training rows in each epoch;
+    ``class_weight`` weighs each training row's loss by its class (Keras's own)."""
+
+    batch_size: int
+    objective: str
+    direction: str
+    max_epochs: int
+    patience: int
+    initial_epoch: int = 0
+    input_pipeline: str = "auto"
+    seed: int | None = None
+    class_weight: Mapping[int, float] | None = None
+
+
 def fit(
     model: keras.Model,
     data: Data,
-    *,
-    batch_size: int,
-    objective: str,
-    direction: str,
-    max_epochs: int,
-    patience: int,
+    plan: FitPlan,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    initial_epoch: int = 0,
-    input_pipeline: str = "auto",
-    seed: int | None = None,
-    class_weight: Mapping[int, float] | None = None,
 ) -> FitResult:
     """Fit, restore the best epoch's weights, and report them on validation and test.
 
     The restored weights are the best epoch's, so their validation metrics are
     that epoch's validation logs (equal to ``evaluate`` to the last digit,
-    measured: tests/test_speed.py); only the test split is evaluated again.
-    ``initial_epoch`` continues a model trained before (a Hyperband round).
-    ``input_pipeline`` (see ``tuner.inputs``) says how the arrays reach Keras;
-    ``seed`` fixes the order of the training rows in each epoch;
-    ``class_weight`` weighs each training row's loss by its class (Keras's own).
+    measured: tests/stories/test_speed.py); only the test split is evaluated again.
     """
     # Scores Keras does not log are added to the epoch logs before anything reads them.
-    scorer = [ValidationScores(data.x_val, data.y_val, validation_batch_size(batch_size))] \
-        if is_class_score(objective) else []
+    scored = is_class_score(plan.objective)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor=objective, mode="max" if direction == "maximize" else "min",
-        patience=patience, restore_best_weights=True,
+        monitor=plan.objective,
+        mode="max" if plan.direction == "maximize" else "min",
+        patience=plan.patience,
+        restore_best_weights=True,
     )
+    guards = _guards(data, plan.objective, plan.batch_size, scored)
+    pipeline = choose_pipeline(plan.input_pipeline, data.x_train)
     started = time.perf_counter()
     with custom_gradients_released():
         history = model.fit(
-            **_inputs(data, batch_size, choose_pipeline(input_pipeline, data.x_train), seed),
-            epochs=max_epochs, initial_epoch=initial_epoch, verbose=0,
-            class_weight=None if class_weight is None else dict(class_weight),
-            callbacks=[*scorer, ObjectiveGuard(objective), keras.callbacks.TerminateOnNaN(),
-                       StopWhenSignalled(),
-                       *callbacks, early_stopping],
+            **_inputs(data, plan.batch_size, pipeline, plan.seed),
+            epochs=plan.max_epochs,
+            initial_epoch=plan.initial_epoch,
+            verbose=0,
+            class_weight=None if plan.class_weight is None else dict(plan.class_weight),
+            callbacks=[*guards, *callbacks, early_stopping],
         ).history
     losses = finite_losses(history)
     fitted = time.perf_counter()
-    best_epoch = early_stopping.best_epoch
-    metrics, outputs = _best_epoch_scores(model, data, history, best_epoch - initial_epoch,
-                                          class_scored=bool(scorer))
-    value = metrics.get(f"final_{objective}", history[objective][best_epoch - initial_epoch])
-    return FitResult(value, best_epoch, len(losses), metrics, history,
-                     fit_seconds=fitted - started, evaluate_seconds=time.perf_counter() - fitted,
-                     test_outputs=outputs)
+    best = early_stopping.best_epoch - plan.initial_epoch
+    metrics, outputs = _best_epoch_scores(model, data, history, best, class_scored=scored)
+    value = metrics.get(f"final_{plan.objective}", history[plan.objective][best])
+    return FitResult(
+        value,
+        early_stopping.best_epoch,
+        len(losses),
+        metrics,
+        history,
+        fit_seconds=fitted - started,
+        evaluate_seconds=time.perf_counter() - fitted,
+        test_outputs=outputs,
+    )
+
+
+def _guards(
+    data: Data, objective: str, batch_size: int, scored: bool
+) -> list[keras.callbacks.Callback]:
+    """The callbacks every fit starts with: the class scores Keras does not log (where
+    the objective is one), the objective's check, the stops on NaN and on a signal."""
+    scorer = [ValidationScores(data.x_val, data.y_val, validation_batch_size(batch_size))]
+    return [
+        *(scorer if scored else []),
+        ObjectiveGuard(objective),
+        keras.callbacks.TerminateOnNaN(),
+        StopWhenSignalled(),
+    ]
 
 
 def finite_losses(history: Mapping[str, list[float]]) -> list[float]:
@@ -168,9 +197,13 @@ def finite_losses(history: Mapping[str, list[float]]) -> list[float]:
     return losses
 
 
-def _best_epoch_scores(model: keras.Model, data: Data, history: Mapping[str, list[float]],
-                       best: int, class_scored: bool) -> tuple[dict[str, float],
-                                                               np.ndarray | None]:
+def _best_epoch_scores(
+    model: keras.Model,
+    data: Data,
+    history: Mapping[str, list[float]],
+    best: int,
+    class_scored: bool,
+) -> tuple[dict[str, float], np.ndarray | None]:
     """The restored weights' ``final_val_*`` (the ``best``-th logged epoch's) and
     ``test_*`` scores, and their test outputs (None without a test split)."""
     metrics = {f"final_{k}": float(v[best]) for k, v in history.items() if k.startswith("val_")}
@@ -184,38 +217,53 @@ def _best_epoch_scores(model: keras.Model, data: Data, history: Mapping[str, lis
     return metrics, outputs
 
 
-def _inputs(data: Data, batch_size: int, pipeline: str,
-            seed: int | None) -> dict[str, object]:
+def _inputs(data: Data, batch_size: int, pipeline: str, seed: int | None) -> dict[str, object]:
     """``fit``'s data arguments: tf.data datasets, or arrays that Keras batches itself."""
     val_batch = validation_batch_size(batch_size)
-    validation = {"validation_data": evaluation_dataset(data.x_val, data.y_val, val_batch)} \
-        if pipeline == "dataset" else {"validation_data": (data.x_val, data.y_val),
-                                        "validation_batch_size": val_batch}
-    return {**_training_inputs(data.x_train, data.y_train, batch_size, pipeline, seed),
-            **validation}
+    validation = (
+        {"validation_data": evaluation_dataset(data.x_val, data.y_val, val_batch)}
+        if pipeline == "dataset"
+        else {"validation_data": (data.x_val, data.y_val), "validation_batch_size": val_batch}
+    )
+    return {
+        **_training_inputs(data.x_train, data.y_train, batch_size, pipeline, seed),
+        **validation,
+    }
 
 
-def _training_inputs(x: np.ndarray, y: np.ndarray, batch_size: int, pipeline: str,
-                     seed: int | None) -> dict[str, object]:
+def _training_inputs(
+    x: np.ndarray, y: np.ndarray, batch_size: int, pipeline: str, seed: int | None
+) -> dict[str, object]:
     if pipeline == "dataset":  # shuffled by the dataset; Keras would warn it ignores shuffle
         return {"x": training_dataset(x, y, batch_size, seed), "shuffle": False}
     return {"x": x, "y": y, "batch_size": batch_size}
 
 
-def fit_epochs(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int,
-               epochs: int, input_pipeline: str = "auto", seed: int | None = None,
-               callbacks: Sequence[keras.callbacks.Callback] = (),
-               class_weight: Mapping[int, float] | None = None) -> None:
+def fit_epochs(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    epochs: int,
+    input_pipeline: str = "auto",
+    seed: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    class_weight: Mapping[int, float] | None = None,
+) -> None:
     """Train for exactly ``epochs`` epochs on all of ``x``, with nothing held out (a refit).
 
     Raises ``TrialFailed`` if the loss becomes NaN or infinite.
     """
     inputs = _training_inputs(x, y, batch_size, choose_pipeline(input_pipeline, x), seed)
     with custom_gradients_released():
-        losses = model.fit(**inputs, epochs=epochs, verbose=0,
-                           class_weight=None if class_weight is None else dict(class_weight),
-                           callbacks=[
-            keras.callbacks.TerminateOnNaN(), *callbacks]).history.get("loss", [])
+        losses = model.fit(
+            **inputs,
+            epochs=epochs,
+            verbose=0,
+            class_weight=None if class_weight is None else dict(class_weight),
+            callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+        ).history.get("loss", [])
     if len(losses) < epochs or not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"training loss became NaN or infinite at epoch {len(losses) - 1}")
 
@@ -227,13 +275,17 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     new model (0.06-0.2 s a trial here); for data that fits in memory Keras's
     docs advise calling the model directly. Same numbers, measured here.
     """
-    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + ROWS_PER_CALL],
-                                                            training=False))
-                           for i in range(0, len(x), ROWS_PER_CALL)])
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model(x[i : i + ROWS_PER_CALL], training=False))
+            for i in range(0, len(x), ROWS_PER_CALL)
+        ]
+    )
 
 
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray
-             ) -> tuple[dict[str, float], np.ndarray]:
+def evaluate(
+    model: keras.Model, x: np.ndarray, y: np.ndarray
+) -> tuple[dict[str, float], np.ndarray]:
     """``evaluate``'s loss and metrics, and the outputs they were computed from.
 
     Keras's test step (``test_step``: the model called, ``compute_loss``, a
@@ -248,9 +300,12 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray
     loss = keras.metrics.Mean(name="loss")
     scores: dict[str, object] = {}
     for i in range(0, len(x), ROWS_PER_CALL):
-        rows, truth, predicted = (a[i:i + ROWS_PER_CALL] for a in (x, y, outputs))
-        loss.update_state(model.compute_loss(rows, truth, predicted, training=False),
-                          sample_weight=len(rows))
+        rows, truth, predicted = (a[i : i + ROWS_PER_CALL] for a in (x, y, outputs))
+        loss.update_state(
+            model.compute_loss(rows, truth, predicted, training=False), sample_weight=len(rows)
+        )
         scores = model.compute_metrics(rows, truth, predicted)
-    return {**{k: float(v) for k, v in scores.items()},  # type: ignore[arg-type]
-            "loss": float(loss.result())}, outputs
+    return {
+        **{k: float(v) for k, v in scores.items()},  # type: ignore[arg-type]
+        "loss": float(loss.result()),
+    }, outputs

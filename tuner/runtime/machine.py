@@ -17,7 +17,8 @@ def check_capacity(n_workers: int, available_bytes: int | None) -> None:
     raise StudyConfigError(
         f"workers: {n_workers} workers need about {n_workers * WORKER_MEMORY_BYTES / 2**30:.1f} "
         f"GiB of memory and this machine has {available_bytes / 2**30:.1f} GiB free; "
-        f"use at most {most}")
+        f"use at most {most}"
+    )
 
 
 def available_memory() -> int | None:

@@ -59,6 +59,7 @@ def quiet_libraries(*, debug: bool = False, tensorflow: bool = True) -> None:
     # MLflow draws a progress bar for every artifact it downloads (a trial's outputs).
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow  # noqa: F401 - it sets its loggers' levels on import; set ours after
+
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # MLflow logs each database error it raises with its traceback; the error is raised,
@@ -97,8 +98,9 @@ def exit_now(status: int | str | None) -> None:
     os._exit(status or 0)
 
 
-def load_training_libraries(*, new_tracking_store: str | None,
-                            start_helper: Callable[[], None] | None, debug: bool) -> bool:
+def load_training_libraries(
+    *, new_tracking_store: str | None, start_helper: Callable[[], None] | None, debug: bool
+) -> bool:
     """Load TensorFlow with the other core kept busy; whether a tracking store is created.
 
     A new SQLite tracking store at ``new_tracking_store`` is created by a second

@@ -139,8 +139,7 @@ def _keep_as_template(database: Path) -> None:
     partial = template.with_name(f"{template.name}.{os.getpid()}")
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(database)) as made, \
-                closing(sqlite3.connect(partial)) as copy:
+        with closing(sqlite3.connect(database)) as made, closing(sqlite3.connect(partial)) as copy:
             made.backup(copy)
             copy.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
             copy.execute("DELETE FROM experiments WHERE experiment_id = 0")
@@ -171,8 +170,10 @@ def _copy_template(tracking_uri: str, database: Path) -> bool:
     return True
 
 
-_CREATE_TRACKING_STORE = ("import sys; from tuner.runtime.store_creation import "
-                          "create_tracking_store; create_tracking_store(sys.argv[1])")
+_CREATE_TRACKING_STORE = (
+    "import sys; from tuner.runtime.store_creation import "
+    "create_tracking_store; create_tracking_store(sys.argv[1])"
+)
 # Stores this process began: the process making one, or None where the template was copied.
 _creating: dict[str, subprocess.Popen[bytes] | None] = {}
 
@@ -195,7 +196,10 @@ def start_tracking_store(tracking_uri: str) -> bool:
         return False
     _creating[tracking_uri] = subprocess.Popen(
         [sys.executable, "-c", _CREATE_TRACKING_STORE, tracking_uri],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return True
 
 

@@ -64,14 +64,18 @@ def resolve(tracking_uri: str | None, storage_url: str | None) -> Stores:
 def existing_tracking_uri(tracking_uri: str | None) -> str:
     """The tracking URI to read from; the default one only if ``tuner run`` created it.
     A SQLite store that is not a database is refused in one line (``check_readable``)."""
-    return check_readable(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-                          or _existing_default("mlflow.db", "tracking store", "tracking_uri"))
+    return check_readable(
+        tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or _existing_default("mlflow.db", "tracking store", "tracking_uri")
+    )
 
 
 def existing_storage_url(storage_url: str | None) -> str:
     """The Optuna storage to read; the default one only if ``tuner run`` created it."""
-    return check_readable(storage_url or _existing_default("optuna.db", "Optuna storage",
-                                                           "storage"))
+    return check_readable(
+        storage_url or _existing_default("optuna.db", "Optuna storage", "storage")
+    )
 
 
 def check_readable(url: str) -> str:
@@ -84,16 +88,20 @@ def check_readable(url: str) -> str:
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
             db.execute("PRAGMA schema_version").fetchone()
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the SQLite store {database}: {exc}; restore it from a "
-                         "backup, or move it away and run again") from exc
+        raise StoreError(
+            f"cannot read the SQLite store {database}: {exc}; restore it from a "
+            "backup, or move it away and run again"
+        ) from exc
     return url
 
 
 def _existing_default(file_name: str, what: str, option: str) -> str:
     database = STORE_DIR.resolve() / file_name
     if not database.is_file():
-        raise StoreError(f"no {what} at {STORE_DIR}/{file_name}; run `tuner run` here "
-                         f"first, or pass {option}=...")
+        raise StoreError(
+            f"no {what} at {STORE_DIR}/{file_name}; run `tuner run` here "
+            f"first, or pass {option}=..."
+        )
     return f"sqlite:///{database}"
 
 
@@ -102,18 +110,29 @@ def _ensure_writable(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create the store folder {folder}/: {exc.strerror}; run from "
-                         "a writable directory or pass storage=... and tracking_uri=...") from exc
+        raise StoreError(
+            f"cannot create the store folder {folder}/: {exc.strerror}; run from "
+            "a writable directory or pass storage=... and tracking_uri=..."
+        ) from exc
     if not os.access(folder, os.W_OK):
-        raise StoreError(f"the store folder {folder.resolve()}/ is not writable; "
-                         "fix its permissions or pass storage=... and tracking_uri=...")
+        raise StoreError(
+            f"the store folder {folder.resolve()}/ is not writable; "
+            "fix its permissions or pass storage=... and tracking_uri=..."
+        )
     return folder.resolve()
 
 
 # What SQLite, PostgreSQL and the file system say when a store cannot take a write.
-STORE_FAILURES = ("database or disk is full", "no space left on device", "disk i/o error",
-                  "database is locked", "readonly database", "database disk image is malformed",
-                  "could not extend file", "disk quota exceeded")
+STORE_FAILURES = (
+    "database or disk is full",
+    "no space left on device",
+    "disk i/o error",
+    "database is locked",
+    "readonly database",
+    "database disk image is malformed",
+    "could not extend file",
+    "disk quota exceeded",
+)
 
 
 def store_failure(error: BaseException) -> str | None:
@@ -161,8 +180,22 @@ def redact(url: str) -> str:
         return url
 
 
+def _dialect(url: str) -> str:
+    """The database kind of a storage URL (``sqlite``, ``postgresql``...)."""
+    try:
+        return make_url(url).get_backend_name()
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StoreError(
+            f"storage {url!r} is not a database URL; expected e.g. "
+            "sqlite:///mlruns/optuna.db or postgresql://user@host/db"
+        ) from exc
+
+
 def open_storage(
-    url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None,
+    url: str,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
     stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage, with a busy timeout for SQLite and a connect timeout elsewhere.
@@ -170,14 +203,11 @@ def open_storage(
     With a heartbeat, a trial whose process died (kill -9, a lost machine) is
     marked FAIL by the next worker once ``grace_period`` passes without one.
     """
-    try:
-        dialect = make_url(url).get_backend_name()
-    except sqlalchemy.exc.ArgumentError as exc:
-        raise StoreError(f"storage {url!r} is not a database URL; expected e.g. "
-                         "sqlite:///mlruns/optuna.db or postgresql://user@host/db") from exc
+    dialect = _dialect(url)
     write_ahead_log(url)
     connect_args = (
-        {"timeout": SQLITE_BUSY_TIMEOUT_S} if dialect == "sqlite"
+        {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if dialect == "sqlite"
         else {"connect_timeout": CONNECT_TIMEOUT_S}
     )
     database = sqlite_file(url)
@@ -185,12 +215,16 @@ def open_storage(
     attempt = 0
     while True:
         try:
-            with (creation_lock(database) if new and database else contextlib.nullcontext(),
-                  warnings.catch_warnings()):  # heartbeats are experimental in Optuna
+            with (
+                creation_lock(database) if new and database else contextlib.nullcontext(),
+                warnings.catch_warnings(),
+            ):  # heartbeats are experimental in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs={"connect_args": connect_args},
-                    heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                    url,
+                    engine_kwargs={"connect_args": connect_args},
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
                     heartbeat_stale_trial_callback=stale_trial_callback,
                 )
             if dialect == "sqlite":
@@ -215,6 +249,7 @@ def lock_on_begin(engine: sqlalchemy.engine.Engine) -> None:
     ``BEGIN IMMEDIATE`` makes each read-then-write whole: the second waits for the
     first (SQLAlchemy's pysqlite recipe for serializable transactions).
     """
+
     @sqlalchemy.event.listens_for(engine, "connect")
     def no_implicit_begin(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None

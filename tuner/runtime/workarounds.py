@@ -1,7 +1,7 @@
 """Every use of a library's or the interpreter's private state, in one place.
 
 Each function says why it reaches past the public API. ``PRIVATE_ATTRIBUTES``
-lists what they rely on; ``tests/test_workarounds.py`` fails, naming the
+lists what they rely on; ``tests/runtime/test_workarounds.py`` fails, naming the
 attribute, when an upgrade removes one, and fails when any other module of
 tuner reaches a private name of another library. Each degrades to the public
 behaviour where it can when its attribute is missing.
@@ -48,9 +48,7 @@ def frozen_function(function: Any) -> Any:
     graph). Keras's own ONNX export leaves a ``Normalization`` layer's
     constants as graph inputs no caller can feed.
     """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     convert: Callable[[Any], Any] = convert_variables_to_constants_v2
     return convert(function)

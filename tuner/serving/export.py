@@ -44,20 +44,23 @@ class Exported:
     max_difference: float  # from Keras's outputs on CHECK_ROWS random rows
 
     def summary(self) -> str:
-        return (f"exported {self.format} to {self.path}; max |difference| from Keras on "
-                f"{CHECK_ROWS} random rows: {self.max_difference:.1e}")
+        return (
+            f"exported {self.format} to {self.path}; max |difference| from Keras on "
+            f"{CHECK_ROWS} random rows: {self.max_difference:.1e}"
+        )
 
 
 def export(model: keras.Model, out: Path, fmt: str) -> Exported:
     """Write ``model`` to ``out`` in ``fmt``, then run the export on random rows."""
     if fmt not in WRITERS:
-        raise ExportError(f"fmt: expected one of {tuple(names.EXPORT_FORMATS)}, "
-                          f"received {fmt!r}")
+        raise ExportError(f"fmt: expected one of {tuple(names.EXPORT_FORMATS)}, received {fmt!r}")
     if out.exists():
         raise ExportError(f"{out} exists; choose a new path")
     if fmt != "saved_model" and _has_lookups(model):
-        raise ExportError(f"{fmt}: this model looks up categories (StringLookup/IntegerLookup), "
-                          "which only a TensorFlow runtime runs; use fmt='saved_model'")
+        raise ExportError(
+            f"{fmt}: this model looks up categories (StringLookup/IntegerLookup), "
+            "which only a TensorFlow runtime runs; use fmt='saved_model'"
+        )
     writer, runner = WRITERS[fmt]
     try:
         writer(model, out)
@@ -71,9 +74,12 @@ def export(model: keras.Model, out: Path, fmt: str) -> Exported:
 
 
 def _has_lookups(model: keras.Model) -> bool:
-    return any(isinstance(layer, keras.layers.IntegerLookup | keras.layers.StringLookup)
-               or isinstance(layer, keras.Model) and _has_lookups(layer)
-               for layer in model.layers)
+    return any(
+        isinstance(layer, keras.layers.IntegerLookup | keras.layers.StringLookup)
+        or isinstance(layer, keras.Model)
+        and _has_lookups(layer)
+        for layer in model.layers
+    )
 
 
 def _random_rows(model: keras.Model) -> np.ndarray | dict[str, Any]:
@@ -137,8 +143,11 @@ def _write_onnx(model: keras.Model, out: Path) -> None:
     traced: Any = tf.function(lambda x: model(x, training=False))
     frozen = frozen_function(traced.get_concrete_function(spec))
     tf2onnx.convert.from_graph_def(
-        frozen.graph.as_graph_def(), input_names=[t.name for t in frozen.inputs],
-        output_names=[t.name for t in frozen.outputs], output_path=str(out))
+        frozen.graph.as_graph_def(),
+        input_names=[t.name for t in frozen.inputs],
+        output_names=[t.name for t in frozen.outputs],
+        output_path=str(out),
+    )
 
 
 def _run_onnx(out: Path, rows: np.ndarray) -> np.ndarray:
@@ -149,8 +158,9 @@ def _run_onnx(out: Path, rows: np.ndarray) -> np.ndarray:
 
 
 # per name of names.EXPORT_FORMATS: how to write it, and how to run what was written
-WRITERS: dict[str, tuple[Callable[[keras.Model, Path], None],
-                         Callable[[Path, Any], np.ndarray]]] = {
+WRITERS: dict[
+    str, tuple[Callable[[keras.Model, Path], None], Callable[[Path, Any], np.ndarray]]
+] = {
     "saved_model": (_write_saved_model, _run_saved_model),
     "onnx": (_write_onnx, _run_onnx),
     "tflite": (_write_tflite, _run_tflite),

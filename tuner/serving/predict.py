@@ -64,15 +64,18 @@ def _fit_to_signature(x: np.ndarray, info: mlflow.models.model.ModelInfo) -> np.
     if x.shape[1:] != expected and int(np.prod(x.shape[1:])) == int(np.prod(expected)):
         x = x.reshape((len(x), *expected))
     if x.shape[1:] != expected:
-        raise PredictError(f"input rows have shape {x.shape[1:]}, the model expects "
-                           f"{expected} (signature shape {tuple(spec.shape)})")
+        raise PredictError(
+            f"input rows have shape {x.shape[1:]}, the model expects "
+            f"{expected} (signature shape {tuple(spec.shape)})"
+        )
     return x.astype(spec.type)
 
 
 def load_frame(path: Path) -> pd.DataFrame:
     if path.suffix != ".csv":
-        raise PredictError(f"input file {path}: this model takes table rows; give a .csv file "
-                           "with a header row")
+        raise PredictError(
+            f"input file {path}: this model takes table rows; give a .csv file with a header row"
+        )
     try:
         frame = pd.read_csv(path)
     except (ValueError, pd.errors.ParserError) as exc:
@@ -82,11 +85,11 @@ def load_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _outputs(model: keras.Model, info: mlflow.models.model.ModelInfo,
-             input_path: Path) -> np.ndarray:
+def _outputs(
+    model: keras.Model, info: mlflow.models.model.ModelInfo, input_path: Path
+) -> np.ndarray:
     if info.signature.inputs.is_tensor_spec():
-        return np.asarray(model.predict(_fit_to_signature(load_input(input_path), info),
-                                        verbose=0))
+        return np.asarray(model.predict(_fit_to_signature(load_input(input_path), info), verbose=0))
     try:
         return RawRowsModel(model).predict(load_frame(input_path)).to_numpy()
     except (MissingColumns, BadCells) as exc:
@@ -98,8 +101,10 @@ def load_keras(model_uri: str) -> tuple[keras.Model, mlflow.models.model.ModelIn
     try:
         info = mlflow.models.get_model_info(model_uri)
         if "keras" not in info.flavors or info.signature is None:
-            raise PredictError(f"{model_uri} is not a Keras model with a signature; "
-                               "tuner takes the models that tuner logs")
+            raise PredictError(
+                f"{model_uri} is not a Keras model with a signature; "
+                "tuner takes the models that tuner logs"
+            )
         return mlflow.keras.load_model(model_uri), info
     except PredictError:
         raise
@@ -129,17 +134,23 @@ def predict(model_uri: str, input_path: Path, proba: bool = False) -> Prediction
         return probabilities_of(task, outputs, names)
     if task == "multilabel":
         label = [names[k] if names else str(k) for k in range(outputs.shape[1])]
-        return Predictions(("row", "labels"), [
-            (i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
-            for i, row in enumerate(outputs)])
+        return Predictions(
+            ("row", "labels"),
+            [
+                (i, "|".join(n for n, p in zip(label, row, strict=True) if p > 0.5))
+                for i, row in enumerate(outputs)
+            ],
+        )
     if task == "binary":
         positive = outputs[:, 0]
         labels = (positive > 0.5).astype(int)
         probabilities = np.where(labels == 1, positive, 1 - positive)
     else:
         labels, probabilities = outputs.argmax(axis=1), outputs.max(axis=1)
-    rows = [(i, names[k] if names else int(k), float(p))
-            for i, (k, p) in enumerate(zip(labels, probabilities, strict=True))]
+    rows = [
+        (i, names[k] if names else int(k), float(p))
+        for i, (k, p) in enumerate(zip(labels, probabilities, strict=True))
+    ]
     return Predictions(("row", "class", "probability"), rows)
 
 
@@ -148,12 +159,12 @@ def probabilities_of(task: str, outputs: np.ndarray, names: list[str] | None) ->
     if task == "binary":
         outputs = np.concatenate([1 - outputs[:, :1], outputs[:, :1]], axis=1)
     columns = [str(n) for n in names] if names else [str(k) for k in range(outputs.shape[1])]
-    return Predictions(("row", *columns),
-                       [(i, *map(float, row)) for i, row in enumerate(outputs)])
+    return Predictions(("row", *columns), [(i, *map(float, row)) for i, row in enumerate(outputs)])
 
 
-def predict_to(model_uri: str, input_path: Path, output: Path | None = None,
-               proba: bool = False) -> str:
+def predict_to(
+    model_uri: str, input_path: Path, output: Path | None = None, proba: bool = False
+) -> str:
     """Predict; the CSV itself, or written to ``output`` and a line that says so."""
     text = predict(model_uri, input_path, proba).to_csv()
     if output is None:

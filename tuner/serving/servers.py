@@ -44,8 +44,12 @@ def run_server_group(command: list[str], env: Mapping[str, str] | None = None) -
     """Run ``command`` in a process group of its own until it ends or this process is
     stopped (Ctrl-C, SIGTERM, SIGHUP); the whole group, the server's workers included, is
     then stopped with it (SIGTERM, SIGKILL after ``STOP_GRACE_S``). Its exit status."""
-    process = subprocess.Popen(command, env=None if env is None else dict(env),
-                               start_new_session=True, preexec_fn=_end_with_parent)
+    process = subprocess.Popen(
+        command,
+        env=None if env is None else dict(env),
+        start_new_session=True,
+        preexec_fn=_end_with_parent,
+    )
     try:
         return process.wait()
     finally:
@@ -76,14 +80,26 @@ def is_loopback(host: str) -> bool:
 
 def _warn_if_exposed(host: str, what: str, say: Say) -> None:
     if not is_loopback(host):
-        say(f"warning: {what} has no authentication; binding {host} lets anyone who reaches "
-            "this machine use it")
+        say(
+            f"warning: {what} has no authentication; binding {host} lets anyone who reaches "
+            "this machine use it"
+        )
 
 
 def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
     """MLflow's UI from this interpreter (``python -m mlflow``): no PATH lookup."""
-    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-            "--host", host, "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        tracking_uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> int:
@@ -96,8 +112,10 @@ def serve_ui(tracking_uri: str | None, host: str, port: int, say: Say) -> int:
         return 0
     _warn_if_exposed(host, "the MLflow UI", say)
     command = ui_command(uri, host, port)
-    say(f"MLflow UI: http://{host}:{port}/#/experiments (runs of a study: "
-        "/#/experiments/<id>/runs); Ctrl-C to stop")
+    say(
+        f"MLflow UI: http://{host}:{port}/#/experiments (runs of a study: "
+        "/#/experiments/<id>/runs); Ctrl-C to stop"
+    )
     sys.stdout.flush()
     return run_server_group(command)
 
@@ -118,8 +136,9 @@ def dashboard_path(storage: optuna.storages.BaseStorage, study: str | None) -> s
     return f"/dashboard/studies/{storage.get_study_id_from_name(study)}"
 
 
-def serve_dashboard(study: str | None, storage_url: str | None, host: str, port: int,
-                    say: Say) -> None:
+def serve_dashboard(
+    study: str | None, storage_url: str | None, host: str, port: int, say: Say
+) -> None:
     """optuna-dashboard on the study's storage, in this process until Ctrl-C; live while
     ``tuner run`` writes to the same storage elsewhere."""
     import optuna_dashboard
@@ -137,12 +156,24 @@ def serve_dashboard(study: str | None, storage_url: str | None, host: str, port:
 def model_server_command(model_uri: str, host: str, port: int) -> list[str]:
     """MLflow's scoring server from this interpreter, in this environment (no conda, no
     virtualenv: ``--env-manager local``)."""
-    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
-            "--env-manager", "local", "--host", host, "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
-def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
-                say: Say) -> int:
+def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int, say: Say) -> int:
     """MLflow's model server on ``model_uri``, once the model is found
     (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder), until it
     ends or this process is stopped; its status."""
@@ -152,8 +183,10 @@ def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
 
     local = Path(model_uri).is_dir()
     # MLflow's server execs ``uvicorn`` by name: find this environment's first
-    environment = {**os.environ, "PATH": os.pathsep.join(
-        [sysconfig.get_path("scripts"), os.environ.get("PATH", "")])}
+    environment = {
+        **os.environ,
+        "PATH": os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]),
+    }
     if not local:
         environment["MLFLOW_TRACKING_URI"] = existing_tracking_uri(tracking_uri)
         mlflow.set_tracking_uri(environment["MLFLOW_TRACKING_URI"])
@@ -162,8 +195,10 @@ def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int,
     except Exception as exc:  # MLflow raises several kinds for a bad or unknown URI
         raise TunerError(f"cannot serve {model_uri}: {first_line(exc)}") from None
     _warn_if_exposed(host, "MLflow's model server", say)
-    say(f"model server: POST http://{host}:{port}/invocations with {{\"inputs\": [...]}} or "
-        "{\"dataframe_split\": ...}; Ctrl-C to stop")
+    say(
+        f'model server: POST http://{host}:{port}/invocations with {{"inputs": [...]}} or '
+        '{"dataframe_split": ...}; Ctrl-C to stop'
+    )
     sys.stdout.flush()
     command = model_server_command(model_uri, host, port)
     return run_server_group(command, environment)

@@ -45,10 +45,14 @@ class TrialRecord:
         tags, metrics = run.data.tags, run.data.metrics
         epochs = metrics.get("epochs_trained")
         return cls(
-            number=int(tags.get(keys.TRIAL, -1)), state=tags.get(keys.STATE, "?"),
-            value=metrics.get("trial_value"), params=dict(run.data.params),
-            epochs=int(epochs) if epochs is not None else None, run_id=run.info.run_id,
-            baseline=tags.get(keys.BASELINE) == "true", engine=tags.get(keys.ENGINE, "?"),
+            number=int(tags.get(keys.TRIAL, -1)),
+            state=tags.get(keys.STATE, "?"),
+            value=metrics.get("trial_value"),
+            params=dict(run.data.params),
+            epochs=int(epochs) if epochs is not None else None,
+            run_id=run.info.run_id,
+            baseline=tags.get(keys.BASELINE) == "true",
+            engine=tags.get(keys.ENGINE, "?"),
             algorithm=tags.get(keys.ALGORITHM, ""),
             test={k: v for k, v in metrics.items() if k.startswith("test_")},
         )
@@ -56,8 +60,9 @@ class TrialRecord:
     @property
     def label(self) -> str:
         """Optuna's trial number; KerasTuner's as ``hyperband-N`` (engines share a study)."""
-        return f"{self.algorithm}-{self.number}" if self.engine == "keras-tuner" else str(
-            self.number)
+        return (
+            f"{self.algorithm}-{self.number}" if self.engine == "keras-tuner" else str(self.number)
+        )
 
     def key_params(self) -> dict[str, str]:
         """The searched architecture in a short form: widths joined, e.g. ``300-100``."""
@@ -80,10 +85,14 @@ class FinalizeRecord:
 
     @classmethod
     def from_run(cls, run: Run) -> FinalizeRecord:
-        return cls(run_id=run.info.run_id, status=run.info.status, started=run.info.start_time,
-                   members=run.data.params.get("members", "?"),
-                   refit=run.data.params.get("refit") == "True",
-                   test={k: v for k, v in run.data.metrics.items() if k.startswith("test_")})
+        return cls(
+            run_id=run.info.run_id,
+            status=run.info.status,
+            started=run.info.start_time,
+            members=run.data.params.get("members", "?"),
+            refit=run.data.params.get("refit") == "True",
+            test={k: v for k, v in run.data.metrics.items() if k.startswith("test_")},
+        )
 
     def describe(self) -> str:
         """``trials 3, 5 (refit): test_accuracy 0.9012``, as ``tuner show`` prints it."""
@@ -122,8 +131,9 @@ def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) ->
     runs: list[Run] = []
     token = None
     while True:
-        page = client.search_runs([experiment_id], filter_string, max_results=1000,
-                                  page_token=token)
+        page = client.search_runs(
+            [experiment_id], filter_string, max_results=1000, page_token=token
+        )
         runs.extend(page)
         token = page.token
         if not token:
@@ -132,8 +142,9 @@ def _search_all(client: MlflowClient, experiment_id: str, filter_string: str) ->
 
 def study_experiments(client: MlflowClient) -> list[Experiment]:
     """The experiments tuner created (one per study), by name."""
-    return sorted((e for e in client.search_experiments() if keys.STUDY in e.tags),
-                  key=lambda e: e.name)
+    return sorted(
+        (e for e in client.search_experiments() if keys.STUDY in e.tags), key=lambda e: e.name
+    )
 
 
 def study_experiment(client: MlflowClient, name: str) -> str:
@@ -150,16 +161,19 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
     experiment_id = study_experiment(client, name)
     record = StudyRecord(name=name, experiment_id=experiment_id)
     runs = _search_all(client, experiment_id, keys.where({keys.ROLE: "trial"}))
-    record.trials = sorted((TrialRecord.from_run(r) for r in runs),
-                           key=lambda t: (t.engine, t.algorithm, t.number))
+    record.trials = sorted(
+        (TrialRecord.from_run(r) for r in runs), key=lambda t: (t.engine, t.algorithm, t.number)
+    )
     if runs:
         latest = max(runs, key=lambda r: r.info.start_time)
         record.direction = latest.data.params.get("direction", record.direction)
         record.objective = latest.data.params.get("objective", record.objective)
         record.last_run = latest.info.start_time
     finalized = client.search_runs(
-        [experiment_id], keys.where({keys.ROLE: "finalize"}) + " and "
-        "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"])
+        [experiment_id],
+        keys.where({keys.ROLE: "finalize"}) + " and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
     record.finalized = [FinalizeRecord.from_run(r) for r in finalized]
     return record
 
@@ -179,9 +193,16 @@ def logged_models(client: MlflowClient, experiment_id: str) -> dict[str, str]:
 def last_study_run(client: MlflowClient, name: str) -> Run | None:
     """The parent run of study ``name``'s latest search; None if it has none."""
     experiment = client.get_experiment_by_name(name)
-    runs = client.search_runs([experiment.experiment_id], keys.where({keys.ROLE: "study"}),
-                              order_by=["attributes.start_time DESC"], max_results=1) \
-        if experiment else []
+    runs = (
+        client.search_runs(
+            [experiment.experiment_id],
+            keys.where({keys.ROLE: "study"}),
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if experiment
+        else []
+    )
     return runs[0] if runs else None
 
 
@@ -191,15 +212,18 @@ def learning_rate_findings(client: MlflowClient, name: str) -> dict[str, tuple[f
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         return {}
-    runs = client.search_runs([experiment.experiment_id],
-                              keys.where({keys.ROLE: "lr-find", keys.AUTO: "true"}),
-                              order_by=["attributes.start_time ASC"])
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        keys.where({keys.ROLE: "lr-find", keys.AUTO: "true"}),
+        order_by=["attributes.start_time ASC"],
+    )
     found: dict[str, tuple[float, float]] = {}
     for run in runs:
         metrics = run.data.metrics
         if {"suggested_low", "suggested_high"} <= metrics.keys():
-            found.setdefault(run.data.params["optimizer"],
-                             (metrics["suggested_low"], metrics["suggested_high"]))
+            found.setdefault(
+                run.data.params["optimizer"], (metrics["suggested_low"], metrics["suggested_high"])
+            )
     return found
 
 
@@ -212,5 +236,7 @@ def find_trial(study: StudyRecord, label: str) -> TrialRecord:
     for trial in study.trials:
         if trial.label == label:
             return trial
-    raise TunerError(f"study {study.name!r} has no trial {label} "
-                     f"(its trials: {', '.join(t.label for t in study.trials) or 'none'})")
+    raise TunerError(
+        f"study {study.name!r} has no trial {label} "
+        f"(its trials: {', '.join(t.label for t in study.trials) or 'none'})"
+    )

@@ -37,12 +37,20 @@ class FinalizeRun:
     def log(self, metrics: Mapping[str, float], params: Mapping[str, Any]) -> None:
         """Scores and settings in one ``log_batch``."""
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id,
-                              metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                              params=[Param(k, str(v)) for k, v in params.items()])
+        self.client.log_batch(
+            self.run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+            params=[Param(k, str(v)) for k, v in params.items()],
+        )
 
-    def log_model(self, model: keras.Model, x_sample: np.ndarray, outputs: np.ndarray,
-                  metadata: Mapping[str, Any], columns: Columns | None) -> str:
+    def log_model(
+        self,
+        model: keras.Model,
+        x_sample: np.ndarray,
+        outputs: np.ndarray,
+        metadata: Mapping[str, Any],
+        columns: Columns | None,
+    ) -> str:
         return log_keras_model(self.run_id, model, x_sample, outputs, metadata, columns)
 
     def log_report(self, report: TrialReport) -> None:
@@ -53,13 +61,16 @@ class FinalizeRun:
 
 
 @contextmanager
-def open_finalize_run(client: MlflowClient, experiment_id: str, study_name: str,
-                      datasets: list[DatasetInput]) -> Iterator[FinalizeRun]:
+def open_finalize_run(
+    client: MlflowClient, experiment_id: str, study_name: str, datasets: list[DatasetInput]
+) -> Iterator[FinalizeRun]:
     """A new finalize run with the study's datasets; ended KILLED on Ctrl-C, FAILED on an
     error, FINISHED otherwise."""
-    run = client.create_run(experiment_id, run_name=f"finalize-{time.strftime('%H%M%S')}",
-                            tags={keys.STUDY: study_name, keys.ROLE: "finalize",
-                                  keys.OWNER: owner.this_process()})
+    run = client.create_run(
+        experiment_id,
+        run_name=f"finalize-{time.strftime('%H%M%S')}",
+        tags={keys.STUDY: study_name, keys.ROLE: "finalize", keys.OWNER: owner.this_process()},
+    )
     run_id = run.info.run_id
     log_dataset_inputs(client, run_id, datasets)
     try:

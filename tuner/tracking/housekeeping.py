@@ -54,7 +54,6 @@ def end_killed(client: MlflowClient, run: Run, reason: str) -> None:
     client.set_terminated(run.info.run_id, status="KILLED")
 
 
-
 def close_orphaned_run(tracking_uri: str, run_id: str, reason: str) -> None:
     """End the run of a trial whose process died, and its parent if still RUNNING and not
     owned by a process that runs on this host (a coordinator of workers)."""
@@ -72,6 +71,8 @@ def close_orphaned_parent(tracking_uri: str, parent_run_id: str) -> None:
     coordinator died)."""
     client = PatientClient(tracking_uri)
     parent = client.get_run(parent_run_id)
-    if parent.info.status == "RUNNING" and owner.state(
-            parent.data.tags.get(keys.OWNER, "")) != "alive":
+    if (
+        parent.info.status == "RUNNING"
+        and owner.state(parent.data.tags.get(keys.OWNER, "")) != "alive"
+    ):
         client.set_terminated(parent_run_id, status="KILLED")

@@ -42,8 +42,8 @@ def dataset_inputs(data: Data, study_name: str) -> list[DatasetInput]:
     inputs = []
     for split, (x, y) in data.splits().items():
         dataset = mlflow.data.from_numpy(  # type: ignore[attr-defined]
-            np.asarray(x), targets=np.asarray(y), name=f"{study_name}_{split}",
-            digest=digest(x, y))
+            np.asarray(x), targets=np.asarray(y), name=f"{study_name}_{split}", digest=digest(x, y)
+        )
         context = InputTag(mlflow.utils.mlflow_tags.MLFLOW_DATASET_CONTEXT, CONTEXTS[split])
         # the entity MLflow's own log_input sends; MlflowClient.log_inputs takes it by run id
         inputs.append(DatasetInput(dataset_entity(dataset), [context]))

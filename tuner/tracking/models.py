@@ -37,8 +37,14 @@ def model_requirements() -> tuple[str, ...]:
     return tuple(pins)
 
 
-def log_keras_model(run_id: str, model: keras.Model, inputs: np.ndarray, outputs: np.ndarray,
-                    metadata: Mapping[str, Any], columns: Columns | None = None) -> str:
+def log_keras_model(
+    run_id: str,
+    model: keras.Model,
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    metadata: Mapping[str, Any],
+    columns: Columns | None = None,
+) -> str:
     """Log the model with a signature so both the Keras and pyfunc loaders take it.
 
     The signature is read off a few rows and the model's outputs for them.
@@ -50,16 +56,23 @@ def log_keras_model(run_id: str, model: keras.Model, inputs: np.ndarray, outputs
     without an active run files the logged model under the default experiment,
     not the run's.
     """
-    options = {"name": "model", "pip_requirements": list(model_requirements()),
-               "metadata": dict(metadata)}
+    options = {
+        "name": "model",
+        "pip_requirements": list(model_requirements()),
+        "metadata": dict(metadata),
+    }
     signature = mlflow.models.infer_signature(inputs, outputs)
     with mlflow.start_run(run_id=run_id), pins_checked_by_name():
         if columns is None:
             info = mlflow.keras.log_model(model, signature=signature, **options)
         else:
             info = mlflow.models.Model.log(
-                None, flavor=raw_rows, model=columns.raw_input_model(model),
-                signature=ModelSignature(columns.schema(), signature.outputs), **options)
+                None,
+                flavor=raw_rows,
+                model=columns.raw_input_model(model),
+                signature=ModelSignature(columns.schema(), signature.outputs),
+                **options,
+            )
     return info.model_uri
 
 

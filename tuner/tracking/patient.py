@@ -27,9 +27,13 @@ FIRST_PAUSE_S = 0.05
 LONGEST_PAUSE_S = 1.0
 
 
-def wait_out_locks(call: Callable[[], T], *, window_s: float = LOCKED_WINDOW_S,
-                   sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic) -> T:
+def wait_out_locks(
+    call: Callable[[], T],
+    *,
+    window_s: float = LOCKED_WINDOW_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
     """``call()``, called again after a pause (doubling, with jitter) while it fails
     because the database is locked, until ``window_s`` seconds have passed."""
     deadline = clock() + window_s
@@ -47,8 +51,9 @@ def wait_out_locks(call: Callable[[], T], *, window_s: float = LOCKED_WINDOW_S,
 class PatientClient(MlflowClient):
     """``MlflowClient`` whose public methods wait out a locked database (``wait_out_locks``)."""
 
-    def __init__(self, tracking_uri: str | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, tracking_uri: str | None = None, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         super().__init__(tracking_uri)
         self._sleep = sleep
 

@@ -31,20 +31,32 @@ if TYPE_CHECKING:
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "KILLED": "KILLED"}
 
 
-def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any],
-                   suggested: Mapping[str, float], fig: Figure,
-                   tags: Mapping[str, str] | None = None) -> str:
+def log_lr_finding(
+    tracking_uri: str,
+    study_name: str,
+    params: Mapping[str, Any],
+    suggested: Mapping[str, float],
+    fig: Figure,
+    tags: Mapping[str, str] | None = None,
+) -> str:
     """One run, tagged ``tuner.role = lr-find``, in the study's experiment."""
     client = PatientClient(tracking_uri)
     experiment = client.get_experiment_by_name(study_name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        study_name, tags={keys.STUDY: study_name})
-    run = client.create_run(experiment_id, run_name="lr-find",
-                            tags={keys.STUDY: study_name, keys.ROLE: "lr-find",
-                                  **(tags or {})})
-    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()],
-                     metrics=[Metric(k, v, int(time.time() * 1000), 0)
-                              for k, v in suggested.items()])
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(study_name, tags={keys.STUDY: study_name})
+    )
+    run = client.create_run(
+        experiment_id,
+        run_name="lr-find",
+        tags={keys.STUDY: study_name, keys.ROLE: "lr-find", **(tags or {})},
+    )
+    client.log_batch(
+        run.info.run_id,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in suggested.items()],
+    )
     client.log_figure(run.info.run_id, fig, "lr_finder.png")
     client.set_terminated(run.info.run_id)
     return run.info.run_id
@@ -53,9 +65,14 @@ def log_lr_finding(tracking_uri: str, study_name: str, params: Mapping[str, Any]
 class Tracker:
     """The MLflow side of one ``tuner run``: the parent run and its trial runs."""
 
-    def __init__(self, tracking_uri: str, study_name: str, tags: Mapping[str, str],
-                 parent_run_id: str | None = None,
-                 parent_tags: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        study_name: str,
+        tags: Mapping[str, str],
+        parent_run_id: str | None = None,
+        parent_tags: Mapping[str, str] | None = None,
+    ) -> None:
         """Open a new parent run (with ``parent_tags`` besides ``tags``), or join
         ``parent_run_id`` (a worker of a coordinator)."""
         write_ahead_log(tracking_uri)
@@ -69,7 +86,8 @@ class Tracker:
         self.experiment_id = self._experiment(study_name)
         if parent_run_id is None:
             parent_run_id = self.client.create_run(
-                self.experiment_id, run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+                self.experiment_id,
+                run_name=f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
                 tags={**self.tags, **(parent_tags or {}), keys.ROLE: "study"},
             ).info.run_id
         self.parent_run_id = parent_run_id
@@ -107,18 +125,22 @@ class Tracker:
         if on_parent:
             log_dataset_inputs(self.client, self.parent_run_id, datasets)
 
-    def start_trial(
-        self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]
-    ) -> str:
+    def start_trial(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Create the nested run of trial ``number`` and log its parameters."""
         algorithm = self.tags.get(keys.ALGORITHM)
         prefix = f"{algorithm}-" if self.tags.get(keys.ENGINE) == "keras-tuner" else ""
         with interrupts.deferred():  # a stop after the run is created finds it open
             run = self.client.create_run(
-                self.experiment_id, run_name=f"{prefix}trial-{number:03d}",
-                tags={**self.tags, **tags, "mlflow.parentRunId": self.parent_run_id,
-                      keys.ROLE: "trial", keys.TRIAL: str(number),
-                      keys.STATE: "RUNNING"},
+                self.experiment_id,
+                run_name=f"{prefix}trial-{number:03d}",
+                tags={
+                    **self.tags,
+                    **tags,
+                    "mlflow.parentRunId": self.parent_run_id,
+                    keys.ROLE: "trial",
+                    keys.TRIAL: str(number),
+                    keys.STATE: "RUNNING",
+                },
             )
             self.open_trials.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
@@ -142,12 +164,19 @@ class Tracker:
             [self.experiment_id],
             keys.where({keys.ROLE: "trial", keys.STATE: "COMPLETE"}) + " and "
             f"metrics.trial_value {better} {np.format_float_positional(value, trim='-')}",
-            max_results=k)
+            max_results=k,
+        )
         return len(beaten_by) < k
 
-    def log_model(self, run_id: str, model: keras.Model, inputs: np.ndarray,
-                  outputs: np.ndarray, metadata: Mapping[str, Any],
-                  columns: Columns | None = None) -> str:
+    def log_model(
+        self,
+        run_id: str,
+        model: keras.Model,
+        inputs: np.ndarray,
+        outputs: np.ndarray,
+        metadata: Mapping[str, Any],
+        columns: Columns | None = None,
+    ) -> str:
         """``models.log_keras_model`` into one of this run's trials."""
         return log_keras_model(run_id, model, inputs, outputs, metadata, columns)
 
@@ -157,8 +186,13 @@ class Tracker:
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)
 
-    def end_trial(self, run_id: str, state: str, tags: Mapping[str, str] | None = None,
-                  metrics: Mapping[str, float] | None = None) -> None:
+    def end_trial(
+        self,
+        run_id: str,
+        state: str,
+        tags: Mapping[str, str] | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
         """Send the epochs not yet logged, then the final ``metrics`` and the trial's
         Optuna state as a tag in one write, and close the run.
 
@@ -185,20 +219,32 @@ class Tracker:
     def mark_best(self, run_id: str) -> None:
         """Tag the best trial run of this engine (and algorithm) ``tuner.best``, only that one."""
         same = {k: self.tags[k] for k in (keys.ENGINE, keys.ALGORITHM) if k in self.tags}
-        for run in self.client.search_runs([self.experiment_id],
-                                           keys.where({keys.BEST: "true", **same})):
+        for run in self.client.search_runs(
+            [self.experiment_id], keys.where({keys.BEST: "true", **same})
+        ):
             if run.info.run_id != run_id:
                 self.client.delete_tag(run.info.run_id, keys.BEST)
         self.client.set_tag(run_id, keys.BEST, "true")
 
-    def end_study(self, status: str, metrics: Mapping[str, float], tags: Mapping[str, str],
-                  params: Mapping[str, Any]) -> None:
+    def end_study(
+        self,
+        status: str,
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        params: Mapping[str, Any],
+    ) -> None:
         self._log(self.parent_run_id, metrics=metrics, tags=tags, params=params)
         self.client.set_terminated(self.parent_run_id, status=status)
 
-    def _log(self, run_id: str, *, metrics: Mapping[str, float] | None = None,
-             params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
-             step: int = 0) -> None:
+    def _log(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        step: int = 0,
+    ) -> None:
         """One ``log_batch`` call for everything, the cheapest round trip MLflow offers."""
         now = int(time.time() * 1000)
         self.client.log_batch(
@@ -235,8 +281,11 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         now = int(time.time() * 1000)
-        self.pending += [Metric(f"{self.prefix}{k}", float(v), now, epoch)
-                         for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0]
+        self.pending += [
+            Metric(f"{self.prefix}{k}", float(v), now, epoch)
+            for k, v in (logs or {}).items()
+            if np.isscalar(v) or np.ndim(v) == 0
+        ]
         if time.monotonic() - self.last_write >= self.flush_seconds:
             self.flush()
 

@@ -31,8 +31,7 @@ def learning_curves(history: Mapping[str, Sequence[float]], best_epoch: int) -> 
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend(fontsize="small")
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.14, top=0.9,
-                        wspace=0.22)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.14, top=0.9, wspace=0.22)
     return fig
 
 
@@ -47,8 +46,15 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], split: str)
     ax.set_yticks(range(n), class_names)
     threshold = matrix.max() / 2 if matrix.size else 0
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize="small",
-                color="white" if count > threshold else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize="small",
+            color="white" if count > threshold else "black",
+        )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"confusion matrix ({split})")
@@ -70,8 +76,7 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, split: str) -> Fig
     return fig
 
 
-def lr_finder(rates: Sequence[float], losses: Sequence[float], low: float,
-              high: float) -> Figure:
+def lr_finder(rates: Sequence[float], losses: Sequence[float], low: float, high: float) -> Figure:
     """Smoothed loss against a learning rate rising step by step; the suggestion shaded."""
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()

@@ -47,8 +47,12 @@ class ReportInputs:
 
 
 def collect(
-    model: keras.Model, data: Data, task: Task, history: Mapping[str, Sequence[float]],
-    best_epoch: int, class_names: Sequence[str] | None,
+    model: keras.Model,
+    data: Data,
+    task: Task,
+    history: Mapping[str, Sequence[float]],
+    best_epoch: int,
+    class_names: Sequence[str] | None,
     test_outputs: np.ndarray | None = None,
 ) -> ReportInputs:
     """The report's split, and the model's outputs on it: ``test_outputs`` (the
@@ -57,8 +61,16 @@ def collect(
 
     split, (x, y) = _report_split(data)
     outputs = test_outputs if split == "test" and test_outputs is not None else predict(model, x)
-    return ReportInputs(task, dict(history), best_epoch, split, np.asarray(x[:SAMPLE_ROWS]),
-                        np.asarray(y), outputs, class_names)
+    return ReportInputs(
+        task,
+        dict(history),
+        best_epoch,
+        split,
+        np.asarray(x[:SAMPLE_ROWS]),
+        np.asarray(y),
+        outputs,
+        class_names,
+    )
 
 
 def render(inputs: ReportInputs) -> TrialReport:
@@ -66,15 +78,19 @@ def render(inputs: ReportInputs) -> TrialReport:
 
     Needs no model, so it can run off the training thread.
     """
-    report = outcome_report(inputs.task, inputs.y_true, inputs.y_pred, inputs.split,
-                            inputs.class_names)
-    report.figures = {"learning_curves.png": figures.learning_curves(
-        inputs.history, inputs.best_epoch), **report.figures}
+    report = outcome_report(
+        inputs.task, inputs.y_true, inputs.y_pred, inputs.split, inputs.class_names
+    )
+    report.figures = {
+        "learning_curves.png": figures.learning_curves(inputs.history, inputs.best_epoch),
+        **report.figures,
+    }
     return report
 
 
-def outcome_report(task: Task, y: np.ndarray, y_pred: np.ndarray, split: str,
-                   class_names: Sequence[str] | None) -> TrialReport:
+def outcome_report(
+    task: Task, y: np.ndarray, y_pred: np.ndarray, split: str, class_names: Sequence[str] | None
+) -> TrialReport:
     """A confusion matrix and classification report, a report per label (multi-label),
     or a predicted-vs-true plot (regression), of ``y_pred`` on ``split``."""
     report = TrialReport()
@@ -87,8 +103,11 @@ def outcome_report(task: Task, y: np.ndarray, y_pred: np.ndarray, split: str,
     names = [str(n) for n in class_names] if class_names else [str(i) for i in labels]
     if task.kind == "multilabel":  # a report per label; a confusion matrix would mislead
         report.documents["classification_report.json"] = skmetrics.classification_report(
-            y, (y_pred > 0.5).astype(int), target_names=names[:task.n_outputs],
-            output_dict=True, zero_division=0,
+            y,
+            (y_pred > 0.5).astype(int),
+            target_names=names[: task.n_outputs],
+            output_dict=True,
+            zero_division=0,
         )
         return report
     truth = y.argmax(1) if task.one_hot else y.ravel()
@@ -96,8 +115,7 @@ def outcome_report(task: Task, y: np.ndarray, y_pred: np.ndarray, split: str,
     matrix = skmetrics.confusion_matrix(truth, predicted, labels=labels)
     report.figures["confusion_matrix.png"] = figures.confusion_matrix(matrix, names, split)
     report.documents["classification_report.json"] = skmetrics.classification_report(
-        truth, predicted, labels=labels, target_names=names,
-        output_dict=True, zero_division=0,
+        truth, predicted, labels=labels, target_names=names, output_dict=True, zero_division=0
     )
     return report
 

@@ -94,12 +94,16 @@ def _running_child() -> _Child:
             if _child is not None:
                 log.warning("the figures process stopped; starting another")
             # The same tuner as this process's, wherever it was imported from.
-            path = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
-                                                 os.environ.get("PYTHONPATH")]))
+            path = os.pathsep.join(
+                filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])
+            )
             process = subprocess.Popen(
                 [sys.executable, "-m", "tuner.tracking.figures.report_process"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
-                env={**os.environ, "PYTHONPATH": path})
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+                env={**os.environ, "PYTHONPATH": path},
+            )
             _child = _Child(process)
             threading.Thread(target=_child.write_all, name="tuner-figures", daemon=True).start()
         return _child

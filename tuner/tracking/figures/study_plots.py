@@ -42,8 +42,10 @@ def study_plots_html(ostudy: optuna.Study) -> str:
         plotly_included = True
         sections.append(f"<h2>{title}</h2>{body}")
     name = html.escape(ostudy.study_name)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{name}</title></head>"
-            f"<body><h1>Study {name}</h1>{''.join(sections)}</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{name}</title></head>"
+        f"<body><h1>Study {name}</h1>{''.join(sections)}</body></html>"
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def warm_up() -> None:
     ostudy = optuna.create_study()
     for x in (0.1, 0.5, 0.9):
         ostudy.enqueue_trial({"x": x})
-    ostudy.optimize(lambda trial: trial.suggest_float("x", 0, 1)
-                    + trial.suggest_int("n", 1, 3), n_trials=3)
+    ostudy.optimize(
+        lambda trial: trial.suggest_float("x", 0, 1) + trial.suggest_int("n", 1, 3), n_trials=3
+    )
     study_plots_html(ostudy)

@@ -25,8 +25,13 @@ LOADER = Path(__file__).parent / "tuner_raw_rows.py"
 CODE_DIR = "code"
 
 
-def save_model(path: str, mlflow_model: Model, model: keras.Model, signature: ModelSignature,
-               **keras_options: Any) -> None:
+def save_model(
+    path: str,
+    mlflow_model: Model,
+    model: keras.Model,
+    signature: ModelSignature,
+    **keras_options: Any,
+) -> None:
     """``mlflow.keras.save_model``, then the raw-row pyfunc and the column signature.
 
     The Keras flavor is saved without the signature (it accepts tensor

@@ -71,8 +71,10 @@ def column_tensors(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
             bad = number.isna() & values.notna() & (values.astype(str).str.strip() != "")
             if bad.any():
                 row = bad.idxmax()
-                raise BadCells(f"column {name!r}, row {row}: {values[row]!r} is not a "
-                               "number (leave the cell empty where it is missing)")
+                raise BadCells(
+                    f"column {name!r}, row {row}: {values[row]!r} is not a "
+                    "number (leave the cell empty where it is missing)"
+                )
             columns[name] = tf.constant(number.to_numpy("float32").reshape(-1, 1))
     return columns
 
@@ -82,5 +84,6 @@ def _load_pyfunc(path: str) -> RawRowsModel:
     from mlflow.models import Model
 
     metadata = Model.load(os.path.join(path, "MLmodel")).metadata
-    return RawRowsModel(keras.saving.load_model(os.path.join(path, "data", "model.keras")),
-                        metadata)
+    return RawRowsModel(
+        keras.saving.load_model(os.path.join(path, "data", "model.keras")), metadata
+    )
