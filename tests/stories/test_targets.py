@@ -3,6 +3,8 @@ model predicts in the target's own units."""
 
 from __future__ import annotations
 
+import re
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -136,13 +138,13 @@ def test_a_column_that_numbers_the_rows_is_refused_by_name():
     frame = pd.DataFrame(
         {"rownames": np.arange(1, 41), "x": np.linspace(0, 1, 40), "y": ["a", "b"] * 20}
     )
-    with pytest.raises(
-        DataError,
-        match=r"^column 'rownames' numbers the rows \(1\.\.40, each "
-        r"once\): an identifier, not a feature; drop it",
-    ):
-        tuner.Data.from_frame(frame, target="y")
-    tuner.Data.from_frame(frame.sample(frac=1, random_state=0), target="y")  # shuffled: kept
+    for rows in (frame, frame.sample(frac=1, random_state=0)):  # in order or shuffled
+        with pytest.raises(
+            DataError,
+            match=r"^column 'rownames' numbers the rows \(1\.\.40, each "
+            r"once\): an identifier, not a feature; drop it",
+        ):
+            tuner.Data.from_frame(rows, target="y")
 
 
 def test_a_cell_that_is_not_a_number_is_refused_not_filled():
@@ -222,3 +224,37 @@ def test_a_skewed_positive_target_is_warned_with_the_log_fix():
     assert skewed_target(rng.normal(180_000, 40_000, 1000)) is None
     assert skewed_target(np.log1p(prices)) is None
     assert skewed_target(rng.normal(0, 1, 1000) ** 3 - 10) is None  # negative values: no log
+
+
+NOISE = """
+import numpy as np
+import tuner
+
+def noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4)).astype("float32")
+    y = (rng.random(400) < 0.06).astype("int64")  # a rare class the inputs cannot tell
+    return tuner.Data(x[:300], y[:300], x[300:], y[300:])
+
+study = tuner.Study(data=noise, space=tuner.Space(n_layers=1, units=8, batch_size=64),
+                    trials=2, max_epochs=2, portfolio=False)
+"""
+
+
+def test_a_best_trial_no_better_than_the_majority_class_is_warned_about(study_file, cli, workdir):
+    done = cli("run", study_file(body=NOISE, name="noise"), "--no-progress")
+    assert done.exit_code == 0, done.output
+    assert re.search(
+        r"val_accuracy = ([\d.]+)  \(always predicting the majority class 0: \1\)", done.stdout
+    ), done.stdout
+    assert "warning: the best trial's val_accuracy" in done.stderr
+    assert "is no better than always predicting the majority class 0" in done.stderr
+    assert "warning: the best trial predicts a single class for every validation row" in (
+        done.stderr
+    )
+    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    [parent] = client.search_runs(
+        [client.get_experiment_by_name("noise").experiment_id], "tags.`tuner.role` = 'study'"
+    )
+    assert {"tuner.warning.trivial", "tuner.warning.one_class"} <= parent.data.tags.keys()
+    assert parent.data.metrics["trivial_value"] == pytest.approx(parent.data.metrics["best_value"])

@@ -248,7 +248,7 @@ def split_frame(
     """
     targets = _checked_targets(frame, target)
     features = frame.drop(columns=targets)
-    row_numbers = _row_numbers(features)
+    row_numbers = _identifiers(features)
     if features.shape[1] == 0:
         raise DataError(f"the frame has no feature columns besides the target {targets}")
     y = _labels(frame, targets)
@@ -291,19 +291,32 @@ def _checked_targets(frame: pd.DataFrame, target: str | Sequence[str]) -> list[s
     return targets
 
 
-def _row_numbers(features: pd.DataFrame) -> list[str]:
-    """What is wrong with each whole-number column that numbers the rows (each value once,
-    in order, such as R's ``rownames`` 1..N): an identifier, which as a feature would
-    teach the row's position."""
+# Names that mark a column as a row's identifier (R's ``rownames``, pandas' saved index).
+IDENTIFIER_NAME = re.compile(
+    r"^(id|ids|rownames|row[ _.]?(names?|ids?|numbers?)|index|unnamed: ?0|key|.*[ _.]id)$",
+    re.IGNORECASE,
+)
+
+
+def _identifiers(features: pd.DataFrame) -> list[str]:
+    """What is wrong with each column that identifies the rows, whatever their order: whole
+    numbers forming a range with each value once (R's ``rownames`` 1..N, shuffled or not),
+    or a column named like an identifier with a different value in every row. As a
+    feature it would teach the row's position, and hide duplicate rows."""
     problems = []
     for name in features.columns:
         values = features[name]
-        if len(values) < 20 or values.dtype.kind not in "iu" or not values.is_unique:
+        if len(values) < 20 or values.isna().any() or not values.is_unique:
             continue
-        if values.is_monotonic_increasing or values.is_monotonic_decreasing:
+        what = None
+        whole = values.dtype.kind in "iu"
+        if whole and int(values.max()) - int(values.min()) + 1 == len(values):
+            what = f"numbers the rows ({values.min()}..{values.max()}, each once)"
+        elif IDENTIFIER_NAME.match(str(name)) and values.dtype.kind in "iuf":  # text: _kind
+            what = "is named like an identifier and differs in every row"
+        if what:
             problems.append(
-                f"column {str(name)!r} numbers the rows ({values.iloc[0]}.."
-                f"{values.iloc[-1]}, each once): an identifier, not a feature; "
+                f"column {str(name)!r} {what}: an identifier, not a feature; "
                 f"drop it (df.drop(columns=[{str(name)!r}]))"
             )
     return problems

@@ -10,6 +10,7 @@ import numpy as np
 from tuner.core.errors import StudyConfigError
 from tuner.core.study import Direction, Study
 from tuner.core.tasks import Task
+from tuner.data.baseline import Trivial, trivial_baseline
 from tuner.data.containers import Data
 from tuner.data.crossval import Fold, make_folds
 from tuner.data.loading import load_data
@@ -46,6 +47,12 @@ class TargetScale:
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+
+    @property
+    def loss_weight(self) -> float:
+        """The squared error in the target's units times this is the standardized one: the
+        gradients, the optimizers' rates and ``val_loss`` are those of a target of spread 1."""
+        return float(1.0 / np.mean(np.square(self.std)))
 
 
 def target_scale(y: np.ndarray) -> TargetScale:
@@ -98,6 +105,7 @@ class Prepared:
     warnings: tuple[SplitWarning, ...] = ()
     target_scale: TargetScale | None = None  # regression only
     class_weight: dict[int, float] | None = None  # class_weight="balanced"
+    trivial: Trivial | None = None  # what a model that ignores the inputs scores
 
 
 def prepare(study: Study) -> Prepared:
@@ -128,6 +136,7 @@ def prepare(study: Study) -> Prepared:
         impute=data.columns is not None,
     )
     folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
+    scale = target_scale(data.y_train) if task.kind == "regression" else None
     return Prepared(
         data=data,
         task=task,
@@ -137,7 +146,10 @@ def prepare(study: Study) -> Prepared:
         scaling_rule=rule,
         folds=folds,
         warnings=warnings,
-        target_scale=target_scale(data.y_train) if task.kind == "regression" else None,
+        target_scale=scale,
+        trivial=trivial_baseline(
+            data, task, objective, class_names, scale.loss_weight if scale else 1.0
+        ),
         class_weight=balanced_weights(data.y_train, task)
         if study.class_weight == "balanced"
         else None,

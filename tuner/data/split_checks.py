@@ -25,7 +25,7 @@ from tuner.core.tasks import Task
 from tuner.data.containers import Data
 
 SHARE_GAP = 0.10  # a class's share of rows, training vs another split
-RARE_SHARE = 0.05  # a class this rare in training is easily never predicted
+RARE_SHARE = 0.10  # a class this rare in training is easily never predicted
 CHANCE_ROWS = 100  # fewer value combinations than this times the rows: repeats are chance
 FIX = "split with tuner.Data.split(..., stratify=True) or tuner.Data.from_frame"
 
@@ -140,16 +140,30 @@ def _share_gap(splits: dict[str, np.ndarray], name: Namer) -> SplitWarning | Non
 
 
 def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str) -> SplitWarning | None:
+    """Every class under ``RARE_SHARE`` of training, each with its share, and what to
+    optimise instead of accuracy."""
     classes, counts = np.unique(splits["train"], return_counts=True)
-    share = counts.min() / counts.sum()
-    if share >= RARE_SHARE:
+    shares = counts / counts.sum()
+    rare = [(c, s) for c, s in zip(classes, shares, strict=True) if s < RARE_SHARE]
+    if not rare:
         return None
+    if len(rare) == 1:
+        subject = f"class {name(rare[0][0])} is {rare[0][1]:.1%} of training{where}: accuracy"
+        pronoun = "it is"
+    else:
+        listed = ", ".join(f"{name(c)} ({s:.1%})" for c, s in rare)
+        subject = f"classes {listed} are rare in training{where}: accuracy"
+        pronoun = "they are"
+    advice = (
+        ""
+        if where
+        else (
+            "; optimise objective='val_balanced_accuracy' (or 'val_macro_f1', 'val_auc') "
+            "and set class_weight='balanced' on the study"
+        )
+    )
     return SplitWarning(
-        "rare_class",
-        (
-            f"class {name(classes[counts.argmin()])}{where} is {share:.1%} of training: accuracy "
-            "can look fine while it is never predicted; set class_weight='balanced' on the study"
-        ),
+        "rare_class", f"{subject} can look fine while {pronoun} never predicted{advice}"
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import optuna
 
+from tuner.data.baseline import Trivial
 from tuner.engines.trial import TrialRunner
 
 
@@ -52,9 +53,11 @@ class BestTrial:
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """Trials by state over the whole study, and the best COMPLETE trial if any."""
+    """Trials by state over the whole study, the best COMPLETE trial if any, and what a
+    model that ignores the inputs scores (``data.baseline``)."""
 
     objective: str
 
     states: dict[str, int] = field(default_factory=dict)
     best: BestTrial | None = None
+    trivial: Trivial | None = None

@@ -123,6 +123,7 @@ class KerasTunerEngine:
         self.options = context.options
         self.algorithm = algorithm
         self.objective_key = prepared.settings.objective
+        self.trivial = prepared.trivial
         self.direction = prepared.settings.direction
         # One KerasTuner project per study and algorithm: its oracle cannot change algorithm.
         self.directory = Path(context.keras_tuner_dir) / f"{study.name}-{algorithm}"
@@ -222,7 +223,9 @@ class KerasTunerEngine:
                 self.run_ids.get(trial.trial_id),
                 label=f"{self.algorithm}-{number}",
             )
-        return SearchOutcome(objective=self.objective_key, states=states, best=best)
+        return SearchOutcome(
+            objective=self.objective_key, states=states, best=best, trivial=self.trivial
+        )
 
     def optuna_view(self) -> optuna.Study:
         """The finished trials as an in-memory Optuna study, for Optuna's plots."""

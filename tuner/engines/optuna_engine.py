@@ -163,6 +163,7 @@ class OptunaEngine:
         self.context = context
         self.options = options = context.options
         self.objective_key = prepared.settings.objective
+        self.trivial = prepared.trivial
         direction = prepared.settings.direction
         storage = open_storage(
             context.storage,
@@ -381,4 +382,4 @@ class OptunaEngine:
         objective = self.objective_key + (
             f" (mean of {self.study.cv} folds)" if self.study.cv else ""
         )
-        return SearchOutcome(objective=objective, states=states, best=best)
+        return SearchOutcome(objective=objective, states=states, best=best, trivial=self.trivial)

@@ -220,7 +220,7 @@ def run_workers(
     study_file: str, overrides: Mapping[str, Any], study: Study, context: SearchContext
 ) -> SearchOutcome:
     """Start the workers, wait for them, close the parent run with the study's outcome."""
-    _, engine, tracker = open_run(study, context)
+    prepared, engine, tracker = open_run(study, context)
     assert isinstance(engine, OptunaEngine)  # workers share an Optuna storage
     status: str | None = "FAILED"
     workers: Workers | None = None
@@ -241,7 +241,7 @@ def run_workers(
         if workers is not None:
             workers.close()
         if status is not None:
-            close_parent(tracker, status, engine)
+            close_parent(tracker, status, engine, task=prepared.task)
     if problems:
         raise TunerError("; ".join(problems))
     return engine.outcome()

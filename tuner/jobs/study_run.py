@@ -11,15 +11,19 @@ import dataclasses
 import sys
 from collections.abc import Iterator
 
+import numpy as np
+
 from tuner.core.errors import Interrupted, StoreError
 from tuner.core.options import SearchContext
 from tuner.core.space import Float
 from tuner.core.study import Study
+from tuner.core.tasks import Task
 from tuner.data.prepare import Prepared, prepare
 from tuner.engines.base import Engine, SearchOutcome
 from tuner.engines.optuna_engine import OptunaEngine
 from tuner.engines.trial import TrialRunner
 from tuner.jobs.lr_find import auto_learning_rate
+from tuner.jobs.summary import champion_warnings
 from tuner.runtime.store_creation import await_tracking_store, discard_tracking_store
 from tuner.runtime.stores import redact, store_failure
 from tuner.tracking import keys
@@ -27,6 +31,7 @@ from tuner.tracking.figures.report_process import ReportQueue
 from tuner.tracking.figures.study_plots import StudyPlotsInputs
 from tuner.tracking.housekeeping import close_runs_of_dead_owners
 from tuner.tracking.lineage import dataset_inputs
+from tuner.tracking.models import VALIDATION_OUTPUTS, load_array
 from tuner.tracking.runs import Tracker
 
 
@@ -116,13 +121,28 @@ def run_study(study: Study, context: SearchContext) -> SearchOutcome:
         # With a store refusing writes, each of these records what it still can.
         with _unless_store_failed(failed_store):
             if context.parent_run_id is None:
-                close_parent(tracker, status, engine, plots_to=runner.reports)
+                close_parent(tracker, status, engine, plots_to=runner.reports, task=prepared.task)
         with _unless_store_failed(failed_store):
             runner.finish()
         if failed_store:
             with _unless_store_failed(failed_store):
                 engine.fail_running_trials_of_this_process()
     return outcome
+
+
+def _warned(tracker: Tracker, outcome: SearchOutcome, task: Task | None) -> dict[str, str]:
+    """The warnings about the best trial (``champion_warnings``), printed; as tags."""
+    classes = None
+    if outcome.best and outcome.best.run_id and task and task.kind in ("binary", "multiclass"):
+        outputs = load_array(tracker.client, outcome.best.run_id, VALIDATION_OUTPUTS)
+        if outputs is not None:
+            outputs = np.asarray(outputs, dtype="float32")
+            picked = outputs.argmax(axis=1) if outputs.shape[1] > 1 else outputs[:, 0] > 0.5
+            classes = len(np.unique(picked))
+    warnings = champion_warnings(outcome, classes)
+    for message in warnings.values():
+        print(f"warning: {message}", file=sys.stderr)
+    return {keys.warning(kind): message for kind, message in warnings.items()}
 
 
 @contextlib.contextmanager
@@ -136,7 +156,11 @@ def _unless_store_failed(failed_store: str | None) -> Iterator[None]:
 
 
 def close_parent(
-    tracker: Tracker, status: str, engine: Engine, plots_to: ReportQueue | None = None
+    tracker: Tracker,
+    status: str,
+    engine: Engine,
+    plots_to: ReportQueue | None = None,
+    task: Task | None = None,
 ) -> None:
     """The parent run holds the study's counts, best value, params, run id and plots.
 
@@ -150,6 +174,8 @@ def close_parent(
     }
     tags: dict[str, str] = {}
     params: dict[str, object] = {}
+    if outcome.trivial:
+        metrics["trivial_value"] = outcome.trivial.value
     if outcome.best:
         metrics["best_value"] = outcome.best.value
         tags = {
@@ -157,6 +183,8 @@ def close_parent(
             keys.BEST_RUN_ID: str(outcome.best.run_id),
         }
         params = {f"best.{k}": v for k, v in outcome.best.params.items()}
+        if status == "FINISHED":
+            tags.update(_warned(tracker, outcome, task))
     tracker.end_study(status, metrics=metrics, tags=tags, params=params)
     if not outcome.best:
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tuner.core.tasks import higher_is_better
+
 if TYPE_CHECKING:
     from tuner.engines.base import SearchOutcome
 
@@ -35,11 +37,43 @@ def format_outcome(study_name: str, outcome: SearchOutcome, tracking_uri: str) -
         lines.append("no trial completed")
         return "\n".join(lines)
     best = outcome.best
-    lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}")
+    trivial = outcome.trivial
+    beside = f"  (always predicting {trivial.what}: {trivial.value:.4f})" if trivial else ""
+    lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}{beside}")
     width = max(len(k) for k in best.params)
     lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best.params.items()]
     lines.append(f"MLflow run: {best.run_id}  (tracking URI {tracking_uri})")
     return "\n".join(lines)
+
+
+def champion_warnings(outcome: SearchOutcome, classes_predicted: int | None) -> dict[str, str]:
+    """Warnings about the best trial by kind (the parent run's ``tuner.warning.<kind>``):
+    no better than the trivial baseline, or predicting one class only on validation
+    (``classes_predicted``: how many it predicts; None where unknown or not classes)."""
+    warnings = {}
+    best, trivial = outcome.best, outcome.trivial
+    if best is not None and trivial is not None:
+        objective = outcome.objective.split(" ")[0]  # without " (mean of k folds)"
+        better = (
+            best.value - trivial.value
+            if higher_is_better(objective)
+            else (trivial.value - best.value)
+        )
+        if better <= 0:
+            warnings["trivial"] = (
+                f"the best trial's {objective} {best.value:.4f} is no better than always "
+                f"predicting {trivial.what} ({trivial.value:.4f}): the "
+                "model learned nothing from the inputs; check that the features carry the "
+                "target's signal, and with rare classes optimise objective="
+                "'val_balanced_accuracy'"
+            )
+    if classes_predicted == 1:
+        warnings["one_class"] = (
+            "the best trial predicts a single class for every validation row; optimise "
+            "objective='val_balanced_accuracy' (or 'val_macro_f1', 'val_auc') and set "
+            "class_weight='balanced' on the study"
+        )
+    return warnings
 
 
 def _fmt(value: object) -> str:

@@ -199,9 +199,8 @@ def target_layers(scale: TargetScale | None) -> list[keras.layers.Layer]:
 
 
 def loss_weight(scale: TargetScale) -> float:
-    """The squared error in the target's units times this is the standardized one: the
-    gradients, the optimizers' rates and ``val_loss`` are those of a target of spread 1."""
-    return float(1.0 / np.mean(np.square(scale.std)))
+    """``TargetScale.loss_weight``: the standardized squared error per squared unit."""
+    return scale.loss_weight
 
 
 def loss_of(task: Task, label_smoothing: float) -> str | keras.losses.Loss:

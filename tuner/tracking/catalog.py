@@ -111,6 +111,7 @@ class StudyRecord:
     objective: str = "?"
     last_run: int | None = None
     finalized: list[FinalizeRecord] = field(default_factory=list)  # FINISHED, newest first
+    trivial: float | None = None  # the trivial baseline's objective, as the last search saw
 
     @property
     def states(self) -> Counter[str]:
@@ -175,6 +176,8 @@ def load_study(client: MlflowClient, name: str) -> StudyRecord:
         order_by=["attributes.start_time DESC"],
     )
     record.finalized = [FinalizeRecord.from_run(r) for r in finalized]
+    parent = last_study_run(client, name)
+    record.trivial = parent.data.metrics.get("trivial_value") if parent else None
     return record
 
 

@@ -1,0 +1,43 @@
+"""jobs/summary.py: the best trial beside the trivial baseline, and the warnings about it."""
+
+from __future__ import annotations
+
+from tuner.data.baseline import Trivial
+from tuner.engines.base import BestTrial, SearchOutcome
+from tuner.jobs.summary import champion_warnings, format_outcome
+
+
+def outcome(objective: str, best: float, trivial: float) -> SearchOutcome:
+    return SearchOutcome(
+        objective=objective,
+        states={"COMPLETE": 3},
+        best=BestTrial(2, best, {"n_layers": 1}, "run-2"),
+        trivial=Trivial("the majority class 'no'", trivial),
+    )
+
+
+def test_the_summary_shows_the_trivial_score_beside_the_best_value():
+    text = format_outcome("churn", outcome("val_accuracy", 0.91, 0.80), "sqlite:///x.db")
+    assert (
+        "best trial: #2  val_accuracy = 0.9100  (always predicting the majority class 'no': 0.8000)"
+    ) in text
+
+
+def test_a_best_trial_no_better_than_the_baseline_is_warned_about_either_direction():
+    assert champion_warnings(outcome("val_accuracy", 0.91, 0.80), classes_predicted=2) == {}
+    warned = champion_warnings(outcome("val_accuracy", 0.80, 0.80), classes_predicted=2)
+    assert list(warned) == ["trivial"]
+    assert warned["trivial"].startswith(
+        "the best trial's val_accuracy 0.8000 is no better than always predicting the "
+        "majority class 'no' (0.8000)"
+    )
+    assert champion_warnings(outcome("val_loss", 0.30, 0.50), None) == {}
+    assert list(champion_warnings(outcome("val_loss (mean of 5 folds)", 0.6, 0.5), None)) == [
+        "trivial"
+    ]
+
+
+def test_a_best_trial_that_predicts_one_class_is_warned_about():
+    warned = champion_warnings(outcome("val_accuracy", 0.91, 0.80), classes_predicted=1)
+    assert list(warned) == ["one_class"]
+    assert "class_weight='balanced'" in warned["one_class"]
