@@ -41,3 +41,28 @@ def test_a_best_trial_that_predicts_one_class_is_warned_about():
     warned = champion_warnings(outcome("val_accuracy", 0.91, 0.80), classes_predicted=1)
     assert list(warned) == ["one_class"]
     assert "class_weight='balanced'" in warned["one_class"]
+
+
+def test_the_summary_shows_the_best_trials_scores_without_losses():
+    found = outcome("val_loss", 0.25, 1.0)
+    found = SearchOutcome(
+        objective="val_loss",
+        states=found.states,
+        trivial=found.trivial,
+        best=BestTrial(
+            2,
+            0.25,
+            {"n_layers": 1},
+            "run-2",
+            scores={
+                "final_val_loss": 0.25,
+                "final_val_mae": 3456.7,
+                "final_val_r2": 0.75,
+                "test_loss": 0.3,
+                "test_mae": 3800.0,
+                "test_r2": 0.71,
+            },
+        ),
+    )
+    text = format_outcome("wages", found, "sqlite:///x.db")
+    assert "scores: test_mae 3800, test_r2 0.71, val_mae 3457, val_r2 0.75" in text

@@ -38,13 +38,15 @@ class Engine(Protocol):
 class BestTrial:
     """The best COMPLETE trial of a study: its number, objective value, params (every
     dimension) and MLflow run; ``label`` is how its engine names it where that is not
-    ``#number`` (KerasTuner's ``hyperband-3``)."""
+    ``#number`` (KerasTuner's ``hyperband-3``); ``scores``: its ``final_val_*`` and
+    ``test_*`` metrics where the engine kept them."""
 
     number: int
     value: float
     params: Mapping[str, Any]
     run_id: str | None
     label: str | None = None
+    scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

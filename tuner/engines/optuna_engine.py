@@ -360,6 +360,10 @@ class OptunaEngine:
                 )
                 raise
             trial.set_user_attr("epochs_trained", result.epochs_trained)
+            trial.set_user_attr(
+                "scores",
+                {k: v for k, v in result.metrics.items() if k.startswith(("final_val_", "test_"))},
+            )
             return result.value
 
         return objective
@@ -378,6 +382,7 @@ class OptunaEngine:
                 trial.value,
                 trial.user_attrs.get("params", trial.params),
                 trial.user_attrs.get("mlflow_run_id"),
+                scores=trial.user_attrs.get("scores", {}),
             )
         objective = self.objective_key + (
             f" (mean of {self.study.cv} folds)" if self.study.cv else ""

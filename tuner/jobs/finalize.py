@@ -150,17 +150,17 @@ def _choose(
 ) -> tuple[list[tuple[Candidate, float]], dict[str, float]]:
     """The members ``method`` weighs above 0 with their weights, and the validation
     scores of their weighted mean."""
-    task, objective = prepared.task, prepared.settings.objective.removeprefix("val_")
+    objective = prepared.settings.objective.removeprefix("val_")
     y_val = prepared.data.y_val
     weights = select(
         [c.val_outputs for c in pool],
-        lambda o: scores(task, y_val, o)[objective],
+        lambda o: _scores(prepared, y_val, o)[objective],
         maximize=prepared.settings.direction == "maximize",
         method=method,
     )
     chosen = [(c, float(w)) for c, w in zip(pool, weights, strict=True) if w > 0]
     mean = weighted_mean([c.val_outputs for c, _ in chosen], [w for _, w in chosen])
-    return chosen, scores(task, y_val, mean)
+    return chosen, _scores(prepared, y_val, mean)
 
 
 def candidates(
@@ -266,6 +266,12 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
     )
 
 
+def _scores(prepared: Prepared, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+    """``ensemble.scores`` on the trials' scale: a regression's loss standardized as theirs."""
+    scale = prepared.target_scale
+    return scores(prepared.task, y, outputs, scale.loss_weight if scale else 1.0)
+
+
 def _params(
     chosen: list[tuple[Candidate, float]], options: FinalizeSettings, objective: str
 ) -> dict[str, object]:
@@ -301,12 +307,12 @@ def _log(
     outputs = None
     if split is not None:
         outputs = predict(model, split[0])
-        test = {f"{name}_{k}": v for k, v in scores(task, split[1], outputs).items()}
+        test = {f"{name}_{k}": v for k, v in _scores(prepared, split[1], outputs).items()}
         for i, member in enumerate(members):
             metrics.update(
                 {
                     f"member_{i}_{name}_{k}": v
-                    for k, v in scores(task, split[1], predict(member, split[0])).items()
+                    for k, v in _scores(prepared, split[1], predict(member, split[0])).items()
                 }
             )
         best = chosen[0][0].metrics

@@ -40,6 +40,9 @@ def format_outcome(study_name: str, outcome: SearchOutcome, tracking_uri: str) -
     trivial = outcome.trivial
     beside = f"  (always predicting {trivial.what}: {trivial.value:.4f})" if trivial else ""
     lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}{beside}")
+    shown = {k.removeprefix("final_"): v for k, v in best.scores.items() if "loss" not in k}
+    if shown:  # in the target's units for a regression, beside its R²
+        lines.append("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items())))
     width = max(len(k) for k in best.params)
     lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best.params.items()]
     lines.append(f"MLflow run: {best.run_id}  (tracking URI {tracking_uri})")

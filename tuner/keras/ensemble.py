@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from tuner.core.tasks import METRICS, Task
-from tuner.keras.model import metric
+from tuner.core.tasks import Task
+from tuner.keras.model import metrics_of
 
 GREEDY_ROUNDS = 20
 # The loss each task trains with (``model.OUTPUTS``), as classes: they align label shapes.
@@ -25,13 +25,20 @@ LOSSES: dict[str, type[keras.losses.Loss]] = {
 }
 
 
-def scores(task: Task, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
-    """``loss`` and the task's metric of ``outputs`` against ``y``, as a trial logs them."""
+def scores(
+    task: Task, y: np.ndarray, outputs: np.ndarray, loss_weight: float = 1.0
+) -> dict[str, float]:
+    """``loss`` and the metrics of ``outputs`` against ``y``, as a trial logs them
+    (``loss_weight``: a regression's, ``TargetScale.loss_weight``)."""
     outputs = np.asarray(outputs, dtype="float32")
     loss = keras.losses.CategoricalCrossentropy() if task.one_hot else LOSSES[task.kind]()
-    measure = metric(task)
-    measure.update_state(y, outputs)
-    return {"loss": float(loss(y, outputs)), METRICS[task.kind]: float(measure.result())}
+    found = {"loss": loss_weight * float(loss(y, outputs))}
+    if task.kind == "regression":  # R² wants the outputs' shape
+        y = np.asarray(y, dtype="float32").reshape(outputs.shape)
+    for measure in metrics_of(task):
+        measure.update_state(y, outputs)
+        found[measure.name] = float(measure.result())
+    return found
 
 
 def weighted_mean(outputs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:

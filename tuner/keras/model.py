@@ -54,6 +54,14 @@ def compile_options(
     return {"steps_per_execution": int(steps_per_execution), "jit_compile": bool(jit_compile)}
 
 
+def metrics_of(task: Task) -> list[keras.metrics.Metric]:
+    """What every trial logs besides its loss: the task's metric, and a regression's R²
+    (``r2``: 1 is perfect, 0 is no better than predicting the mean)."""
+    if task.kind == "regression":
+        return [metric(task), keras.metrics.R2Score(name="r2")]
+    return [metric(task)]
+
+
 def metric(task: Task) -> keras.metrics.Metric:
     """The task's metric, named as the study's objectives expect (``accuracy``, ``mae``).
 
@@ -270,7 +278,7 @@ def build_model(
         optimizer=optimizer,
         loss=loss_of(task, params.get("label_smoothing", 0.0)),
         loss_weights=None if target_scale is None else [loss_weight(target_scale)],
-        metrics=[metric(task)],
+        metrics=metrics_of(task),
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
     )
