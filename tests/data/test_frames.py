@@ -51,3 +51,21 @@ def test_numbers_that_repeat_or_span_more_than_the_rows_stay_features():
     )
     fields = split_frame(frame, "label", validation=0.2, test=0.2)
     assert fields["columns"].names == ("size", "colour", "year", "price")
+
+
+def test_a_copied_row_and_a_row_whose_twin_has_another_target_get_their_own_advice():
+    from tuner.core.tasks import Task
+    from tuner.data.containers import Data
+    from tuner.data.split_checks import check_splits
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3)).astype("float32")  # measurements: a repeat is no chance
+    y = rng.integers(0, 2, 200)
+    x_val, y_val = x[:40].copy(), y[:40].copy()
+    y_val[30:] = 1 - y_val[30:]  # 10 of the repeats carry the other class
+    found = {w.kind: w.message for w in check_splits(Data(x, y, x_val, y_val), Task("binary", 1))}
+    assert found["leakage"].startswith("30 of 40 validation rows repeat a training row, target")
+    assert "df.drop_duplicates()" in found["leakage"]
+    assert found["conflicting"].startswith(
+        "10 of 40 validation rows repeat a training row's features with another target"
+    )

@@ -144,7 +144,9 @@ study = tuner.Study(data=data, trials=1, max_epochs=2,
     )
     result = cli("run", path, "--no-progress")
     assert result.exit_code == 0, result.output
-    assert "warning: 10 of 100 validation rows repeat a training row" in result.output
+    assert "warning: 10 of 100 validation rows repeat a training row, target included" in (
+        result.output
+    )
     assert "warning: class 1 makes 50% of training but 80% of validation" in result.output
     client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     [parent] = client.search_runs(
@@ -276,9 +278,16 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     new.to_csv(workdir / "new.csv", index=False)
     predicted = cli("predict", "models:/churn@champion", workdir / "new.csv")
     assert predicted.exit_code == 0, predicted.output
-    lines = predicted.output.strip().splitlines()
+    lines = predicted.stdout.strip().splitlines()
     assert lines[0] == "row,class,probability" and lines[1].startswith("0,leaves,")
     assert len(lines) == 4 and all(line.split(",")[1] in ("leaves", "stays") for line in lines[1:])
+    assert predicted.stderr.splitlines() == [  # counted, not one line per row
+        "note: 1 of 3 rows hold a category unseen in training (plan: 1, region: 1); each is "
+        "predicted as "
+        "an unseen category",
+        "note: 1 of 3 rows hold an empty category cell (plan: 1); each is predicted as an "
+        "unseen category",
+    ]
     new.drop(columns="plan").to_csv(workdir / "short.csv", index=False)
     short = cli("predict", "models:/churn@champion", workdir / "short.csv")
     assert short.exit_code == 2
@@ -294,7 +303,7 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     )
     every = cli("predict", "models:/churn@champion", workdir / "new.csv", "--proba")
     assert every.exit_code == 0, every.output
-    rows = [line.split(",") for line in every.output.strip().splitlines()]
+    rows = [line.split(",") for line in every.stdout.strip().splitlines()]
     assert rows[0] == ["row", "leaves", "stays"] and len(rows) == 4
     assert all(abs(float(a) + float(b) - 1) < 1e-5 for _, a, b in rows[1:])
     new.head(0).to_csv(workdir / "header.csv", index=False)

@@ -345,10 +345,12 @@ def predict(
         from tuner.serving.predict import predict_to
 
         _client(ctx, tracking_uri, tensorflow=True)
-        click.echo(
-            predict_to(model_uri, Path(input_file), Path(output) if output else None, proba),
-            nl=output is not None,
+        text, notes = predict_to(
+            model_uri, Path(input_file), Path(output) if output else None, proba
         )
+        click.echo(text, nl=output is not None)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
 
 
 @main.command("lr-find")

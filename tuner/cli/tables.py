@@ -88,13 +88,29 @@ def trials_table(study: StudyRecord, top_k: int) -> str:
     if not ranked:
         return "\n".join([*lines, "no COMPLETE trial yet"])
     shown = [t.key_params() for t in ranked]
-    # The dimensions the shown trials differ in (all of them for a single trial).
-    params = [p for p in shown[0] if len(ranked) == 1 or len({str(k.get(p)) for k in shown}) > 1]
+    # The dimensions the shown trials differ in; all of them for a single trial, or for
+    # replicas of one configuration (they differ in their seed alone).
+    params = [p for p in shown[0] if len({str(k.get(p)) for k in shown}) > 1] or list(shown[0])
+    replicas = any(t.replica_of for t in ranked)
     rows = [
-        [_number(t), t.value, t.state, t.epochs, *(k.get(p) for p in params), t.run_id]
+        [
+            _number(t),
+            t.value,
+            t.state,
+            t.epochs,
+            *(k.get(p) for p in params),
+            *([t.replica_of] if replicas else []),
+            t.run_id,
+        ]
         for t, k in zip(ranked, shown, strict=True)
     ]
-    lines.append(render(["trial", "value", "state", "epochs", *params, "run id"], rows))
+    header = ["trial", "value", "state", "epochs", *params, *(["replica of"] if replicas else [])]
+    lines.append(render([*header, "run id"], rows))
+    if replicas:
+        lines.append(
+            "replica of: a trial that trains that trial's configuration again with "
+            "another seed (the last share of a timed search)"
+        )
     baselines = [t for t in study.ranked() if t.baseline]
     if baselines:
         assert ranked[0].value is not None and baselines[0].value is not None  # ranked()

@@ -6,7 +6,7 @@ class that training has, holding a single class, or holding a class that
 training lacks. Multi-label data is checked per label column.
 
 Warned (``SplitWarning``): feature rows of validation or test that repeat a
-training row (leakage), class shares that differ between training and
+training row (leakage, or conflicting targets), class shares that differ between training and
 another split by more than ``SHARE_GAP`` and by more than chance explains
 (three standard errors of the share in a split that size), and a class under
 ``RARE_SHARE`` of training (accuracy can look fine while it is never predicted).
@@ -42,7 +42,7 @@ def check_splits(
     data: Data, task: Task, class_names: Sequence[str] | None = None
 ) -> tuple[SplitWarning, ...]:
     """Refuse splits that make the score lie; the warnings for those that may."""
-    warnings = [w for w in (_leakage(data),) if w]
+    warnings = _repeats(data)
     if task.kind == "regression":
         return tuple(warnings)
     for where, splits, name in _class_columns(data, task, class_names):
@@ -167,29 +167,48 @@ def _rare_class(splits: dict[str, np.ndarray], name: Namer, where: str) -> Split
     )
 
 
-def _leakage(data: Data) -> SplitWarning | None:
+def _repeats(data: Data) -> list[SplitWarning]:
     """Validation and test rows whose features equal a training row's, byte for byte,
     where such a repeat means a copied record: not where the columns have so few values
     that different people share a row (fewer combinations than ``CHANCE_ROWS`` times the
-    training rows)."""
+    training rows). A repeat with the training row's target is a copy (``leakage``); one
+    with another target is a row no model can tell from it (``conflicting``)."""
     rows = _rows(data.x_train)
     if _few_combinations(rows):
-        return None
-    seen = {row.tobytes() for row in rows}
-    found = []
-    for split, (x, _) in data.splits().items():
+        return []
+    targets: dict[bytes, set[bytes]] = {}
+    for row, y in zip(rows, _rows(np.asarray(data.y_train)), strict=True):
+        targets.setdefault(row.tobytes(), set()).add(y.tobytes())
+    copied, conflicting = [], []
+    for split, (x, y_split) in data.splits().items():
         if split == "train":
             continue
-        repeated = sum(row.tobytes() in seen for row in _rows(x))
-        if repeated:
-            found.append(f"{repeated} of {len(x)} {split} rows")
-    if not found:
-        return None
-    return SplitWarning(
-        "leakage",
-        f"{' and '.join(found)} repeat a training row, so their "
-        "score is partly recall; drop duplicate rows before splitting",
-    )
+        pairs = zip(_rows(x), _rows(np.asarray(y_split)), strict=True)
+        seen = [y.tobytes() in targets[r.tobytes()] for r, y in pairs if r.tobytes() in targets]
+        if sum(seen):
+            copied.append(f"{sum(seen)} of {len(x)} {split} rows")
+        if len(seen) - sum(seen):
+            conflicting.append(f"{len(seen) - sum(seen)} of {len(x)} {split} rows")
+    warnings = []
+    if copied:
+        warnings.append(
+            SplitWarning(
+                "leakage",
+                f"{' and '.join(copied)} repeat a training row, target included, so their "
+                "score is partly recall; drop duplicate rows before splitting "
+                "(df.drop_duplicates())",
+            )
+        )
+    if conflicting:
+        warnings.append(
+            SplitWarning(
+                "conflicting",
+                f"{' and '.join(conflicting)} repeat a training row's features with another "
+                "target: no model can tell them apart, which caps every score; a feature that "
+                "would is missing, or the target is noisy",
+            )
+        )
+    return warnings
 
 
 def _few_combinations(rows: np.ndarray) -> bool:

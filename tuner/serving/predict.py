@@ -6,16 +6,18 @@ model's column names, strings and empty cells (read by pandas).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 
 from tuner.core.errors import TunerError, first_line
+from tuner.data.frames import MISSING
 from tuner.tracking.flavor.tuner_raw_rows import BadCells, MissingColumns, RawRowsModel
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ class Predictions:
 
     columns: tuple[str, ...]
     rows: Sequence[tuple[object, ...]]
+    notes: tuple[str, ...] = ()  # what the input held that training did not
 
     def to_csv(self) -> str:
         lines = [",".join(self.columns)]
@@ -87,13 +90,54 @@ def load_frame(path: Path) -> pd.DataFrame:
 
 def _outputs(
     model: keras.Model, info: mlflow.models.model.ModelInfo, input_path: Path
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The model's outputs for the file's rows, and notes on its category cells."""
     if info.signature.inputs.is_tensor_spec():
-        return np.asarray(model.predict(_fit_to_signature(load_input(input_path), info), verbose=0))
+        rows = _fit_to_signature(load_input(input_path), info)
+        return np.asarray(model.predict(rows, verbose=0)), ()
+    frame = load_frame(input_path)
     try:
-        return RawRowsModel(model).predict(load_frame(input_path)).to_numpy()
+        outputs = RawRowsModel(model).predict(frame).to_numpy()
     except (MissingColumns, BadCells) as exc:
         raise PredictError(f"{input_path}: {exc}") from None
+    return outputs, category_notes(model, frame)
+
+
+def category_notes(model: keras.Model, frame: pd.DataFrame) -> tuple[str, ...]:
+    """How many rows hold a category that training never saw, and how many an empty
+    category cell that training never had (each predicted as an unseen category),
+    with the columns' counts: one line each, not one per row."""
+    import keras
+
+    unseen: dict[str, int] = {}
+    empty: dict[str, int] = {}
+    rows_unseen = np.zeros(len(frame), dtype=bool)
+    rows_empty = np.zeros(len(frame), dtype=bool)
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.StringLookup):
+            continue
+        column = next((c for c, t in model.input.items() if t is layer.input), None)
+        if column is None or column not in frame.columns:
+            continue
+        known = {str(v) for v in layer.get_vocabulary()[layer.num_oov_indices :]}
+        blank = frame[column].isna().to_numpy() & (MISSING not in known)
+        other = ~frame[column].isna().to_numpy() & ~frame[column].astype(str).isin(known)
+        rows_unseen |= other
+        rows_empty |= blank
+        unseen.update({column: int(other.sum())} if other.any() else {})
+        empty.update({column: int(blank.sum())} if blank.any() else {})
+    notes = []
+    for count, columns, what in (
+        (rows_unseen.sum(), unseen, "a category unseen in training"),
+        (rows_empty.sum(), empty, "an empty category cell"),
+    ):
+        if count:
+            per_column = ", ".join(f"{c}: {n}" for c, n in columns.items())
+            notes.append(
+                f"{count} of {len(frame)} rows hold {what} ({per_column}); "
+                "each is predicted as an unseen category"
+            )
+    return tuple(notes)
 
 
 def load_keras(model_uri: str) -> tuple[keras.Model, mlflow.models.model.ModelInfo]:
@@ -122,8 +166,12 @@ def predict(model_uri: str, input_path: Path, proba: bool = False) -> Prediction
     if not input_path.is_file():
         raise PredictError(f"input file {input_path} does not exist")
     model, info = load_keras(model_uri)
-    outputs = _outputs(model, info, input_path)
-    metadata = info.metadata or {}
+    outputs, notes = _outputs(model, info, input_path)
+    return dataclasses.replace(_labelled(info.metadata or {}, outputs, proba), notes=notes)
+
+
+def _labelled(metadata: dict[str, Any], outputs: np.ndarray, proba: bool) -> Predictions:
+    """Each row's value, or its class and probability, or (``proba``) every class's."""
     task = metadata.get("tuner_task", "regression")
     if task == "regression":
         if proba:
@@ -164,10 +212,12 @@ def probabilities_of(task: str, outputs: np.ndarray, names: list[str] | None) ->
 
 def predict_to(
     model_uri: str, input_path: Path, output: Path | None = None, proba: bool = False
-) -> str:
-    """Predict; the CSV itself, or written to ``output`` and a line that says so."""
-    text = predict(model_uri, input_path, proba).to_csv()
+) -> tuple[str, tuple[str, ...]]:
+    """Predict; the CSV itself, or written to ``output`` and a line that says so; and the
+    notes on the input's category cells."""
+    predictions = predict(model_uri, input_path, proba)
+    text = predictions.to_csv()
     if output is None:
-        return text
+        return text, predictions.notes
     output.write_text(text)
-    return f"wrote {text.count(chr(10)) - 1} predictions to {output}"
+    return f"wrote {text.count(chr(10)) - 1} predictions to {output}", predictions.notes

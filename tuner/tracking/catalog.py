@@ -39,6 +39,7 @@ class TrialRecord:
     engine: str
     algorithm: str
     test: dict[str, float] = field(default_factory=dict)  # its ``test_*`` metrics
+    replica_of: str | None = None  # the trial whose configuration it trains again
 
     @classmethod
     def from_run(cls, run: Run) -> TrialRecord:
@@ -55,6 +56,7 @@ class TrialRecord:
             engine=tags.get(keys.ENGINE, "?"),
             algorithm=tags.get(keys.ALGORITHM, ""),
             test={k: v for k, v in metrics.items() if k.startswith("test_")},
+            replica_of=tags.get(keys.REPLICA_OF),
         )
 
     @property
