@@ -168,7 +168,7 @@ def test_from_frame_splits_stratified_and_encodes_categories_with_the_training_v
     columns = data.columns
     assert columns.names == ("age", "charge", "plan", "paperless", "region", "tenure")
     assert columns.kinds == ("number", "number", "category", "category", "category", "number")
-    assert columns.types == ("double", "double", "string", "boolean", "string", "long")
+    assert columns.types == ("any", "any", "string", "boolean", "string", "any")
     assert columns.vocabularies[2] == ("monthly", "two-year", "yearly")
     assert np.isnan(data.x_train[:, 0]).any()  # gaps stay NaN; the model fills them
     again = tuner.Data.from_frame(frame, target="churn", validation=0.2, test=0.2, seed=1)
@@ -246,12 +246,25 @@ import mlflow, numpy as np, pandas as pd
 mlflow.set_tracking_uri(sys.argv[1])
 uri, rows = sys.argv[2], pd.read_csv(sys.argv[3])
 model = mlflow.pyfunc.load_model(uri)
-schema = {s.name: s.type.name for s in model.metadata.signature.inputs.inputs}
+specs = model.metadata.signature.inputs.inputs
+schema = {s.name: getattr(s.type, "name", str(s.type)) for s in specs}
 keras_model = mlflow.keras.load_model(uri)
-assert "tuner" not in sys.modules
 predicted = model.predict(rows)
+holes = rows.copy()  # an empty cell in a whole-number column, whole numbers in a float one
+holes["tenure"] = holes["tenure"].astype("float64")
+holes.loc[0, "tenure"] = None
+holes["charge"] = holes["charge"].fillna(0).round().astype("int64")
+refused = {}
+for name, bad in {"header": rows.head(0),
+                  "cell": rows.astype({"age": object}).assign(age=["34", "abc"] * 10)}.items():
+    try:
+        model.predict(bad)
+    except Exception as exc:
+        refused[name] = str(exc).splitlines()[0]
+assert "tuner" not in sys.modules
 print(json.dumps({"schema": schema, "outputs": predicted.to_numpy().tolist(),
-                  "columns": [str(c) for c in predicted.columns]}))
+                  "columns": [str(c) for c in predicted.columns],
+                  "holes": len(model.predict(holes)), "refused": refused}))
 """
 
 
@@ -324,13 +337,18 @@ def test_a_frame_study_end_to_end_takes_raw_rows_in_predict_and_pyfunc(cli, stud
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded["schema"] == {
-        "age": "double",
-        "charge": "double",
+        "age": "Any",
+        "charge": "Any",
         "plan": "string",
         "paperless": "boolean",
         "region": "string",
-        "tenure": "long",
+        "tenure": "Any",
     }
+    assert loaded["holes"] == 20  # the loader fills the gap, reads whole numbers as numbers
+    assert loaded["refused"]["header"] == "the input has a header but no rows to predict"
+    assert loaded["refused"]["cell"].endswith(
+        "column 'age', row 1: 'abc' is not a number (leave the cell empty where it is missing)"
+    )
     outputs = np.array(loaded["outputs"])
     assert outputs.shape == (20, 1) and np.isfinite(outputs).all()
     assert loaded["columns"] == ["stays"]  # P(stays): the positive class, by name
@@ -407,6 +425,10 @@ def test_an_unseen_category_predicts_among_the_known_ones_for_the_same_row(workd
     keras_model = result.load_best_model()
     direct = keras_model.predict(tuner.frame_inputs(keras_model, rows), verbose=0).ravel()
     np.testing.assert_allclose(direct, np.r_[known, unseen], rtol=1e-5)
+    # and Result.predict takes the frame itself, its column named as pyfunc names it
+    labelled = result.predict(rows)
+    assert list(labelled.columns) == ["value"]
+    np.testing.assert_allclose(labelled["value"], np.r_[known, unseen], rtol=1e-5)
 
 
 def test_from_csv_uses_the_columns_named_and_leaves_out_those_dropped(workdir):

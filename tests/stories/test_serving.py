@@ -372,6 +372,8 @@ def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_
     assert result.best_params["batch_size"] == 32
     rows = synthetic(n=300).x_val[:3]
     assert result.load_best_model().predict(rows, verbose=0).shape == (3, 1)
+    labelled = result.predict(rows)  # binary: the positive class's probability, named
+    assert labelled.shape == (3, 1) and list(labelled.columns) == ["1"]
     again = tuner.run(study_file(), trials=1, progress=False, max_epochs=2, verbose=False)
     assert sum(again.states.values()) == 3  # the same study, continued
     assert capsys.readouterr().out == ""

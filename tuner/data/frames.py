@@ -66,9 +66,13 @@ class Columns:
     def schema(self) -> Schema:
         """The raw row as MLflow's signature names it: each column's name and type."""
         from mlflow.types import ColSpec, Schema
+        from mlflow.types.schema import AnyType
 
         return Schema(
-            [ColSpec(kind, name) for name, kind in zip(self.names, self.types, strict=True)]
+            [
+                ColSpec(AnyType() if kind == "any" else kind, name)
+                for name, kind in zip(self.names, self.types, strict=True)
+            ]
         )
 
     def items(self) -> zip:
@@ -147,10 +151,11 @@ def read_columns(frame: pd.DataFrame, refused: Sequence[str] = ()) -> Columns:
 
 
 def _schema_type(values: pd.Series, kind: Kind) -> str:
-    """MLflow's type for a column: whole numbers without gaps stay ``long`` (MLflow will not
-    cast int64 to double), other numbers ``double``; categories ``string`` or ``boolean``."""
+    """MLflow's type for a column: ``any`` for numbers, whose cells the model's loader
+    reads itself (MLflow's check refuses floats for a ``long`` column, so an empty cell,
+    and whole numbers for a ``double`` one); categories ``string`` or ``boolean``."""
     if kind == "number":
-        return "long" if values.dtype.kind in "iu" else "double"
+        return "any"
     return "boolean" if values.dtype.kind == "b" else "string"
 
 

@@ -10,6 +10,8 @@ from tuner.jobs.summary import format_outcome, one_line
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
+    import pandas as pd
 
     from tuner.engines.base import SearchOutcome
 
@@ -57,9 +59,34 @@ class Result:
         """The best trial's logged Keras model (``mlflow.keras.load_model``)."""
         import mlflow
 
+        return mlflow.keras.load_model(self._best_model())
+
+    def predict(self, rows: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """The best trial's model on ``rows`` (a DataFrame of raw columns for a frame study,
+        else an array), one row of outputs per row, its columns named as the pyfunc
+        flavor names them: by class (a binary model: the positive class's probability),
+        or ``value`` for regression."""
+        import mlflow
+        import numpy as np
+        import pandas as pd
+
+        from tuner.data.frames import RAW_ROWS
+        from tuner.tracking.flavor.tuner_raw_rows import RawRowsModel
+
+        local = self._best_model()
+        model = mlflow.keras.load_model(local)
+        raw = RawRowsModel(model, mlflow.models.Model.load(local).metadata)
+        if model.name == RAW_ROWS:  # a frame study's: one named input per column
+            return raw.predict(rows)
+        outputs = np.asarray(model.predict(np.asarray(rows), verbose=0))
+        return pd.DataFrame(outputs, columns=raw.output_names(outputs))
+
+    def _best_model(self) -> str:
+        """The best trial's logged model, downloaded: its local folder."""
+        import mlflow
+
         if self.best_run_id is None:
             raise TunerError(f"study {self.study_name!r} has no completed trial to load")
-        local = mlflow.artifacts.download_artifacts(
+        return mlflow.artifacts.download_artifacts(
             artifact_uri=f"runs:/{self.best_run_id}/model", tracking_uri=self.tracking_uri
         )
-        return mlflow.keras.load_model(local)

@@ -21,6 +21,10 @@ class MissingColumns(ValueError):
     """The input lacks columns the model takes."""
 
 
+class NoRows(ValueError):
+    """The input has columns but no rows."""
+
+
 class BadCells(ValueError):
     """A number column holds a value that is not a number (an empty cell is missing, not bad)."""
 
@@ -34,6 +38,8 @@ class RawRowsModel:
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = pd.DataFrame(data)
+        if frame.empty:
+            raise NoRows("the input has a header but no rows to predict")
         outputs = np.asarray(self.model.predict(column_tensors(self.model, frame), verbose=0))
         return pd.DataFrame(outputs, index=frame.index, columns=self.output_names(outputs))
 
