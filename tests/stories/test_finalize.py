@@ -128,6 +128,7 @@ def _test_rows(kind: str, workdir) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_without_refit_the_model_is_the_weighted_mean_of_the_trials_own_models(workdir, cli):
     assert cli("run", write_study(workdir, "multiclass"), "--no-progress").exit_code == 0
     result = cli("finalize", "multiclass", "--top", "3", "--no-refit", "--method", "greedy")
@@ -161,6 +162,7 @@ def test_a_study_with_one_complete_trial_refits_that_one_and_says_so(workdir, cl
     assert "finalized 1 trial(s): 0 (1.00)" in result.output
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_finalizing_twice_makes_a_new_run_and_moves_the_alias_only_when_asked(workdir, cli):
     assert cli("run", write_study(workdir, "binary"), "--no-progress").exit_code == 0
     assert cli("finalize", "binary", "--no-refit", "--model", "final").exit_code == 0

@@ -6,6 +6,7 @@ import math
 import re
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 STUDIES = Path(__file__).parents[2] / "studies"
@@ -53,6 +54,7 @@ def test_lr_find_range_trains_the_synthetic_task(cli, study_file, workdir):
     assert float(re.search(r"val_accuracy = ([\d.]+)", trained.stdout).group(1)) > 0.9
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_lr_find_on_digits_suggests_larger_rates_for_sgd_than_for_adam(cli):
     """Plain SGD takes steps of the gradient's size, Adam of about the rate's: the loss
     of SGD falls fastest at rates several times Adam's (here 0.57 against 0.098)."""

@@ -170,6 +170,7 @@ def test_a_deadline_already_past_trains_one_epoch():
     assert len(logs) == 1
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_a_search_starts_from_the_portfolio_then_the_baselines(study_file, cli, workdir):
     path = study_file(
         extra="""baselines=[{"n_layers": 1, "units_0": 4}],
@@ -259,6 +260,7 @@ def test_the_replica_stage_is_the_last_share_of_a_time_budget():
         tuner.Study(data=lambda: None, ensemble_share=1.0)
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_the_end_of_a_timed_search_trains_the_best_configurations_again(study_file, cli, workdir):
     # The stage starts after 4 s and takes the rest: a trial of up to about 10 s on a
     # loaded machine still leaves room for a replica of it before the last 11 s.

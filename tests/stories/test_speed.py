@@ -106,6 +106,7 @@ def test_bad_steps_per_execution_is_a_usage_error(study_file, cli):
     assert "'--steps-per-execution': expected a number > 0 or auto" in result.stderr
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_only_trials_among_the_best_k_log_figures_and_a_model(study_file, cli, workdir):
     body = FIXED.replace("learning_rate=0.01", "learning_rate=tuner.Float(1e-4, 0.3, log=True)")
     body = body.replace("seed=7,", "seed=7, artifacts_for_top=1, pruner='none',")

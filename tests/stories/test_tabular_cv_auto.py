@@ -87,6 +87,7 @@ def test_categorical_columns_are_one_hot_inside_the_promotable_model(cli, study_
     assert shown.exit_code == 0 and shown.stdout.splitlines()[0] == "row,class,probability"
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_one_hot_codes_beat_codes_read_as_numbers(cli, study_file, workdir):
     """Region 12 churns most: a linear model can only use that as a category."""
     accuracies = {}
@@ -101,6 +102,7 @@ def test_one_hot_codes_beat_codes_read_as_numbers(cli, study_file, workdir):
     assert accuracies["[2, 3]"] > accuracies["[]"] + 0.03, accuracies
 
 
+@pytest.mark.slow  # a search of many epochs or trials
 def test_cv_value_is_the_mean_over_folds_with_each_fold_curve(cli, study_file, workdir):
     result = cli("run", study_file(body=TINY_CV.format(extra="")), "--trials", "2", "--no-progress")
     assert result.exit_code == 0, result.output
