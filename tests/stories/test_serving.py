@@ -87,7 +87,9 @@ def start_without_path(*args: str) -> subprocess.Popen:
     )
 
 
-def request(url: str, payload: object | None = None, timeout: float = 5) -> tuple[int, bytes]:
+def request(url: str, payload: object | None = None, timeout: float = 60) -> tuple[int, bytes]:
+    """The status and body of a GET (or a JSON POST of ``payload``); a generous ``timeout``:
+    a server's first answer on a loaded machine can take many seconds."""
     data = None if payload is None else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"} if data else {}
     try:
@@ -237,11 +239,12 @@ def assert_stopping_tuner_alone_ends_its_server(ui: subprocess.Popen, how: signa
     server = descendants(ui.pid)
     assert server  # MLflow's server and its workers
     os.kill(ui.pid, how)
-    output, _ = ui.communicate(timeout=30)
-    deadline = time.monotonic() + 15
+    ui.wait(timeout=60)
+    deadline = time.monotonic() + 60
     while alive(server) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(server), f"left running after {how.name}: {alive(server)}"
+    output, _ = ui.communicate(timeout=30)  # its pipe ends with the last of the server
     return output.decode()
 
 
