@@ -159,8 +159,15 @@ class Study:
                 f"such as [{{'n_layers': 2, 'units_0': 512}}], received "
                 f"{self.portfolio!r}"
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise StudyConfigError(f"seed: expected an integer, received {self.seed!r}")
+        # NumPy and Keras take seeds from 0 to 2**32 - 1; trial numbers are added to it
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not (0 <= self.seed < 2**31)
+        ):
+            raise StudyConfigError(
+                f"seed: expected an integer from 0 to {2**31 - 1}, received {self.seed!r}"
+            )
 
     def _check_training(self) -> None:
         """The budget and the settings of each trial's training."""
