@@ -16,6 +16,7 @@ import numpy as np
 
 from tuner.core.tasks import Task
 from tuner.data.containers import Data
+from tuner.data.targets import class_indices
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _classification(
     from sklearn import metrics
     from sklearn.dummy import DummyClassifier
 
-    y_train, y_val = _labels(data.y_train, task), _labels(data.y_val, task)
+    y_train, y_val = class_indices(data.y_train, task), class_indices(data.y_val, task)
     dummy = DummyClassifier(strategy="prior").fit(np.zeros((len(y_train), 1)), y_train)
     rows = np.zeros((len(y_val), 1))
     predicted, probabilities = dummy.predict(rows), dummy.predict_proba(rows)
@@ -83,11 +84,6 @@ def _classification(
     majority = int(predicted[0]) if len(predicted) else 0
     name = class_names[majority] if class_names and majority < len(class_names) else majority
     return Trivial(f"the majority class {name!r}", float(scorers[metric]()))
-
-
-def _labels(y: np.ndarray, task: Task) -> np.ndarray:
-    y = np.asarray(y)
-    return y.argmax(axis=1) if task.one_hot else y.reshape(len(y)).astype("int64")
 
 
 def _columns(y: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from tuner.data.crossval import Fold, make_folds
 from tuner.data.loading import load_data
 from tuner.data.preprocessing import InputScaling, ScalingRule
 from tuner.data.split_checks import SplitWarning, check_splits
-from tuner.data.targets import check, encode_labels, infer_task
+from tuner.data.targets import check, class_indices, encode_labels, infer_task
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,8 @@ def balanced_weights(y: np.ndarray, task: Task) -> dict[int, float]:
         raise StudyConfigError(
             f"class_weight: for binary and multiclass studies; this one is {task.kind}"
         )
-    labels = np.asarray(y).argmax(axis=1) if task.one_hot else np.asarray(y).ravel()
-    classes, counts = np.unique(labels.astype("int64"), return_counts=True)
+    labels = class_indices(y, task)
+    classes, counts = np.unique(labels, return_counts=True)
     return {
         int(k): float(len(labels) / (len(classes) * c))
         for k, c in zip(classes, counts, strict=True)

@@ -23,6 +23,7 @@ import numpy as np
 from tuner.core.errors import DataError
 from tuner.core.tasks import Task
 from tuner.data.containers import Data
+from tuner.data.targets import class_indices
 
 SHARE_GAP = 0.10  # a class's share of rows, training vs another split
 RARE_SHARE = 0.10  # a class this rare in training is easily never predicted
@@ -73,10 +74,7 @@ def _class_columns(
             )
             for j in range(task.n_outputs)
         ]
-    labels = {
-        split: y.argmax(axis=1) if task.one_hot else y.ravel().astype("int64")
-        for split, y in splits.items()
-    }
+    labels = {split: class_indices(y, task) for split, y in splits.items()}
 
     def name(k: int) -> str:
         return repr(class_names[k]) if class_names and k < len(class_names) else str(k)

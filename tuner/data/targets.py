@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from tuner.data.containers import Data
 
 
+def class_indices(y: np.ndarray, task: Task) -> np.ndarray:
+    """A single-label classification target as one class index per row (one-hot rows by
+    their largest column)."""
+    y = np.asarray(y)
+    return y.argmax(axis=1) if task.one_hot else y.ravel().astype("int64")
+
+
 def encode_labels(data: Data) -> tuple[Data, list[str] | None]:
     """String class labels become 0..k-1 (sorted names); the names are kept for output."""
     if np.asarray(data.y_train).dtype.kind not in "OUS":
