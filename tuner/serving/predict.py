@@ -120,8 +120,9 @@ def category_notes(model: keras.Model, frame: pd.DataFrame) -> tuple[str, ...]:
         if column is None or column not in frame.columns:
             continue
         known = {str(v) for v in layer.get_vocabulary()[layer.num_oov_indices :]}
-        blank = frame[column].isna().to_numpy() & (MISSING not in known)
-        other = ~frame[column].isna().to_numpy() & ~frame[column].astype(str).isin(known)
+        missing = frame[column].isna().to_numpy()
+        blank = missing & (MISSING not in known)
+        other = ~missing & ~frame[column].astype(str).isin(known).to_numpy()
         rows_unseen |= other
         rows_empty |= blank
         unseen.update({column: int(other.sum())} if other.any() else {})
