@@ -87,8 +87,8 @@ def test_every_default_configuration_fits_the_default_space_whole():
 
 
 def test_a_regression_study_searches_no_label_smoothing():
-    assert tuner.Space().for_task("regression").label_smoothing == 0.0
-    assert isinstance(tuner.Space().for_task("binary").label_smoothing, tuner.Choice)
+    assert tuner.Space().for_data("regression", tabular=True).label_smoothing == 0.0
+    assert isinstance(tuner.Space().for_data("binary", tabular=True).label_smoothing, tuner.Choice)
 
 
 def _model(rate: float) -> keras.Model:

@@ -216,14 +216,50 @@ def test_class_weight_is_for_classes_only():
         tuner.Study(data=list, class_weight="auto")
 
 
-def test_a_skewed_positive_target_is_warned_with_the_log_fix():
+def test_a_skewed_positive_target_is_learned_as_its_log_or_warned_when_it_is_not():
+    from tuner.core.errors import StudyConfigError
+    from tuner.data.prepare import learns_log
+
     rng = np.random.default_rng(0)
     prices = rng.lognormal(12, 0.9, 1000)  # house prices: a long right tail
-    warning = skewed_target(prices)
-    assert warning.kind == "skewed_target" and "consider predicting its log" in warning.message
-    assert skewed_target(rng.normal(180_000, 40_000, 1000)) is None
-    assert skewed_target(np.log1p(prices)) is None
-    assert skewed_target(rng.normal(0, 1, 1000) ** 3 - 10) is None  # negative values: no log
+    symmetric = rng.normal(180_000, 40_000, 1000)
+    signed = rng.normal(0, 1, 1000) ** 3 - 10  # negative values: no log
+    assert learns_log(prices, "auto") and not learns_log(prices, False)
+    assert not learns_log(symmetric, "auto") and learns_log(symmetric, True)
+    assert not learns_log(signed, "auto")
+    with pytest.raises(StudyConfigError, match="log_target=True: the target has values below 0"):
+        learns_log(signed, True)
+    warning = skewed_target(prices, log=False)
+    assert warning.kind == "skewed_target" and "log_target" in warning.message
+    assert skewed_target(prices, log=True) is None
+    assert skewed_target(symmetric, log=False) is None
+    assert skewed_target(signed, log=False) is None
+
+
+def test_a_log_target_model_predicts_in_the_targets_units_and_scores_its_log(tmp_path):
+    """The network learns the standardized log1p(y); the model's last layers turn it back,
+    and the loss a trial logs is the standardized squared error of the logs."""
+    import keras
+
+    from tuner.core.tasks import Task
+    from tuner.keras.model import build_model
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 3)).astype("float32")
+    y = np.expm1(8 + x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.1, 2000))
+    scale = target_scale(y, log=True)
+    assert scale.mean[0] == pytest.approx(np.log1p(y).mean())
+    params = {"n_layers": 1, "units_0": 32, "activation": "relu", "dropout": 0.0,
+              "optimizer": "adam", "learning_rate": 1e-2}
+    model = build_model(params, (3,), Task("regression", 1), target_scale=scale)
+    model.fit(x, y, epochs=20, batch_size=64, verbose=0)
+    predicted = model.predict(x, verbose=0)
+    assert np.median(np.abs(predicted.ravel() / y - 1)) < 0.25  # prices, as prices
+    logged_loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert scale.loss(y, predicted) == pytest.approx(logged_loss, rel=1e-3)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), predicted, rtol=1e-5)
 
 
 NOISE = """

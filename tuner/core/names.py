@@ -42,6 +42,22 @@ NORMALIZATIONS: dict[str, str] = {
     "layer": "Dense, LayerNormalization, activation",
 }
 
+FEATURE_SCALINGS: dict[str, str] = {
+    "standard": "tabular numbers minus the training mean, over its standard deviation",
+    "robust": (
+        "tabular numbers minus the training median, over the middle half's spread, "
+        "smoothly clipped to about ±3 (RealMLP's)"
+    ),
+}
+
+NUMERIC_EMBEDDINGS: dict[str, str] = {
+    "none": "each tabular number enters the network as one scaled value",
+    "piecewise": (
+        "beside it, one 0..1 feature per quantile bin of its column (piecewise-linear "
+        "encoding, Gorishniy et al. 2022)"
+    ),
+}
+
 LR_SCHEDULES: dict[str, str] = {
     "constant": "the trial's learning rate throughout",
     "cosine": (
@@ -80,6 +96,8 @@ TABLES: dict[str, dict[str, str]] = {
     "activation": ACTIVATIONS,
     "normalization": NORMALIZATIONS,
     "lr_schedule": LR_SCHEDULES,
+    "feature_scaling": FEATURE_SCALINGS,
+    "numeric_embedding": NUMERIC_EMBEDDINGS,
     "engine": ENGINES,
     "algorithm": ALGORITHMS,
     "ensemble": ENSEMBLE_METHODS,

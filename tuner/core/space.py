@@ -22,7 +22,7 @@ from tuner.core import names
 from tuner.core.errors import SpaceError
 
 AUTO = "auto"
-WHOLE_NUMBERS = ("n_layers", "units")  # counts: a fixed value is an int
+WHOLE_NUMBERS = ("n_layers", "units", "ensemble_k")  # counts: a fixed value is an int
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class Choice:
 
 
 Dimension = Int | Float | Choice
+DEFAULT_HEADS = Choice([1, 8])  # ensemble_k's default: for tables, images keep 1 head
 
 
 def _check_range(name: str, low: float, high: float, log: bool) -> None:
@@ -166,6 +167,22 @@ class Space:
     dropout: Float | Choice | float = _dimension(
         Float(0.0, 0.5), "after each hidden layer", **_between(0, 1, high_open=True)
     )
+    feature_scaling: Choice | str = _dimension(
+        Choice(["standard", "robust"]),
+        "how tabular numbers are scaled inside the model (images: rescaled as their data needs)",
+        **_named(names.FEATURE_SCALINGS),
+    )
+    numeric_embedding: Choice | str = _dimension(
+        Choice(["none", "piecewise"]),
+        "an encoding of each tabular number beside its scaled value",
+        **_named(names.NUMERIC_EMBEDDINGS),
+    )
+    ensemble_k: Choice | int = _dimension(
+        DEFAULT_HEADS,
+        "heads of one network that averages them (TabM's shared-weight ensemble: each "
+        "head scales the inputs its own way); 1 is a plain MLP; images keep 1 unless set",
+        **_between(1),
+    )
     label_smoothing: Float | Choice | float = _dimension(
         Choice([0.0, 0.1]),
         "of the cross-entropy targets (classification; a regression study searches it at 0)",
@@ -189,12 +206,19 @@ class Space:
                 )
             _check_accepted(f.name, dim, f.metadata)
 
-    def for_task(self, kind: str) -> Space:
+    def for_data(self, kind: str, tabular: bool) -> Space:
         """The space a study of task ``kind`` searches: a regression study has no labels
-        to smooth, so a searched ``label_smoothing`` is fixed at 0 there."""
+        to smooth, so a searched ``label_smoothing`` is fixed at 0 there; data that is not
+        a table (images) has no columns to scale or encode, and keeps one head unless the
+        study sets ``ensemble_k``."""
+        fixed: dict[str, Any] = {}
         if kind == "regression" and isinstance(self.label_smoothing, Float | Choice):
-            return dataclasses.replace(self, label_smoothing=0.0)
-        return self
+            fixed["label_smoothing"] = 0.0
+        if not tabular:
+            fixed.update(feature_scaling="standard", numeric_embedding="none")
+            if self.ensemble_k == DEFAULT_HEADS:
+                fixed["ensemble_k"] = 1
+        return dataclasses.replace(self, **fixed) if fixed else self
 
     def dimensions(self) -> dict[str, Any]:
         """Every dimension by name, ``units`` once (as declared)."""

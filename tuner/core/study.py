@@ -121,6 +121,7 @@ class Study:
     artifacts_for_top: int | None = 5
     finalize: bool | Mapping[str, Any] = False
     class_weight: Literal["balanced"] | None = None
+    log_target: bool | Literal["auto"] = "auto"
     ensemble_share: float = 0.25
 
     def __post_init__(self) -> None:
@@ -212,6 +213,10 @@ class Study:
             isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2
         ):
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
+        if self.log_target not in (True, False, "auto"):
+            raise StudyConfigError(
+                f"log_target: expected True, False or 'auto', received {self.log_target!r}"
+            )
         if self.class_weight not in (None, "balanced"):
             raise StudyConfigError(
                 f"class_weight: expected None or 'balanced', received {self.class_weight!r}"

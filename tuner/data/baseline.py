@@ -9,7 +9,7 @@ than this learned nothing from the inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +32,23 @@ def trivial_baseline(
     task: Task,
     objective: str,
     class_names: Sequence[str] | None = None,
-    loss_weight: float = 1.0,
+    loss: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> Trivial | None:
     """The trivial model's validation score of ``objective`` (``val_<metric>``); None for
-    a multi-label task or an objective on the training split. ``loss_weight`` scales a
-    regression's squared error as the trials' ``val_loss`` is scaled."""
+    a multi-label task or an objective on the training split. ``loss`` scores a
+    regression's outputs as the trials' ``val_loss`` does (``TargetScale.loss``; default:
+    the squared error)."""
     if task.kind == "multilabel" or not objective.startswith("val_"):
         return None
     metric = objective.removeprefix("val_")
     if task.kind == "regression":
-        return _regression(data, metric, loss_weight)
+        return _regression(data, metric, loss)
     return _classification(data, task, metric, class_names)
 
 
-def _regression(data: Data, metric: str, loss_weight: float) -> Trivial | None:
+def _regression(
+    data: Data, metric: str, loss: Callable[[np.ndarray, np.ndarray], float] | None
+) -> Trivial | None:
     from sklearn.dummy import DummyRegressor
     from sklearn.metrics import mean_absolute_error, mean_squared_error
 
@@ -53,7 +56,7 @@ def _regression(data: Data, metric: str, loss_weight: float) -> Trivial | None:
     predicted = DummyRegressor(strategy="mean").fit(np.zeros((len(y_train), 1)), y_train)
     guess = predicted.predict(np.zeros((len(y_val), 1))).reshape(y_val.shape)
     scorers = {
-        "loss": lambda: loss_weight * mean_squared_error(y_val, guess),
+        "loss": lambda: (loss or mean_squared_error)(y_val, guess),
         "mae": lambda: mean_absolute_error(y_val, guess),
     }
     if metric not in scorers:

@@ -38,57 +38,94 @@ class TrialSettings:
 
 @dataclass(frozen=True)
 class TargetScale:
-    """A regression target's training mean and spread, per output column.
+    """A regression target's training mean and spread, per output column, and whether the
+    network learns its log.
 
-    The network learns the standardized target; its last layer (Keras's
-    ``Rescaling``) gives it back in the target's own units, so a logged model
-    predicts prices as prices.
+    The network learns the standardized target (of ``log1p(y)`` where ``log``); its
+    last layers (Keras's ``Rescaling``, then ``exp`` and ``-1`` where ``log``) give it
+    back in the target's own units, so a logged model predicts prices as prices.
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    log: bool = False
 
     @property
     def loss_weight(self) -> float:
-        """The squared error in the target's units times this is the standardized one: the
-        gradients, the optimizers' rates and ``val_loss`` are those of a target of spread 1."""
+        """The squared error on the learned scale (the target's units, or their log) times
+        this is the standardized one: the gradients, the optimizers' rates and ``val_loss``
+        are those of a target of spread 1."""
         return float(1.0 / np.mean(np.square(self.std)))
 
+    def loss(self, y: np.ndarray, outputs: np.ndarray) -> float:
+        """The standardized squared error of ``outputs`` (in the target's units), as a
+        trial's ``val_loss`` computes it (Keras's squared error of ``log1p`` where ``log``,
+        which clips outputs below 0 to 0)."""
+        y = np.asarray(y, dtype="float64").reshape(np.shape(outputs))
+        outputs = np.asarray(outputs, dtype="float64")
+        if self.log:
+            y, outputs = np.log1p(np.maximum(y, 0)), np.log1p(np.maximum(outputs, 0))
+        return self.loss_weight * float(np.mean(np.square(y - outputs)))
 
-def target_scale(y: np.ndarray) -> TargetScale:
-    """The mean and standard deviation of each target column (1 where a column is constant)."""
+
+def target_scale(y: np.ndarray, log: bool = False) -> TargetScale:
+    """The mean and standard deviation of each target column (of ``log1p(y)`` where
+    ``log``; 1 where a column is constant)."""
     y = np.asarray(y, dtype="float64").reshape(len(y), -1)
+    if log:
+        y = np.log1p(y)
     std = y.std(axis=0)
     return TargetScale(
-        tuple(float(v) for v in y.mean(axis=0)), tuple(float(v) if v > 0 else 1.0 for v in std)
+        tuple(float(v) for v in y.mean(axis=0)),
+        tuple(float(v) if v > 0 else 1.0 for v in std),
+        log,
     )
 
 
 SKEWNESS = 2.0  # a target more skewed than this is ruled by its largest values
 
 
-def skewed_target(y: np.ndarray) -> SplitWarning | None:
-    """A warning for a positive target column whose skewness passes ``SKEWNESS``: even
-    standardized, its squared errors are ruled by its largest values (prices, counts)."""
+def skewness(y: np.ndarray) -> float | None:
+    """The largest skewness of a target's columns whose values are all >= 0 (None where
+    some column has a negative value or none varies): a log suits such a target."""
     y = np.asarray(y, dtype="float64").reshape(len(y), -1)
-    for column in range(y.shape[1]):
-        values = y[:, column]
-        spread = values.std()
-        if spread == 0 or values.min() < 0:
-            continue
-        skewness = float(np.mean(((values - values.mean()) / spread) ** 3))
-        if skewness > SKEWNESS:
-            where = f" column {column}" if y.shape[1] > 1 else ""
-            return SplitWarning(
-                "skewed_target",
-                (
-                    f"the target{where} is skewed (skewness {skewness:.1f}, largest "
-                    f"{values.max():.4g} against a median of {np.median(values):.4g}): its largest "
-                    "values rule the squared error; consider predicting its log (np.log1p) and "
-                    "turning predictions back with np.expm1"
-                ),
-            )
-    return None
+    if y.min() < 0:
+        return None
+    found = [
+        float(np.mean(((column - column.mean()) / column.std()) ** 3))
+        for column in y.T
+        if column.std() > 0
+    ]
+    return max(found) if found else None
+
+
+def learns_log(y: np.ndarray, setting: bool | str) -> bool:
+    """Whether the network learns ``log1p`` of the target: ``log_target=True`` (every
+    value must be >= 0), or ``"auto"`` and a target skewed past ``SKEWNESS``."""
+    found = skewness(y)
+    if setting is True and np.asarray(y).min() < 0:
+        raise StudyConfigError(
+            "log_target=True: the target has values below 0; leave log_target at 'auto' or False"
+        )
+    return setting is True or (setting == "auto" and found is not None and found > SKEWNESS)
+
+
+def skewed_target(y: np.ndarray, log: bool) -> SplitWarning | None:
+    """A warning for a target of values >= 0 whose skewness passes ``SKEWNESS``: even
+    standardized, its squared errors are ruled by its largest values (prices, counts);
+    ``log``: whether the network learns its log."""
+    found = skewness(y)
+    if found is None or found <= SKEWNESS or log:
+        return None
+    values = np.asarray(y, dtype="float64")
+    return SplitWarning(
+        "skewed_target",
+        (
+            f"the target is skewed (skewness {found:.1f}, largest {values.max():.4g} against "
+            f"a median of {np.median(values):.4g}): its largest values rule the squared "
+            "error; log_target='auto' (the default) or True learns its log"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -128,15 +165,16 @@ def prepare(study: Study) -> Prepared:
     settings = TrialSettings(study, objective, study.direction_for(objective))
     class_names = list(study.class_names) if study.class_names else label_names
     warnings = check_splits(data, task, class_names)
+    log = task.kind == "regression" and learns_log(data.y_train, study.log_target)
     if task.kind == "regression":
-        warnings += tuple(w for w in (skewed_target(data.y_train),) if w)
+        warnings += tuple(w for w in (skewed_target(data.y_train, log),) if w)
     rule = ScalingRule(
         study.normalize,
         data.columns.categorical if data.columns else tuple(study.categorical),
         impute=data.columns is not None,
     )
     folds = make_folds(data, task, study.cv, study.seed, rule) if study.cv else ()
-    scale = target_scale(data.y_train) if task.kind == "regression" else None
+    scale = target_scale(data.y_train, log) if task.kind == "regression" else None
     return Prepared(
         data=data,
         task=task,
@@ -147,9 +185,7 @@ def prepare(study: Study) -> Prepared:
         folds=folds,
         warnings=warnings,
         target_scale=scale,
-        trivial=trivial_baseline(
-            data, task, objective, class_names, scale.loss_weight if scale else 1.0
-        ),
+        trivial=trivial_baseline(data, task, objective, class_names, scale.loss if scale else None),
         class_weight=balanced_weights(data.y_train, task)
         if study.class_weight == "balanced"
         else None,

@@ -268,8 +268,7 @@ def _refit(client: MlflowClient, candidate: Candidate, prepared: Prepared) -> ke
 
 def _scores(prepared: Prepared, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """``ensemble.scores`` on the trials' scale: a regression's loss standardized as theirs."""
-    scale = prepared.target_scale
-    return scores(prepared.task, y, outputs, scale.loss_weight if scale else 1.0)
+    return scores(prepared.task, y, outputs, prepared.target_scale)
 
 
 def _params(

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from tuner.core.tasks import Task
+from tuner.data.prepare import TargetScale
 from tuner.keras.model import metrics_of
 
 GREEDY_ROUNDS = 20
@@ -26,13 +27,16 @@ LOSSES: dict[str, type[keras.losses.Loss]] = {
 
 
 def scores(
-    task: Task, y: np.ndarray, outputs: np.ndarray, loss_weight: float = 1.0
+    task: Task, y: np.ndarray, outputs: np.ndarray, target_scale: TargetScale | None = None
 ) -> dict[str, float]:
     """``loss`` and the metrics of ``outputs`` against ``y``, as a trial logs them
-    (``loss_weight``: a regression's, ``TargetScale.loss_weight``)."""
+    (a regression's loss standardized as ``target_scale`` says)."""
     outputs = np.asarray(outputs, dtype="float32")
-    loss = keras.losses.CategoricalCrossentropy() if task.one_hot else LOSSES[task.kind]()
-    found = {"loss": loss_weight * float(loss(y, outputs))}
+    if target_scale is not None:
+        found = {"loss": target_scale.loss(y, outputs)}
+    else:
+        loss = keras.losses.CategoricalCrossentropy() if task.one_hot else LOSSES[task.kind]()
+        found = {"loss": float(loss(y, outputs))}
     if task.kind == "regression":  # R² wants the outputs' shape
         y = np.asarray(y, dtype="float32").reshape(outputs.shape)
     for measure in metrics_of(task):

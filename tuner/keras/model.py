@@ -193,10 +193,11 @@ def targets_for(data: Data, task: Task, compiled: Task) -> Data:
 
 
 def target_layers(scale: TargetScale | None) -> list[keras.layers.Layer]:
-    """The standardized output back in the target's units: ``y = z * std + mean``."""
+    """The standardized output back in the target's units: ``y = z * std + mean``, then
+    ``exp(y) - 1`` where the network learns the log."""
     if scale is None:
         return []
-    return [
+    layers = [
         keras.layers.Rescaling(
             scale=np.array(scale.std, dtype="float32"),
             offset=np.array(scale.mean, dtype="float32"),
@@ -204,6 +205,12 @@ def target_layers(scale: TargetScale | None) -> list[keras.layers.Layer]:
             dtype="float32",
         )
     ]
+    if scale.log:
+        layers += [
+            keras.layers.Activation("exponential", name="target_exp", dtype="float32"),
+            keras.layers.Rescaling(1.0, offset=-1.0, name="target_minus_one", dtype="float32"),
+        ]
+    return layers
 
 
 def loss_weight(scale: TargetScale) -> float:
@@ -211,8 +218,13 @@ def loss_weight(scale: TargetScale) -> float:
     return scale.loss_weight
 
 
-def loss_of(task: Task, label_smoothing: float) -> str | keras.losses.Loss:
-    """The task's loss; Keras's own classes where labels are smoothed."""
+def loss_of(
+    task: Task, label_smoothing: float, target_scale: TargetScale | None = None
+) -> str | keras.losses.Loss:
+    """The task's loss; Keras's own classes where labels are smoothed; the squared error
+    of ``log1p`` where a regression learns the target's log."""
+    if target_scale is not None and target_scale.log:
+        return "mean_squared_logarithmic_error"
     if label_smoothing and task.kind in ("binary", "multilabel"):
         return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
     if label_smoothing:
@@ -228,15 +240,57 @@ def _layers(
     hidden_dtype: str | None,
     target_scale: TargetScale | None,
 ) -> list[keras.layers.Layer]:
-    """Input, preprocessing, Flatten for images, the hidden layers, the task's output."""
+    """Input, preprocessing, Flatten for images, the hidden layers, the task's output
+    (``ensemble_k`` heads averaged where it is above 1)."""
     layers: list[keras.layers.Layer] = [keras.Input(shape=input_shape)]
-    layers += scaling.layers() if scaling else []
+    if scaling:
+        layers += scaling.layers(
+            params.get("feature_scaling", "standard"), params.get("numeric_embedding", "none")
+        )
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
-    layers += _hidden_layers(params, hidden_dtype)
+    heads = int(params.get("ensemble_k", 1))
     activation = OUTPUTS[task.kind][0]
-    layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
+    if heads == 1:
+        layers += _hidden_layers(params, hidden_dtype)
+        layers.append(keras.layers.Dense(task.n_outputs, activation=activation, dtype="float32"))
+    else:
+        width = int(keras.Sequential(list(layers)).output_shape[-1])
+        layers += _shared_heads(params, heads, width, task.n_outputs, activation, hidden_dtype)
     return layers + target_layers(target_scale)
+
+
+def _shared_heads(
+    params: Mapping[str, Any],
+    heads: int,
+    width: int,
+    outputs: int,
+    activation: str,
+    dtype: str | None,
+) -> list[keras.layers.Layer]:
+    """TabM-mini (Gorishniy et al., ICLR 2025) in built-in layers: the inputs copied
+    ``heads`` times, each copy scaled by its own learned multipliers (``head_inputs``,
+    starting uniform in ±1; ``width``: the inputs' features), the hidden layers shared by all copies, one output layer
+    per head (``heads_out``), and the heads' predictions averaged."""
+    return [
+        keras.layers.RepeatVector(heads),
+        keras.layers.EinsumDense(
+            "bkd,kd->bkd",
+            output_shape=(heads, width),
+            kernel_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+            name="head_inputs",
+        ),
+        *_hidden_layers(params, dtype),
+        keras.layers.EinsumDense(
+            "bkh,kho->bko",
+            output_shape=(heads, outputs),
+            bias_axes="ko",
+            activation=activation,
+            dtype="float32",
+            name="heads_out",
+        ),
+        keras.layers.GlobalAveragePooling1D(name="mean_of_heads"),
+    ]
 
 
 def build_model(
@@ -276,7 +330,7 @@ def build_model(
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
-        loss=loss_of(task, params.get("label_smoothing", 0.0)),
+        loss=loss_of(task, params.get("label_smoothing", 0.0), target_scale),
         loss_weights=None if target_scale is None else [loss_weight(target_scale)],
         metrics=metrics_of(task),
         steps_per_execution=steps_per_execution,
