@@ -19,6 +19,7 @@ import keras
 import pytest
 
 import tuner
+from tuner.core.portfolio import PORTFOLIO
 from tuner.core.errors import TooManyFailures, TrialFailed
 from tuner.core.options import RunOptions, SearchContext
 from tuner.data.prepare import prepare
@@ -130,7 +131,8 @@ def test_optuna_runs_the_portfolio_then_the_baselines_tagged(tmp_path):
         "batch_size": 32,
         "optimizer": "adam",
     }
-    engine = make_engine("optuna", tmp_path, baselines=[baseline])  # 4 trials
+    three = list(PORTFOLIO)  # a table's default portfolio has more
+    engine = make_engine("optuna", tmp_path, baselines=[baseline], portfolio=three)  # 4 trials
     runner = RecordingRunner()
     engine.search(runner)
     assert [tags for _, _, tags in runner.started] == [

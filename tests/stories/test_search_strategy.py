@@ -310,3 +310,17 @@ def test_the_end_of_a_timed_search_trains_the_best_configurations_again(study_fi
 
 def _key(params: dict) -> tuple:
     return tuple(sorted(params.items()))
+
+
+def test_a_tables_portfolio_starts_with_the_tabular_recipe_at_a_batch_for_its_rows():
+    from tuner.core.portfolio import TABULAR, batch_for_rows
+
+    assert [batch_for_rows(n) for n in (100, 2_000, 5_000, 100_000)] == [32, 32, 128, 256]
+    starts = configurations(True, rows=300)
+    assert starts[0]["ensemble_k"] > 1 and starts[0]["numeric_embedding"] == "piecewise"
+    assert len(starts) == len(TABULAR) + len(PORTFOLIO)
+    assert {c["batch_size"] for c in starts} == {32}
+    assert all(c["ensemble_k"] == 1 for c in starts[len(TABULAR) :])
+    images = tuner.Space().for_data("multiclass", tabular=False)
+    fitted = fit_to_space(starts[0], images)
+    assert "ensemble_k" not in fitted and "feature_scaling" not in fitted

@@ -17,6 +17,8 @@ studies; docs/search-strategy.md has the figures.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,8 +73,61 @@ PORTFOLIO: tuple[dict[str, Any], ...] = (
 )
 
 
-def configurations(setting: bool | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The configurations a study's ``portfolio`` setting names (before fitting)."""
+# For tables, first: the recipe of RealMLP and TabM (robust scaling, piecewise-linear
+# encoding, AdamW, cosine), with TabM's shared-weight heads, then a plain one-head version.
+TABULAR: tuple[dict[str, Any], ...] = (
+    {
+        "n_layers": 3,
+        "units_0": 256,
+        "units_1": 256,
+        "units_2": 256,
+        "normalization": "none",
+        "dropout": 0.1,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "label_smoothing": 0.0,
+        "feature_scaling": "robust",
+        "numeric_embedding": "piecewise",
+        "ensemble_k": 8,
+    },
+    {
+        "n_layers": 3,
+        "units_0": 256,
+        "units_1": 256,
+        "units_2": 256,
+        "normalization": "none",
+        "dropout": 0.15,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "label_smoothing": 0.1,
+        "feature_scaling": "robust",
+        "numeric_embedding": "piecewise",
+        "ensemble_k": 1,
+    },
+)
+PLAIN = {"feature_scaling": "standard", "numeric_embedding": "none", "ensemble_k": 1}
+
+
+def batch_for_rows(rows: int) -> int:
+    """A tabular configuration's batch: about 32 steps an epoch, from 32 to 256 rows."""
+    return int(min(256, max(32, 2 ** math.floor(math.log2(max(rows, 1) / 32)))))
+
+
+def configurations(
+    setting: bool | Sequence[Mapping[str, Any]], rows: int | None = None
+) -> list[dict[str, Any]]:
+    """The configurations a study's ``portfolio`` setting names (before fitting).
+
+    ``rows``: the training rows of a table (None for other data). The default
+    portfolio of a table starts with ``TABULAR`` and goes on with ``PORTFOLIO``
+    (plain numbers, one head), each at the batch that gives about 32 steps an epoch."""
+    if setting is True and rows is not None:
+        batch = {"batch_size": batch_for_rows(rows)}
+        return [{**c, **batch} for c in TABULAR] + [{**c, **PLAIN, **batch} for c in PORTFOLIO]
     if setting is True:
         return [dict(c) for c in PORTFOLIO]
     if setting is False:
@@ -106,12 +161,14 @@ def first_trials(
     setting: bool | Sequence[Mapping[str, Any]],
     space: Space,
     baselines: Sequence[Mapping[str, Any]],
+    rows: int | None = None,
 ) -> list[tuple[dict[str, Any], dict]]:
     """A study's first trials in order, each its params and the user attributes that
     mark it: the portfolio fitted into ``space`` (``{"portfolio": i}``; two that fit to
-    one point, once), then the ``baselines`` (``{"baseline": True}``)."""
+    one point, once), then the ``baselines`` (``{"baseline": True}``); ``rows``: as
+    ``configurations`` takes it."""
     starts: list[tuple[dict[str, Any], dict]] = []
-    for number, configuration in enumerate(configurations(setting)):
+    for number, configuration in enumerate(configurations(setting, rows)):
         fitted = fit_to_space(configuration, space)
         if all(fitted != earlier for earlier, _ in starts):
             starts.append((fitted, {"portfolio": number}))

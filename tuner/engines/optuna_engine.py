@@ -164,6 +164,8 @@ class OptunaEngine:
         self.options = options = context.options
         self.objective_key = prepared.settings.objective
         self.trivial = prepared.trivial
+        x_train = prepared.data.x_train
+        self.table_rows = len(x_train) if x_train.ndim == 2 else None  # for the portfolio
         direction = prepared.settings.direction
         storage = open_storage(
             context.storage,
@@ -207,7 +209,7 @@ class OptunaEngine:
         untried = [
             (params, attrs)
             for params, attrs in portfolio.first_trials(
-                study.portfolio, study.space, study.baselines
+                study.portfolio, study.space, study.baselines, self.table_rows
             )
             if not any(params.items() <= t.items() for t in tried)
         ]
