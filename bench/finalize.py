@@ -6,8 +6,8 @@
 
 Two parts, on one study's stores:
 1. Selection on data it did not see: the validation split is cut in two halves;
-   weights are chosen on one half (plain mean of the top K, or greedy selection)
-   and scored on the other, both ways round. Also each choice's test accuracy
+   weights are chosen on one half (the best k of the top K, their plain mean, or
+   greedy selection) and scored on the other, both ways round. Also each choice's test accuracy
    without refit (the trials' own models).
 2. `tuner finalize` itself, with and without refit, as a user runs it (a new
    process): its test accuracy against the best trial's, and its wall time.
@@ -51,7 +51,7 @@ def cross_fit(store: Path, study_file: str, top: int) -> tuple[list[list[object]
     test_outputs = [predict(mlflow.keras.load_model(c.model_uri), x_test) for c in candidates]
     halves = np.array_split(np.random.default_rng(0).permutation(len(y_val)), 2)
     rows, results = [], {}
-    for method in ("mean", "greedy"):
+    for method in ("best-k", "mean", "greedy"):
         for k in range(1, len(candidates) + 1):
             unseen = []
             for chosen_on, scored_on in (halves, halves[::-1]):

@@ -7,9 +7,9 @@ import pytest
 from sklearn.metrics import log_loss
 
 from tuner.core.tasks import Task
-from tuner.data.prepare import TargetScale
 from tuner.data.baseline import trivial_baseline
 from tuner.data.containers import Data
+from tuner.data.prepare import TargetScale
 
 
 def classes(train: list[int], val: list[int]) -> Data:
@@ -35,7 +35,7 @@ def test_a_regressor_baseline_predicts_the_training_mean_in_the_trials_units():
     )
     task = Task("regression", 1)
     assert trivial_baseline(data, task, "val_mae").value == pytest.approx((2 + 6) / 2)
-    scale = TargetScale(mean=(4.0,), std=(2 ** 0.5,))  # loss weight 1/2
+    scale = TargetScale(mean=(4.0,), std=(2**0.5,))  # loss weight 1/2
     weighted = trivial_baseline(data, task, "val_loss", loss=scale.loss).value
     assert weighted == pytest.approx(0.5 * (4 + 36) / 2)
     assert trivial_baseline(data, task, "val_loss").what == "the training mean"

@@ -19,9 +19,9 @@ import keras
 import pytest
 
 import tuner
-from tuner.core.portfolio import PORTFOLIO
 from tuner.core.errors import TooManyFailures, TrialFailed
 from tuner.core.options import RunOptions, SearchContext
+from tuner.core.portfolio import PORTFOLIO
 from tuner.data.prepare import prepare
 from tuner.datasets import synthetic
 from tuner.engines.keras_tuner_engine import KerasTunerEngine

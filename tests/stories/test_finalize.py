@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tuner.core.study import Study
+from tuner import datasets
+from tuner.core.study import FinalizeSettings, Study
 from tuner.core.tasks import Task
-from tuner.keras.ensemble import scores, select
+from tuner.data.prepare import prepare
+from tuner.keras.ensemble import scores, select, standard_error, weighted_mean
 from tuner.tracking.catalog import load_study
 
 # One small study per task kind; each loader comes from tuner.datasets.
@@ -75,7 +77,7 @@ def test_each_task_kind_finalizes_to_one_model_that_loads_without_tuner(workdir,
     inputs = {}
     for kind in KINDS:
         assert cli("run", write_study(workdir, kind, trials=2), "--no-progress").exit_code == 0
-        result = cli("finalize", kind, "--top", "2", "--model", f"{kind}-final")
+        result = cli("finalize", kind, "--top", "2", "--method", "mean", "--model", f"{kind}-final")
         assert result.exit_code == 0, result.output
         assert f"study {kind}: finalized" in result.output
         assert f"models:/{kind}-final@champion" in result.output
@@ -213,6 +215,7 @@ def test_bad_finalize_input_gives_one_line_and_exit_2(searched_tiny, cli, args, 
         ({"top": 0}, "finalize top"),
         ({"method": "vote"}, "finalize method"),
         ({"folds": 2}, "unknown setting 'folds'"),
+        ({"budget": -1}, "finalize budget"),
         ("yes", "finalize: expected True"),
     ],
 )
@@ -237,6 +240,65 @@ def test_greedy_selection_picks_with_replacement_and_mean_weighs_equally():
     )
     assert list(by_accuracy) == [1, 0, 0]  # ties go to the better-ranked candidate
     assert list(select(outputs, len, maximize=True, method="mean")) == [1 / 3] * 3
+
+
+def test_best_k_and_greedy_never_choose_below_the_best_candidate_on_their_data():
+    """A weak third member drags the plain mean below the best trial alone; best-k and
+    greedy (kept at its best round) never score below it on the outputs they choose on."""
+    rng = np.random.default_rng(0)
+    task = Task("multiclass", 3)
+    y = rng.integers(0, 3, 2000)
+    truth = np.eye(3)[y]
+
+    def member(skill: float, labels: np.ndarray = truth) -> np.ndarray:
+        noisy = skill * labels + rng.random((2000, 3))
+        return (noisy / noisy.sum(axis=1, keepdims=True)).astype("float32")
+
+    confidently_wrong = member(1.0, np.eye(3)[rng.integers(0, 3, 2000)])  # cut short, say
+    outputs = [member(0.3), member(0.28), confidently_wrong]  # best first, as ranked
+    accuracy = lambda o: scores(task, y, o)["accuracy"]  # noqa: E731
+    best_alone = accuracy(outputs[0])
+    plain = weighted_mean(outputs, select(outputs, accuracy, maximize=True, method="mean"))
+    assert accuracy(plain) < best_alone
+    for method in ("best-k", "greedy"):
+        weights = select(outputs, accuracy, maximize=True, method=method)
+        assert weights.sum() == pytest.approx(1.0)
+        assert accuracy(weighted_mean(outputs, weights)) >= best_alone, method
+    assert list(select(outputs, accuracy, maximize=True, method="best-k")) == [0.5, 0.5, 0.0]
+    lone = [outputs[0], outputs[2]]  # nothing beats the best alone: k = 1
+    assert list(select(lone, accuracy, maximize=True, method="best-k")) == [1.0, 0.0]
+
+
+def test_the_choices_standard_error_is_the_bootstrap_spread_of_its_score():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 4000)
+    right = rng.random(4000) < 0.9  # 90 % accuracy
+    outputs = np.where(right, y, 1 - y).astype("float32")
+    error = standard_error(lambda t, o: float(np.mean(t == o)), y, outputs, resamples=200)
+    assert error == pytest.approx(np.sqrt(0.9 * 0.1 / 4000), rel=0.25)
+
+
+def test_refits_that_would_pass_the_budget_keep_their_trained_weights():
+    from tuner.jobs.finalize import Candidate, refit_estimate, refit_plan
+    from tuner.tracking.catalog import TrialRecord
+
+    prepared = prepare(Study(data=lambda: datasets.synthetic(n=500), name="plan"))
+    rows = len(prepared.data.x_train)
+    scale = (rows + len(prepared.data.x_val)) / rows
+
+    def candidate(number: int, epochs: int, per_epoch: float) -> Candidate:
+        trial = TrialRecord(
+            number, "COMPLETE", 0.9, {}, epochs, f"run{number}", False, "optuna", ""
+        )
+        metrics = {"best_epoch": epochs - 1, "time_epoch_s": per_epoch, "time_trace_s": 1.0}
+        return Candidate(trial, f"runs:/run{number}/model", metrics, np.zeros(1))
+
+    quick, slow, small = candidate(0, 10, 2.0), candidate(1, 40, 10.0), candidate(2, 5, 1.0)
+    assert refit_estimate(quick, prepared) == pytest.approx(10 * 2.0 * scale + 1.0)
+    budget = FinalizeSettings(budget=100)
+    assert refit_plan([quick, slow, small], prepared, budget) == [True, False, True]
+    assert refit_plan([quick, slow], prepared, FinalizeSettings(budget=None)) == [True, True]
+    assert refit_plan([quick], prepared, FinalizeSettings(refit=False)) == [False]
 
 
 def start_finalize_and_wait_for_its_run(workdir, cli):

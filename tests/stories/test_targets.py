@@ -249,8 +249,14 @@ def test_a_log_target_model_predicts_in_the_targets_units_and_scores_its_log(tmp
     y = np.expm1(8 + x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.1, 2000))
     scale = target_scale(y, log=True)
     assert scale.mean[0] == pytest.approx(np.log1p(y).mean())
-    params = {"n_layers": 1, "units_0": 32, "activation": "relu", "dropout": 0.0,
-              "optimizer": "adam", "learning_rate": 1e-2}
+    params = {
+        "n_layers": 1,
+        "units_0": 32,
+        "activation": "relu",
+        "dropout": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 1e-2,
+    }
     model = build_model(params, (3,), Task("regression", 1), target_scale=scale)
     model.fit(x, y, epochs=20, batch_size=64, verbose=0)
     predicted = model.predict(x, verbose=0)

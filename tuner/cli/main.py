@@ -264,7 +264,7 @@ def promote(
 @click.option(
     "--method",
     type=click.Choice(list(names.ENSEMBLE_METHODS)),
-    default="mean",
+    default="best-k",
     show_default=True,
     help="How the members' weights are chosen.",
 )
@@ -273,6 +273,13 @@ def promote(
     default=True,
     show_default=True,
     help="Train each member again on training + validation.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds the refits may take; a member whose refit would not fit keeps its weights.",
 )
 @click.option("--model", "model_name", help="Register the finalized model under this name.")
 @click.option(
@@ -286,6 +293,7 @@ def finalize(
     top: int,
     method: str,
     refit: bool,
+    budget: float,
     model_name: str | None,
     alias: str,
     tracking_uri: str | None,
@@ -308,7 +316,7 @@ def finalize(
     ):
         from tuner.core.study import FinalizeSettings
 
-        settings = FinalizeSettings(top=top, method=method, refit=refit)
+        settings = FinalizeSettings(top=top, method=method, refit=refit, budget=budget)
         client = _client(ctx, tracking_uri, tensorflow=True)
         from tuner.jobs.finalize import finalize_named
 

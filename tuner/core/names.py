@@ -79,8 +79,15 @@ ALGORITHMS: dict[str, str] = {
 }
 
 ENSEMBLE_METHODS: dict[str, str] = {
-    "mean": "the plain mean of the K best trials' outputs",
-    "greedy": "Caruana's greedy forward selection with replacement on the validation outputs",
+    "best-k": (
+        "the mean of the k best candidates, k chosen on the validation outputs (k = 1, the "
+        "best trial alone, where no mean beats it)"
+    ),
+    "mean": "equal weights over the K candidates",
+    "greedy": (
+        "Caruana's forward selection with replacement, 20 rounds, kept at its best round "
+        "(the first round is the best trial alone)"
+    ),
 }
 
 EXPORT_FORMATS: dict[str, str] = {

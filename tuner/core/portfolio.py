@@ -18,7 +18,6 @@ studies; docs/search-strategy.md has the figures.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 

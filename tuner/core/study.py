@@ -47,12 +47,15 @@ class FinalizeSettings:
 
     ``top``: the K best COMPLETE trials with a logged model are the candidates;
     ``method``: how their weights are chosen (``names.ENSEMBLE_METHODS``);
-    ``refit``: train each member again on training + validation.
+    ``refit``: train each member again on training + validation;
+    ``budget``: seconds the refits may take, each estimated from its trial's epochs
+    (a member whose refit would not fit keeps its trained weights); None: no limit.
     """
 
     top: int = 5
-    method: str = "mean"
+    method: str = "best-k"
     refit: bool = True
+    budget: float | None = 300.0
 
     def __post_init__(self) -> None:
         if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1:
@@ -66,6 +69,14 @@ class FinalizeSettings:
             raise StudyConfigError(
                 f"finalize refit: expected True or False, received {self.refit!r}"
             )
+        if self.budget is not None and (
+            isinstance(self.budget, bool)
+            or not isinstance(self.budget, int | float)
+            or self.budget < 0
+        ):
+            raise StudyConfigError(
+                f"finalize budget: expected seconds >= 0 or None, received {self.budget!r}"
+            )
 
     @classmethod
     def of(cls, setting: bool | Mapping[str, Any]) -> FinalizeSettings | None:
@@ -77,12 +88,12 @@ class FinalizeSettings:
         if not isinstance(setting, Mapping):
             raise StudyConfigError(
                 "finalize: expected True, False or a dict such as "
-                f"{{'top': 5, 'method': 'mean'}}, received {setting!r}"
+                f"{{'top': 5, 'method': 'best-k'}}, received {setting!r}"
             )
-        unknown = sorted(set(setting) - {"top", "method", "refit"})
+        unknown = sorted(set(setting) - {"top", "method", "refit", "budget"})
         if unknown:
             raise StudyConfigError(
-                f"finalize: unknown setting {unknown[0]!r}; expected top, method or refit"
+                f"finalize: unknown setting {unknown[0]!r}; expected top, method, refit or budget"
             )
         return cls(**setting)
 

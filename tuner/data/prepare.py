@@ -76,9 +76,7 @@ def target_scale(y: np.ndarray, log: bool = False) -> TargetScale:
         y = np.log1p(y)
     std = y.std(axis=0)
     return TargetScale(
-        tuple(float(v) for v in y.mean(axis=0)),
-        tuple(float(v) if v > 0 else 1.0 for v in std),
-        log,
+        tuple(float(v) for v in y.mean(axis=0)), tuple(float(v) if v > 0 else 1.0 for v in std), log
     )
 
 

@@ -32,7 +32,6 @@ import numpy as np
 
 from tuner.core.errors import DataError, StudyConfigError
 
-
 ONE_HOT_MAX = 16  # more categories than this: a learned embedding instead of one-hot
 EMBEDDING_WIDTH = 8
 PIECEWISE_BINS = 16  # quantile bins per numeric column
@@ -104,6 +103,7 @@ class InputScaling:
         """Standardized, or robustly scaled and smoothly clipped: ``x / sqrt(1 + (x/3)²)``."""
         if feature_scaling != "robust":
             return keras.layers.Normalization(mean=self.mean, variance=self.variance)(columns)
+        assert self.spread is not None  # fitted with the mean, for every numeric column
         centred = keras.layers.Normalization(
             mean=self.median, variance=np.square(self.spread), name="robust_scale"
         )(columns)
@@ -111,7 +111,8 @@ class InputScaling:
         return keras.ops.divide(centred, bend)
 
     def _piecewise(self, columns: keras.KerasTensor) -> keras.KerasTensor:
-        """One feature per quantile bin of each numeric column: ``clip((x - low) / width, 0, 1)``."""
+        """One feature per quantile bin of each numeric column, ``clip((x - low) / width,
+        0, 1)``."""
         which, low, width = [], [], []
         for column, edges in enumerate(self.edges):
             for a, b in itertools.pairwise(edges):
@@ -143,9 +144,7 @@ def _category_encoding(
         )(codes)
         return _unseen_as_shares(one_hot, shares, name=f"unseen_{column}")
     index = keras.layers.IntegerLookup(vocabulary=list(vocabulary), name=f"index_{column}")(codes)
-    layer = keras.layers.Embedding(
-        len(vocabulary) + 1, EMBEDDING_WIDTH, name=f"embed_{column}"
-    )
+    layer = keras.layers.Embedding(len(vocabulary) + 1, EMBEDDING_WIDTH, name=f"embed_{column}")
     embedded = layer(index)
     table = np.asarray(layer.get_weights()[0])
     table[0] = 0.0  # the out-of-vocabulary row: no training row reaches it, so it stays 0

@@ -30,7 +30,7 @@ from tuner.core.errors import TunerError
 from tuner.core.study import FinalizeSettings, Study
 from tuner.core.studyfile import load_study_file
 from tuner.data.prepare import Prepared, prepare
-from tuner.keras.ensemble import join, scores, select, weighted_mean
+from tuner.keras.ensemble import join, scores, select, standard_error, weighted_mean
 from tuner.keras.recipe import Recipe, union_of_training_and_validation
 from tuner.keras.training import predict
 from tuner.runtime import interrupts
@@ -66,25 +66,27 @@ class Finalized:
     run_id: str
     members: list[str]
     weights: list[float]
-    refit: bool
+    refit: list[bool]  # per member: trained again on training + validation
     test: dict[str, float]
     best_trial: str
     best_trial_test: dict[str, float]
     seconds: float
     notes: list[str] = field(default_factory=list)
     promotion: Promotion | None = None
+    choice: str = ""  # the chosen weights' validation score, its error and the best trial's
 
     def summary(self) -> str:
         """The lines ``tuner finalize`` prints."""
         weights = ", ".join(
             f"{m} ({w:.2f})" for m, w in zip(self.members, self.weights, strict=True)
         )
-        how = "refit on training + validation" if self.refit else "trained on training only"
         lines = [
             *self.notes,
             f"study {self.study}: finalized {len(self.members)} trial(s): "
-            f"{weights}; {how}; {self.seconds:.0f} s",
+            f"{weights}; {self._how()}; {self.seconds:.0f} s",
         ]
+        if self.choice:
+            lines.append(f"  {self.choice}")
         for name, value in sorted(self.test.items()):
             single = self.best_trial_test.get(name)
             versus = f" (best trial {self.best_trial}: {single:.4f})" if single is not None else ""
@@ -93,6 +95,17 @@ class Finalized:
         if self.promotion:
             lines.append(self.promotion.summary())
         return "\n".join(lines)
+
+    def _how(self) -> str:
+        if all(self.refit):
+            return "refit on training + validation"
+        if not any(self.refit):
+            return "trained on training only"
+        kept = [m for m, r in zip(self.members, self.refit, strict=True) if not r]
+        return (
+            f"refit on training + validation but {', '.join(kept)} (kept as trained: "
+            "past the refit budget)"
+        )
 
 
 def finalize(
@@ -112,6 +125,7 @@ def finalize(
     record = current_study(client, study.stored_name)
     pool, notes = candidates(client, record, prepared, options.top)
     chosen, selection = _choose(pool, prepared, options.method)
+    plan = refit_plan([c for c, _ in chosen], prepared, options)
     if len(pool) == 1:
         notes.append(
             f"study {study.name}: one COMPLETE trial with a model, "
@@ -123,9 +137,11 @@ def finalize(
         study.stored_name,
         dataset_inputs(prepared.data, study.stored_name),
     ) as run:
-        members = [_member(client, c, prepared, options.refit) for c, _ in chosen]
+        members = [
+            _member(client, c, prepared, refit) for (c, _), refit in zip(chosen, plan, strict=True)
+        ]
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
-        test = _log(run, model, members, chosen, prepared, options, selection)
+        test = _log(run, model, members, chosen, prepared, options, selection, plan)
     best = pool[0]
     promotion = (
         promote_finalized(client, record, run.run_id, model_name, alias) if model_name else None
@@ -135,14 +151,58 @@ def finalize(
         run.run_id,
         [c.trial.label for c, _ in chosen],
         [w for _, w in chosen],
-        options.refit,
+        plan,
         test,
         best.trial.label,
         {k: v for k, v in best.metrics.items() if k.startswith("test_")},
         time.perf_counter() - started,
         notes,
         promotion,
+        _choice(selection, pool[0], prepared.settings.objective),
     )
+
+
+def _choice(selection: dict[str, float], best: Candidate, objective: str) -> str:
+    """The chosen weights' validation score with its standard error, beside the best
+    trial's own: two that differ by less than about two errors are a tie on this data."""
+    metric = objective.removeprefix("val_")
+    if metric not in selection:
+        return ""
+    error = selection.get(f"{metric}_se")
+    spread = f" ± {error:.4f}" if error is not None else ""
+    single = best.metrics.get(objective)
+    versus = f" (best trial {best.trial.label} alone: {single:.4f})" if single is not None else ""
+    return f"chosen on validation: {objective} {selection[metric]:.4f}{spread}{versus}"
+
+
+def refit_estimate(candidate: Candidate, prepared: Prepared) -> float:
+    """Seconds a refit of ``candidate`` should take: its best epoch count at its trial's
+    seconds per epoch, scaled to the training + validation rows, plus its first epoch's
+    extra (tracing) and its build."""
+    m = candidate.metrics
+    epochs = int(m.get("best_epoch", 0)) + 1
+    per_epoch = m.get("time_epoch_s") or m.get("time_fit_s", 0.0) / max(
+        1, int(m.get("epochs_trained", 1))
+    )
+    rows = len(prepared.data.x_train)
+    scale = (rows + len(prepared.data.x_val)) / max(1, rows)
+    return epochs * per_epoch * scale + m.get("time_trace_s", 0.0) + m.get("time_build_s", 0.0)
+
+
+def refit_plan(
+    chosen: list[Candidate], prepared: Prepared, options: FinalizeSettings
+) -> list[bool]:
+    """Which members are refit: none without ``refit``; else, best first, each whose
+    estimated refit still fits ``budget`` (seconds, None: all)."""
+    if not options.refit:
+        return [False] * len(chosen)
+    left = float("inf") if options.budget is None else options.budget
+    plan = []
+    for candidate in chosen:
+        needed = refit_estimate(candidate, prepared)
+        plan.append(needed <= left)
+        left -= needed if needed <= left else 0.0
+    return plan
 
 
 def _choose(
@@ -160,7 +220,12 @@ def _choose(
     )
     chosen = [(c, float(w)) for c, w in zip(pool, weights, strict=True) if w > 0]
     mean = weighted_mean([c.val_outputs for c, _ in chosen], [w for _, w in chosen])
-    return chosen, _scores(prepared, y_val, mean)
+    found = _scores(prepared, y_val, mean)
+    if objective in found:
+        found[f"{objective}_se"] = standard_error(
+            lambda y, o: _scores(prepared, y, o)[objective], y_val, mean
+        )
+    return chosen, found
 
 
 def candidates(
@@ -272,7 +337,10 @@ def _scores(prepared: Prepared, y: np.ndarray, outputs: np.ndarray) -> dict[str,
 
 
 def _params(
-    chosen: list[tuple[Candidate, float]], options: FinalizeSettings, objective: str
+    chosen: list[tuple[Candidate, float]],
+    options: FinalizeSettings,
+    objective: str,
+    plan: list[bool],
 ) -> dict[str, object]:
     """The finalize run's params: its members, their weights, epochs and runs, the settings."""
     return {
@@ -283,6 +351,8 @@ def _params(
         "method": options.method,
         "top": options.top,
         "refit": options.refit,
+        "refit_budget": options.budget,
+        "member_refit": ", ".join(str(r).lower() for r in plan),
         "objective": objective,
     }
 
@@ -295,13 +365,15 @@ def _log(
     prepared: Prepared,
     options: FinalizeSettings,
     selection: dict[str, float],
+    plan: list[bool],
 ) -> dict[str, float]:
-    """Params, scores, figures and the model of the finalize run; returns its test scores."""
+    """Params, scores, figures and the model of the finalize run; returns its test scores
+    (``plan``: which members trained on the validation rows too)."""
     task, data = prepared.task, prepared.data
     metrics = {f"selection_val_{k}": v for k, v in selection.items()}
     test: dict[str, float] = {}
     split, name, split_name = data.splits().get("test"), "test", "test"
-    if split is None and not options.refit:  # nothing else is held out
+    if split is None and not any(plan):  # nothing else is held out
         split, name, split_name = (data.x_val, data.y_val), "val", "validation"
     outputs = None
     if split is not None:
@@ -316,7 +388,7 @@ def _log(
             )
         best = chosen[0][0].metrics
         metrics.update({f"best_trial_{k}": best[k] for k in test if k in best})
-    run.log({**metrics, **test}, _params(chosen, options, prepared.settings.objective))
+    run.log({**metrics, **test}, _params(chosen, options, prepared.settings.objective, plan))
     x_sample = data.x_val[:5]
     run.log_model(
         model,

@@ -61,7 +61,10 @@ def open_run(study: Study, context: SearchContext) -> tuple[Prepared, Engine, Tr
         rates = searched.space.learning_rate
         assert isinstance(rates, Float)  # the range the finding put in place of 'auto'
         found["learning_rate_found"] = f"{rates.low:.3g}..{rates.high:.3g}"
-    study = dataclasses.replace(searched, space=searched.space.for_data(prepared.task.kind, prepared.data.x_train.ndim == 2))
+    tabular = prepared.data.x_train.ndim == 2
+    study = dataclasses.replace(
+        searched, space=searched.space.for_data(prepared.task.kind, tabular)
+    )
     engine = make_engine(study, prepared, context)
     warned = {keys.warning(w.kind): w.message for w in prepared.warnings}
     if context.parent_run_id is None:

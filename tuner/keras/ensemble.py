@@ -62,22 +62,55 @@ def select(
 ) -> np.ndarray:
     """Weights over the candidates, in their order (best first).
 
+    ``best-k``: the mean of the first k, k chosen by ``score`` (the smaller on ties).
     ``mean``: equal weights. ``greedy``: Caruana et al.'s forward selection with
-    replacement (2004): ``rounds`` times, add the candidate that scores the
-    running mean best (ties go to the better-ranked candidate); a member's weight
-    is the share of rounds that picked it.
+    replacement (2004): ``rounds`` times, add the candidate that scores the running
+    mean best (ties go to the better-ranked candidate), and keep the picks up to the
+    round that scored best; a member's weight is its share of those picks. ``best-k``
+    and ``greedy`` never score below the best single candidate on the outputs they
+    choose on: both consider it first.
     """
     count = len(outputs)
     if method == "mean" or count == 1:
         return np.full(count, 1.0 / count)
-    picks = np.zeros(count)
+    better = np.argmax if maximize else np.argmin
+    if method == "best-k":
+        running = np.cumsum([np.asarray(o, dtype="float64") for o in outputs], axis=0)
+        found = [score((running[k] / (k + 1)).astype("float32")) for k in range(count)]
+        weights = np.zeros(count)
+        k = int(better(found))
+        weights[: k + 1] = 1.0 / (k + 1)
+        return weights
+    picks: list[int] = []
+    round_scores: list[float] = []
     total = np.zeros_like(np.asarray(outputs[0], dtype="float32"))
     for done in range(rounds):
         trials = [score((total + o) / (done + 1)) for o in outputs]
-        best = int(np.argmax(trials) if maximize else np.argmin(trials))
-        picks[best] += 1
+        best = int(better(trials))
+        picks.append(best)
+        round_scores.append(trials[best])
         total = total + outputs[best]
-    return picks / picks.sum()
+    kept = picks[: int(better(round_scores)) + 1]
+    return np.bincount(kept, minlength=count) / len(kept)
+
+
+def standard_error(
+    score: Callable[[np.ndarray, np.ndarray], float],
+    y: np.ndarray,
+    outputs: np.ndarray,
+    resamples: int = 100,
+    seed: int = 0,
+) -> float:
+    """The bootstrap standard error of ``score(y, outputs)`` over the rows: how far the
+    score would move on another sample of as many rows. Two choices whose scores differ
+    by less than about two of these cannot be told apart on this data."""
+    rng = np.random.default_rng(seed)
+    rows = len(y)
+    found = []
+    for _ in range(resamples):
+        take = rng.integers(0, rows, rows)
+        found.append(score(np.asarray(y)[take], np.asarray(outputs)[take]))
+    return float(np.std(found, ddof=1))
 
 
 def join(

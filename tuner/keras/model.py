@@ -268,10 +268,10 @@ def _shared_heads(
     activation: str,
     dtype: str | None,
 ) -> list[keras.layers.Layer]:
-    """TabM-mini (Gorishniy et al., ICLR 2025) in built-in layers: the inputs copied
-    ``heads`` times, each copy scaled by its own learned multipliers (``head_inputs``,
-    starting uniform in ±1; ``width``: the inputs' features), the hidden layers shared by all copies, one output layer
-    per head (``heads_out``), and the heads' predictions averaged."""
+    """TabM-mini (Gorishniy et al., ICLR 2025) in built-in layers: the inputs (``width``
+    features) copied ``heads`` times, each copy scaled by its own learned multipliers
+    (``head_inputs``, starting uniform in ±1), the hidden layers shared by all copies, one
+    output layer per head (``heads_out``), and the heads' predictions averaged."""
     return [
         keras.layers.RepeatVector(heads),
         keras.layers.EinsumDense(
