@@ -179,6 +179,7 @@ def test_dashboard_serve_and_ui_start_with_only_tuner_reachable(served):
         status, body = request(f"{scoring}/invocations", {"wrong": [1, 2]})
         assert 400 <= status < 500 and b"error_code" in body
         assert server.poll() is None  # a bad payload is answered, not a crash
+        assert_the_server_holds_against_hostile_bodies(scoring, rows)
 
         wait_for(ui, f"http://127.0.0.1:{ports['ui']}/health")
         status, body = request(
@@ -200,6 +201,25 @@ def test_dashboard_serve_and_ui_start_with_only_tuner_reachable(served):
         in printed["dashboard"]
     )
     assert "is not on PATH" not in "".join(printed.values())
+    assert "step" not in printed["serve"] and "━" not in printed["serve"]  # no progress bars
+
+
+def assert_the_server_holds_against_hostile_bodies(scoring: str, rows: np.ndarray) -> None:
+    """A body past the limit is refused 413 unread, a long bad one gets a short answer, NaN
+    input gets 400 and valid JSON (not ``NaN``), and a small request still answers."""
+    width = rows.shape[1]
+    huge = {"inputs": [[0.5] * width] * (6 * 1024 * 1024 // (5 * width))}  # over 5 MB
+    status, body = request(f"{scoring}/invocations", huge)
+    assert status == 413 and b"over 5242880 bytes" in body
+    status, body = request(f"{scoring}/invocations", {"wrong": "x" * 100_000})
+    assert 400 <= status < 500 and len(body) < 2_000
+    json.loads(body)
+    nan_row = [[float("nan")] + [0.0] * (width - 1)]
+    status, body = request(f"{scoring}/invocations", {"inputs": nan_row})
+    assert status == 400 and b"not finite" in body
+    json.loads(body, parse_constant=lambda c: pytest.fail(f"{c} in the answer"))
+    status, body = request(f"{scoring}/invocations", {"inputs": rows.tolist()})
+    assert status == 200
 
 
 def descendants(pid: int) -> set[int]:

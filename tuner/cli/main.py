@@ -461,15 +461,37 @@ def dashboard(
 @click.argument("model_uri")
 @host_option
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes; each loads the model (about 0.6 GB with TensorFlow).",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=5 * 1024 * 1024,
+    show_default=True,
+    help="The largest request body; a larger one is answered 413.",
+)
 @tracking_uri_option
 @click.pass_context
 def serve(
-    ctx: click.Context, model_uri: str, host: str, port: int, tracking_uri: str | None
+    ctx: click.Context,
+    model_uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    max_bytes: int,
+    tracking_uri: str | None,
 ) -> None:
-    """Serve MODEL_URI over HTTP with MLflow's model server (POST /invocations).
+    """Serve MODEL_URI over HTTP with MLflow's scoring app (POST /invocations).
 
-    It runs in this environment (no conda or virtualenv is built). A frame
-    study's model takes rows as {"dataframe_split": ...} or {"inputs": {...}}.
+    It runs in this environment (no conda or virtualenv is built), under
+    uvicorn. A frame study's model takes rows as {"dataframe_split": ...} or
+    {"inputs": {...}}. A body over --max-bytes is answered 413, a prediction
+    that is not finite (NaN input) 400, and error texts are cut short.
 
     \b
     Example:
@@ -482,7 +504,13 @@ def serve(
 
         ctx.exit(
             serve_model(
-                model_uri, tracking_uri, host, port, say=lambda line: click.echo(line, err=True)
+                model_uri,
+                tracking_uri,
+                host,
+                port,
+                say=lambda line: click.echo(line, err=True),
+                workers=workers,
+                max_bytes=max_bytes,
             )
         )
 

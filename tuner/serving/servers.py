@@ -17,13 +17,13 @@ import os
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.core.errors import TunerError, first_line
+from tuner.serving.scoring import DEFAULT_MAX_BYTES, MAX_BYTES, MODEL_URI
 
 if TYPE_CHECKING:
     import optuna
@@ -153,39 +153,47 @@ def serve_dashboard(
     optuna_dashboard.run_server(storage, host=host, port=port)
 
 
-def model_server_command(model_uri: str, host: str, port: int) -> list[str]:
-    """MLflow's scoring server from this interpreter, in this environment (no conda, no
-    virtualenv: ``--env-manager local``)."""
+def model_server_command(host: str, port: int, workers: int) -> list[str]:
+    """uvicorn from this interpreter on MLflow's scoring app behind tuner's guard
+    (``tuner.serving.scoring``), in this environment."""
     return [
         sys.executable,
         "-m",
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        model_uri,
-        "--env-manager",
-        "local",
+        "uvicorn",
+        "--factory",
+        "tuner.serving.scoring:create_app",
         "--host",
         host,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
 
 
-def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int, say: Say) -> int:
-    """MLflow's model server on ``model_uri``, once the model is found
-    (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder), until it
-    ends or this process is stopped; its status."""
+def serve_model(
+    model_uri: str,
+    tracking_uri: str | None,
+    host: str,
+    port: int,
+    say: Say,
+    workers: int = 1,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> int:
+    """MLflow's scoring app on ``model_uri``, once the model is found
+    (``models:/NAME@alias``, ``runs:/ID/model``, ``models:/m-...`` or a folder), with
+    ``workers`` processes and bodies up to ``max_bytes``, until it ends or this process
+    is stopped; its status."""
     import mlflow
 
     from tuner.runtime.stores import existing_tracking_uri
 
     local = Path(model_uri).is_dir()
-    # MLflow's server execs ``uvicorn`` by name: find this environment's first
     environment = {
         **os.environ,
-        "PATH": os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]),
+        MODEL_URI: str(Path(model_uri).resolve()) if local else model_uri,
+        MAX_BYTES: str(max_bytes),
+        "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's start-up lines stay out of the log
     }
     if not local:
         environment["MLFLOW_TRACKING_URI"] = existing_tracking_uri(tracking_uri)
@@ -197,8 +205,8 @@ def serve_model(model_uri: str, tracking_uri: str | None, host: str, port: int, 
     _warn_if_exposed(host, "MLflow's model server", say)
     say(
         f'model server: POST http://{host}:{port}/invocations with {{"inputs": [...]}} or '
-        '{"dataframe_split": ...}; Ctrl-C to stop'
+        f'{{"dataframe_split": ...}}, bodies up to {max_bytes:,} bytes, {workers} worker(s); '
+        "Ctrl-C to stop"
     )
     sys.stdout.flush()
-    command = model_server_command(model_uri, host, port)
-    return run_server_group(command, environment)
+    return run_server_group(model_server_command(host, port, workers), environment)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+ONE_CALL_ROWS = 8192  # up to this many rows are predicted in one call
+
 
 class MissingColumns(ValueError):
     """The input lacks columns the model takes."""
@@ -40,7 +42,13 @@ class RawRowsModel:
         frame = pd.DataFrame(data)
         if frame.empty:
             raise NoRows("the input has a header but no rows to predict")
-        outputs = np.asarray(self.model.predict(column_tensors(self.model, frame), verbose=0))
+        tensors = column_tensors(self.model, frame)
+        # one call for a request's rows: none of predict's per-call set-up or progress bar
+        outputs = np.asarray(
+            self.model.predict_on_batch(tensors)
+            if len(frame) <= ONE_CALL_ROWS
+            else self.model.predict(tensors, verbose=0)
+        )
         return pd.DataFrame(outputs, index=frame.index, columns=self.output_names(outputs))
 
     def output_names(self, outputs: np.ndarray) -> list[Any]:
