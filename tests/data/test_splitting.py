@@ -61,3 +61,13 @@ def test_a_share_is_a_count_or_a_fraction_of_the_rows():
     for bad in (0, 100, 150, -0.5, True):
         with pytest.raises(DataError, match=r"validation: expected a count between 1 and 99"):
             count_rows("validation", bad, 100)
+
+
+def test_no_rows_are_refused_in_one_line_from_arrays_or_a_split():
+    import tuner
+    from tuner.data.targets import infer_task
+
+    with pytest.raises(DataError, match=r"0 row\(s\) cannot be split into training and valid"):
+        tuner.Data.split(np.zeros((0, 3)), np.zeros(0), validation=0.2)
+    with pytest.raises(DataError, match="train split is empty"):
+        infer_task(np.zeros(0))

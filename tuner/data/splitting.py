@@ -10,6 +10,11 @@ from tuner.data.targets import looks_continuous
 
 def count_rows(name: str, share: int | float, n_rows: int) -> int:
     """Rows for a split given as a count, or as a fraction in (0, 1) of ``n_rows``."""
+    if n_rows < 2:
+        raise DataError(
+            f"{n_rows} row(s) cannot be split into training and {name}: each split needs a "
+            "row at least; add rows"
+        )
     count = int(round(n_rows * share)) if 0 < share < 1 else int(share)
     if isinstance(share, bool) or not 0 < count < n_rows:
         raise DataError(

@@ -46,6 +46,8 @@ def infer_task(y: np.ndarray, requested: TaskKind | None = None) -> Task:
     0/1 rows are multi-label, anything else is multi-output regression.
     """
     y = np.asarray(y)
+    if len(y) == 0:
+        raise DataError("train split is empty: the data has no training rows; add rows")
     if y.ndim == 2 and y.shape[1] > 1:
         return _infer_wide(y, requested)
     y = y.ravel()
