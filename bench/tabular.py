@@ -48,7 +48,7 @@ import tuner
 from tuner.core.portfolio import PORTFOLIO
 
 
-def _rdataset(
+def rdataset(
     package: str, name: str, drop: tuple[str, ...] = ("rownames",)
 ) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
@@ -86,24 +86,24 @@ def _cars() -> pd.DataFrame:
 
 # name: (loader, target, task)
 TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str]] = {
-    "titanic": (_rdataset("carData", "TitanicSurvival"), "survived", "binary"),
-    "default (3 % yes)": (_rdataset("ISLR", "Default"), "default", "binary"),
+    "titanic": (rdataset("carData", "TitanicSurvival"), "survived", "binary"),
+    "default (3 % yes)": (rdataset("ISLR", "Default"), "default", "binary"),
     "penguins": (_penguins, "species", "multiclass"),
-    "house prices": (_rdataset("AER", "HousePrices"), "price", "regression"),
-    "ames": (_rdataset("modeldata", "ames", drop=()), "Sale_Price", "regression"),
+    "house prices": (rdataset("AER", "HousePrices"), "price", "regression"),
+    "ames": (rdataset("modeldata", "ames", drop=()), "Sale_Price", "regression"),
     "cars (vega)": (_cars, "Miles_per_Gallon", "regression"),
     "credit balance": (
-        _rdataset("ISLR", "Credit", drop=("rownames", "ID")),
+        rdataset("ISLR", "Credit", drop=("rownames", "ID")),
         "Balance",
         "regression",
     ),
-    "hitters salary": (_rdataset("ISLR", "Hitters"), "Salary", "regression"),
-    "college tuition": (_rdataset("ISLR", "College"), "Outstate", "regression"),
-    "carseats sales": (_rdataset("ISLR", "Carseats"), "Sales", "regression"),
-    "auto origin": (_rdataset("ISLR", "Auto", drop=("rownames", "name")), "origin", "multiclass"),
-    "swiss labor": (_rdataset("AER", "SwissLabor"), "participation", "binary"),
-    "cps 1985 wage": (_rdataset("AER", "CPS1985"), "wage", "regression"),
-    "car choice": (_rdataset("Ecdat", "Car"), "choice", "multiclass"),
+    "hitters salary": (rdataset("ISLR", "Hitters"), "Salary", "regression"),
+    "college tuition": (rdataset("ISLR", "College"), "Outstate", "regression"),
+    "carseats sales": (rdataset("ISLR", "Carseats"), "Sales", "regression"),
+    "auto origin": (rdataset("ISLR", "Auto", drop=("rownames", "name")), "origin", "multiclass"),
+    "swiss labor": (rdataset("AER", "SwissLabor"), "participation", "binary"),
+    "cps 1985 wage": (rdataset("AER", "CPS1985"), "wage", "regression"),
+    "car choice": (rdataset("Ecdat", "Car"), "choice", "multiclass"),
     "breast cancer": (_sklearn("breast_cancer"), "target", "binary"),
     "wine": (_sklearn("wine"), "target", "multiclass"),
 }
@@ -179,6 +179,13 @@ SYSTEMS: dict[str, Callable[[str, pd.DataFrame, pd.DataFrame, str], np.ndarray]]
 }
 
 
+PLAIN: dict[str, Any] = {
+    "space": tuner.Space(feature_scaling="standard", numeric_embedding="none", ensemble_k=1),
+    "log_target": False,
+    "portfolio": list(PORTFOLIO),
+}  # the tabular recipe left out: the arm that measures it
+
+
 def searched(
     task: str,
     fit: pd.DataFrame,
@@ -186,28 +193,16 @@ def searched(
     target: str,
     budget: dict[str, float | None],
     folder: Path,
-    recipe: bool = True,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, int]:
     """tuner's best trial's predictions on ``held_out``, and the trials it completed;
-    ``budget``: ``timeout`` and ``trials``, as ``tuner.run`` takes them. ``recipe=False``:
-    the tabular recipe left out (plain numbers, one head, no log target, the image-tested
-    portfolio), the arm that measures it."""
-    plain: dict[str, Any] = (
-        {}
-        if recipe
-        else {
-            "space": tuner.Space(
-                feature_scaling="standard", numeric_embedding="none", ensemble_k=1
-            ),
-            "log_target": False,
-            "portfolio": list(PORTFOLIO),
-        }
-    )
+    ``budget``: ``timeout`` and ``trials``, as ``tuner.run`` takes them; ``settings``:
+    more of the study's (``PLAIN``, say)."""
     study = tuner.Study(
         data=lambda: tuner.Data.from_frame(fit, target=target, validation=0.2, test=0.0),
         task="regression" if task == "regression" else None,
         name="bench",
-        **plain,
+        **(settings or {}),
     )
     here = os.getcwd()
     os.chdir(folder)
@@ -267,11 +262,11 @@ def run_table(
             **scores(task, truth, as_labels(predicted)),
             "seconds": time.monotonic() - started,
         }
-    for arm, recipe in (("tuner", True), ("tuner plain", False))[: 1 + plain_arm]:
+    for arm, settings in (("tuner", {}), ("tuner plain", PLAIN))[: 1 + plain_arm]:
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as folder:
             predicted, completed = searched(
-                task, fit, held_out, target, budget, Path(folder), recipe
+                task, fit, held_out, target, budget, Path(folder), settings
             )
         results[arm] = {
             **scores(task, truth, as_labels(predicted)),

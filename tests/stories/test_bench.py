@@ -30,6 +30,7 @@ BENCH = Path(__file__).parents[2] / "bench"
         ("finalize.py", "finalize-smoke.json"),
         ("defaults.py", "defaults-smoke.json"),
         ("tabular.py", "tabular-smoke.json"),
+        ("tabular_portfolio.py", "tabular-portfolio-smoke.json"),
     ],
 )
 def test_benchmark_smoke_run_prints_a_table_and_writes_json(command, result, workdir):
