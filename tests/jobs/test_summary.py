@@ -66,3 +66,13 @@ def test_the_summary_shows_the_best_trials_scores_without_losses():
     )
     text = format_outcome("wages", found, "sqlite:///x.db")
     assert "scores: test_mae 3800, test_r2 0.71, val_mae 3457, val_r2 0.75" in text
+
+
+def test_the_best_accuracy_is_printed_with_its_standard_error_over_the_validation_rows():
+    import dataclasses
+
+    with_rows = dataclasses.replace(outcome("val_accuracy", 0.91, 0.80), validation_rows=900)
+    text = format_outcome("churn", with_rows, "sqlite:///x.db")
+    assert "val_accuracy = 0.9100 ± 0.0095  (always predicting" in text  # sqrt(.91*.09/900)
+    folds = dataclasses.replace(with_rows, validation_rows=0)
+    assert "±" not in format_outcome("churn", folds, "sqlite:///x.db")

@@ -63,3 +63,4 @@ class SearchOutcome:
     states: dict[str, int] = field(default_factory=dict)
     best: BestTrial | None = None
     trivial: Trivial | None = None
+    validation_rows: int = 0  # the rows one validation score is taken on (0: folds)

@@ -124,6 +124,7 @@ class KerasTunerEngine:
         self.algorithm = algorithm
         self.objective_key = prepared.settings.objective
         self.trivial = prepared.trivial
+        self.validation_rows = 0 if prepared.folds else len(prepared.data.y_val)
         self.direction = prepared.settings.direction
         # One KerasTuner project per study and algorithm: its oracle cannot change algorithm.
         self.directory = Path(context.keras_tuner_dir) / f"{study.name}-{algorithm}"
@@ -224,7 +225,11 @@ class KerasTunerEngine:
                 label=f"{self.algorithm}-{number}",
             )
         return SearchOutcome(
-            objective=self.objective_key, states=states, best=best, trivial=self.trivial
+            objective=self.objective_key,
+            states=states,
+            best=best,
+            trivial=self.trivial,
+            validation_rows=self.validation_rows,
         )
 
     def optuna_view(self) -> optuna.Study:

@@ -164,6 +164,7 @@ class OptunaEngine:
         self.options = options = context.options
         self.objective_key = prepared.settings.objective
         self.trivial = prepared.trivial
+        self.validation_rows = 0 if prepared.folds else len(prepared.data.y_val)
         x_train = prepared.data.x_train
         self.table_rows = len(x_train) if x_train.ndim == 2 else None  # for the portfolio
         direction = prepared.settings.direction
@@ -389,4 +390,10 @@ class OptunaEngine:
         objective = self.objective_key + (
             f" (mean of {self.study.cv} folds)" if self.study.cv else ""
         )
-        return SearchOutcome(objective=objective, states=states, best=best, trivial=self.trivial)
+        return SearchOutcome(
+            objective=objective,
+            states=states,
+            best=best,
+            trivial=self.trivial,
+            validation_rows=self.validation_rows,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from tuner.core.tasks import higher_is_better
@@ -39,7 +40,9 @@ def format_outcome(study_name: str, outcome: SearchOutcome, tracking_uri: str) -
     best = outcome.best
     trivial = outcome.trivial
     beside = f"  (always predicting {trivial.what}: {trivial.value:.4f})" if trivial else ""
-    lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}{beside}")
+    error = accuracy_error(outcome.objective, best.value, outcome.validation_rows)
+    spread = f" ± {error:.4f}" if error is not None else ""
+    lines.append(f"best trial: {best.name}  {outcome.objective} = {best.value:.4f}{spread}{beside}")
     shown = {k.removeprefix("final_"): v for k, v in best.scores.items() if "loss" not in k}
     if shown:  # in the target's units for a regression, beside its R²
         lines.append("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items())))
@@ -47,6 +50,15 @@ def format_outcome(study_name: str, outcome: SearchOutcome, tracking_uri: str) -
     lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in best.params.items()]
     lines.append(f"MLflow run: {best.run_id}  (tracking URI {tracking_uri})")
     return "\n".join(lines)
+
+
+def accuracy_error(objective: str, value: float, rows: int) -> float | None:
+    """The standard error of a validation accuracy over ``rows`` rows, ``sqrt(p(1-p)/n)``:
+    trials closer than about two of these cannot be told apart on that split. None for
+    other objectives, and for folds."""
+    if objective != "val_accuracy" or rows <= 0 or not 0 <= value <= 1:
+        return None
+    return math.sqrt(value * (1 - value) / rows)
 
 
 def champion_warnings(outcome: SearchOutcome, classes_predicted: int | None) -> dict[str, str]:
