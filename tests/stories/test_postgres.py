@@ -219,3 +219,22 @@ def test_machines_that_start_together_share_a_new_study_through_a_tracking_serve
     assert predicted.stdout.splitlines()[0] == "row,class,probability"
     assert len(predicted.stdout.splitlines()) == 3
     assert not (folders[2] / "mlruns").exists()  # nothing stored on the laptop
+
+
+def test_the_optuna_storage_outlives_its_connections_ending_on_the_server(databases):
+    """A database restart ends every connection; the pool tests each before use
+    (``pool_pre_ping``), so the next read opens a new one instead of failing."""
+    from tuner.runtime.stores import open_storage
+
+    url = databases[0]
+    storage = open_storage(url)
+    optuna.create_study(storage=storage, study_name="restarted")
+    database = make_url(url).database
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()[0]
+    assert ended >= 1  # the pool's idle connection
+    assert [s.study_name for s in storage.get_all_studies()] == ["restarted"]

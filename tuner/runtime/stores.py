@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -222,7 +223,7 @@ def open_storage(
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = optuna.storages.RDBStorage(
                     url,
-                    engine_kwargs={"connect_args": connect_args},
+                    engine_kwargs=engine_options(dialect, connect_args),
                     heartbeat_interval=heartbeat_interval,
                     grace_period=grace_period,
                     heartbeat_stale_trial_callback=stale_trial_callback,
@@ -238,6 +239,19 @@ def open_storage(
             raise StoreError(
                 f"cannot open the Optuna storage {redact(url)}: {first_line(exc)}"
             ) from exc
+
+
+POOL_RECYCLE_S = 300
+
+
+def engine_options(dialect: str, connect_args: dict[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy's engine options for Optuna's storage. A database server (PostgreSQL,
+    MySQL) gets a pool that survives its restart: each connection is tested before use
+    (``pool_pre_ping``) and none is kept past ``POOL_RECYCLE_S``."""
+    options: dict[str, Any] = {"connect_args": connect_args}
+    if dialect != "sqlite":
+        options.update(pool_pre_ping=True, pool_recycle=POOL_RECYCLE_S)
+    return options
 
 
 def lock_on_begin(engine: sqlalchemy.engine.Engine) -> None:
