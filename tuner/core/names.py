@@ -58,6 +58,12 @@ NUMERIC_EMBEDDINGS: dict[str, str] = {
     ),
 }
 
+AUGMENTATIONS: dict[str, str] = {
+    "none": "the images as they are",
+    "shift": "RandomTranslation by up to 10 % of the height and width, in training only",
+    "shift_flip": "as shift, and RandomFlip('horizontal'): for classes a mirror keeps",
+}
+
 LR_SCHEDULES: dict[str, str] = {
     "constant": "the trial's learning rate throughout",
     "cosine": (
@@ -105,6 +111,7 @@ TABLES: dict[str, dict[str, str]] = {
     "lr_schedule": LR_SCHEDULES,
     "feature_scaling": FEATURE_SCALINGS,
     "numeric_embedding": NUMERIC_EMBEDDINGS,
+    "augmentation": AUGMENTATIONS,
     "engine": ENGINES,
     "algorithm": ALGORITHMS,
     "ensemble": ENSEMBLE_METHODS,

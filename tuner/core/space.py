@@ -183,6 +183,11 @@ class Space:
         "head scales the inputs its own way); 1 is a plain MLP; images keep 1 unless set",
         **_between(1),
     )
+    augmentation: Choice | str = _dimension(
+        "none",
+        "random changes of image inputs (2 or 3 axes a row), in training only",
+        **_named(names.AUGMENTATIONS),
+    )
     label_smoothing: Float | Choice | float = _dimension(
         Choice([0.0, 0.1]),
         "of the cross-entropy targets (classification; a regression study searches it at 0)",
@@ -210,11 +215,13 @@ class Space:
         """The space a study of task ``kind`` searches: a regression study has no labels
         to smooth, so a searched ``label_smoothing`` is fixed at 0 there; data that is not
         a table (images) has no columns to scale or encode, and keeps one head unless the
-        study sets ``ensemble_k``."""
+        study sets ``ensemble_k``; a table has no images to augment."""
         fixed: dict[str, Any] = {}
         if kind == "regression" and isinstance(self.label_smoothing, Float | Choice):
             fixed["label_smoothing"] = 0.0
-        if not tabular:
+        if tabular:
+            fixed.update(augmentation="none")
+        else:
             fixed.update(feature_scaling="standard", numeric_embedding="none")
             if self.ensemble_k == DEFAULT_HEADS:
                 fixed["ensemble_k"] = 1

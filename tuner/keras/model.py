@@ -232,6 +232,30 @@ def loss_of(
     return "categorical_crossentropy" if task.one_hot else OUTPUTS[task.kind][1]
 
 
+SHIFT = 0.1  # augmentation: the largest translation, a share of the height and width
+
+
+def augmentation_layers(
+    augmentation: str, input_shape: tuple[int, ...]
+) -> list[keras.layers.Layer]:
+    """Keras's random image layers for ``augmentation`` (``names.AUGMENTATIONS``), active
+    in training only: images of one channel (height, width) gain a channel axis first."""
+    if augmentation == "none":
+        return []
+    if len(input_shape) not in (2, 3):
+        raise StudyConfigError(
+            f"space.augmentation: for images (height, width[, channels]); the inputs have "
+            f"shape {input_shape}; leave augmentation at 'none'"
+        )
+    layers: list[keras.layers.Layer] = []
+    if len(input_shape) == 2:
+        layers.append(keras.layers.Reshape((*input_shape, 1)))
+    layers.append(keras.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="constant"))
+    if augmentation == "shift_flip":
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    return layers
+
+
 def _layers(
     params: Mapping[str, Any],
     input_shape: tuple[int, ...],
@@ -247,6 +271,7 @@ def _layers(
         layers += scaling.layers(
             params.get("feature_scaling", "standard"), params.get("numeric_embedding", "none")
         )
+    layers += augmentation_layers(params.get("augmentation", "none"), input_shape)
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
     heads = int(params.get("ensemble_k", 1))
