@@ -44,6 +44,9 @@ def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
         "lr_schedule": "cosine",
         "normalization": "batch",
         "label_smoothing": 0.1,
+        "feature_scaling": "robust",
+        "numeric_embedding": "piecewise",
+        "ensemble_k": 8,
     }
     params = space.suggest(optuna.trial.FixedTrial(drawn))
     assert params == {
@@ -51,6 +54,7 @@ def test_space_suggests_one_width_per_layer_and_copies_fixed_values():
         "activation": "tanh",
         "momentum": 0.0,
         "kernel_initializer": "glorot_uniform",
+        "augmentation": "none",
     }
 
 

@@ -103,7 +103,7 @@ STUDY_FILE_CASES = {
     ),
     "unknown input pipeline": (
         "import tuner\nstudy = tuner.Study(data=list, input_pipeline='disk')\n",
-        "input_pipeline: expected 'auto', 'dataset' or 'arrays', received 'disk'",
+        "input_pipeline: expected one of ('auto', 'dataset', 'arrays'), received 'disk'",
     ),
     "auto rate out of place": (
         "import tuner\nstudy = tuner.Study(data=list, space=tuner.Space(dropout='auto'))\n",

@@ -214,24 +214,20 @@ class Study:
                 "mixed_precision: expected False, True (float16), 'float16' "
                 f"or 'bfloat16', received {self.mixed_precision!r}"
             )
-        if self.input_pipeline not in ("auto", "dataset", "arrays"):
-            raise StudyConfigError(
-                "input_pipeline: expected 'auto', 'dataset' or 'arrays', "
-                f"received {self.input_pipeline!r}"
-            )
         _check_categorical(self.categorical)
         if self.cv is not None and (
             isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2
         ):
             raise StudyConfigError(f"cv: expected a number of folds >= 2, received {self.cv!r}")
-        if self.log_target not in (True, False, "auto"):
-            raise StudyConfigError(
-                f"log_target: expected True, False or 'auto', received {self.log_target!r}"
-            )
-        if self.class_weight not in (None, "balanced"):
-            raise StudyConfigError(
-                f"class_weight: expected None or 'balanced', received {self.class_weight!r}"
-            )
+        for name, allowed in (
+            ("input_pipeline", ("auto", "dataset", "arrays")),
+            ("log_target", (True, False, "auto")),
+            ("class_weight", (None, "balanced")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise StudyConfigError(
+                    f"{name}: expected one of {allowed}, received {getattr(self, name)!r}"
+                )
 
     @property
     def stored_name(self) -> str:

@@ -201,18 +201,7 @@ def _tabular(
             f"categorical: column {outside[0]} does not exist; the data has "
             f"columns 0..{n_features - 1}"
         )
-    vocabularies, shares = [], []
-    for column in categorical:
-        values = x_train[:, column]
-        if not np.all(np.mod(values, 1) == 0):
-            raise DataError(
-                f"categorical column {column} holds non-integer values such as "
-                f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
-                "codes (pandas: .cat.codes)"
-            )
-        codes, counts = np.unique(values, return_counts=True)
-        vocabularies.append(tuple(int(v) for v in codes))
-        shares.append(tuple(float(c) for c in counts / counts.sum()))
+    vocabularies, shares = _vocabularies(x_train, categorical)
     numbers = x_train[:, [i for i in range(n_features) if i not in categorical]]
     fill: tuple[float, ...] = ()
     indicators: tuple[int, ...] = ()
@@ -231,12 +220,31 @@ def _tabular(
         variance=variance,
         n_features=n_features,
         categorical=categorical,
-        vocabularies=tuple(vocabularies),
-        shares=tuple(shares),
+        vocabularies=vocabularies,
+        shares=shares,
         fill=fill,
         indicators=indicators,
         **(_numeric_statistics(numbers) if numbers.shape[1] else {}),
     )
+
+
+def _vocabularies(
+    x_train: np.ndarray, categorical: tuple[int, ...]
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[float, ...], ...]]:
+    """Each category column's codes in training, and each code's share of the rows."""
+    vocabularies, shares = [], []
+    for column in categorical:
+        values = x_train[:, column]
+        if not np.all(np.mod(values, 1) == 0):
+            raise DataError(
+                f"categorical column {column} holds non-integer values such as "
+                f"{values[np.mod(values, 1) != 0][0]}; give categories as integer "
+                "codes (pandas: .cat.codes)"
+            )
+        codes, counts = np.unique(values, return_counts=True)
+        vocabularies.append(tuple(int(v) for v in codes))
+        shares.append(tuple(float(c) for c in counts / counts.sum()))
+    return tuple(vocabularies), tuple(shares)
 
 
 def _numeric_statistics(numbers: np.ndarray) -> dict[str, Any]:

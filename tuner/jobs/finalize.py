@@ -127,10 +127,8 @@ def finalize(
     chosen, selection = _choose(pool, prepared, options.method)
     plan = refit_plan([c for c, _ in chosen], prepared, options)
     if len(pool) == 1:
-        notes.append(
-            f"study {study.name}: one COMPLETE trial with a model, "
-            f"{'refitting' if options.refit else 'logging'} it alone"
-        )
+        doing = "refitting" if options.refit else "logging"
+        notes.append(f"study {study.name}: one COMPLETE trial with a model, {doing} it alone")
     with open_finalize_run(
         client,
         record.experiment_id,
@@ -143,9 +141,7 @@ def finalize(
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(run, model, members, chosen, prepared, options, selection, plan)
     best = pool[0]
-    promotion = (
-        promote_finalized(client, record, run.run_id, model_name, alias) if model_name else None
-    )
+    promotion = model_name and promote_finalized(client, record, run.run_id, model_name, alias)
     return Finalized(
         study.stored_name,
         run.run_id,

@@ -83,17 +83,22 @@ def open_run(study: Study, context: SearchContext) -> tuple[Prepared, Engine, Tr
         dataset_inputs(prepared.data, study.stored_name), on_parent=context.parent_run_id is None
     )
     if context.parent_run_id is None:
-        tracker.log_study_params(
-            {
-                **prepared.settings.as_params(),
-                "task": prepared.task.kind,
-                "n_trials": context.options.trials,
-                "timeout": context.options.timeout,
-                "preprocessing": prepared.scaling.describe(),
-                **found,
-            }
-        )
+        tracker.log_study_params(_study_params(prepared, context, found))
     return prepared, engine, tracker
+
+
+def _study_params(
+    prepared: Prepared, context: SearchContext, found: dict[str, str]
+) -> dict[str, object]:
+    """The parent run's params: the settings, the task, the budget and the preprocessing."""
+    return {
+        **prepared.settings.as_params(),
+        "task": prepared.task.kind,
+        "n_trials": context.options.trials,
+        "timeout": context.options.timeout,
+        "preprocessing": prepared.scaling.describe(),
+        **found,
+    }
 
 
 def run_study(study: Study, context: SearchContext) -> SearchOutcome:
