@@ -212,7 +212,9 @@ def test_class_weight_is_for_classes_only():
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
     with pytest.raises(StudyConfigError, match="class_weight: for binary and multiclass"):
         balanced_weights(np.array([1.5, 2.5]), Task("regression", 1))
-    with pytest.raises(StudyConfigError, match="class_weight: expected one of \\(None, 'balanced'\\)"):
+    with pytest.raises(
+        StudyConfigError, match=r"class_weight: expected one of \(None, 'balanced'\)"
+    ):
         tuner.Study(data=list, class_weight="auto")
 
 
