@@ -208,9 +208,10 @@ def searched(
     os.chdir(folder)
     try:
         result = tuner.run(study, **budget, progress=False, verbose=False)
+        mlflow.set_tracking_uri(f"sqlite:///{folder.resolve()}/mlruns/mlflow.db")
+        model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
     finally:
         os.chdir(here)
-    model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
     outputs = model.predict(held_out.drop(columns=[target]))
     completed = result.states.get("COMPLETE", 0)
     if task == "regression":

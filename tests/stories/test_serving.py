@@ -383,7 +383,9 @@ def test_every_run_records_its_datasets_and_other_data_gets_another_digest(serve
     assert training.dataset.digest not in digests
 
 
-def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_file, capsys):
+def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(
+    study_file, capsys, tmp_path
+):
     result = tuner.run(study_file(), trials=2, progress=False)
     assert result.study_name == "tiny" and sum(result.states.values()) == 2
     printed = capsys.readouterr().out  # what `tuner run` prints, from the library
@@ -397,6 +399,9 @@ def test_python_api_runs_a_study_file_or_a_study_and_loads_the_best_model(study_
     assert result.load_best_model().predict(rows, verbose=0).shape == (3, 1)
     labelled = result.predict(rows)  # binary: the positive class's probability, named
     assert labelled.shape == (3, 1) and list(labelled.columns) == ["1"]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/elsewhere.db")  # another store since
+    assert result.predict(rows).shape == (3, 1)  # the result still finds its own
+    mlflow.set_tracking_uri(result.tracking_uri)
     again = tuner.run(study_file(), trials=1, progress=False, max_epochs=2, verbose=False)
     assert sum(again.states.values()) == 3  # the same study, continued
     assert capsys.readouterr().out == ""

@@ -87,6 +87,11 @@ class Result:
 
         if self.best_run_id is None:
             raise TunerError(f"study {self.study_name!r} has no completed trial to load")
-        return mlflow.artifacts.download_artifacts(
-            artifact_uri=f"runs:/{self.best_run_id}/model", tracking_uri=self.tracking_uri
-        )
+        # MLflow 3 finds a run's logged model through the process's tracking URI, not
+        # the ``tracking_uri`` a download is given
+        before = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        try:
+            return mlflow.artifacts.download_artifacts(f"runs:/{self.best_run_id}/model")
+        finally:
+            mlflow.set_tracking_uri(before)
