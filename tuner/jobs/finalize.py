@@ -141,7 +141,9 @@ def finalize(
         model = join(members, [w for _, w in chosen], prepared.data.x_train.shape[1:])
         test = _log(run, model, members, chosen, prepared, options, selection, plan)
     best = pool[0]
-    promotion = model_name and promote_finalized(client, record, run.run_id, model_name, alias)
+    promotion = (
+        promote_finalized(client, record, run.run_id, model_name, alias) if model_name else None
+    )
     return Finalized(
         study.stored_name,
         run.run_id,
