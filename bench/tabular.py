@@ -204,11 +204,18 @@ def searched(
         name="bench",
         **(settings or {}),
     )
+    stores = folder.resolve() / "mlruns"
     here = os.getcwd()
-    os.chdir(folder)
+    os.chdir(folder)  # MLflow's artifacts go to ./mlruns
     try:
-        result = tuner.run(study, **budget, progress=False, verbose=False)
-        mlflow.set_tracking_uri(f"sqlite:///{folder.resolve()}/mlruns/mlflow.db")
+        result = tuner.run(
+            study,
+            **budget,
+            progress=False,
+            verbose=False,
+            tracking_uri=f"sqlite:///{stores}/mlflow.db",
+            storage=f"sqlite:///{stores}/optuna.db",
+        )
         model = mlflow.pyfunc.load_model(f"runs:/{result.best_run_id}/model")
     finally:
         os.chdir(here)
