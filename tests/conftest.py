@@ -58,7 +58,7 @@ study = tuner.Study(
         batch_size=32,
         optimizer=tuner.Choice(["adam", "nadam"]),
         weight_decay=0.0, lr_schedule="constant", normalization="none", dropout=0.0,
-        label_smoothing=0.0,
+        label_smoothing=0.0, feature_scaling="standard", numeric_embedding="none", ensemble_k=1,
     ),
     trials=3,
     max_epochs=4,

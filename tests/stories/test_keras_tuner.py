@@ -70,6 +70,10 @@ def test_translated_space_matches_the_optuna_one(space):
             "normalization",
             "label_smoothing",
             "kernel_initializer",
+            "feature_scaling",
+            "numeric_embedding",
+            "ensemble_k",
+            "augmentation",
         )
         if not isinstance(getattr(space, n), tuner.Float | tuner.Choice)
     }

@@ -31,7 +31,7 @@ from tuner.datasets import synthetic
 study = tuner.Study(
     data=synthetic,
     space=tuner.Space(n_layers=1, units=16, learning_rate=0.01, batch_size=16,
-                      optimizer="adam"),
+                      optimizer="adam", ensemble_k=1),
     max_epochs=8, patience=8, seed=7,
 )
 """

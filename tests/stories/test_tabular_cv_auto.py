@@ -17,7 +17,8 @@ from tuner.datasets import customers
 study = tuner.Study(
     data=lambda: customers(n=900),
     categorical={categorical},
-    space=tuner.Space(n_layers=0, learning_rate=0.05, batch_size=32, optimizer="adam"),
+    space=tuner.Space(n_layers=0, learning_rate=0.05, batch_size=32, optimizer="adam",
+                      numeric_embedding="none", ensemble_k=1),  # plain numbers: linear in codes
     max_epochs=40, patience=5,
 )
 """
@@ -62,7 +63,7 @@ def test_categorical_columns_are_one_hot_inside_the_promotable_model(cli, study_
     client, [run] = trial_runs(workdir)
     assert (
         client.get_run(run.data.tags["mlflow.parentRunId"]).data.params["preprocessing"]
-        == "normalize + one-hot columns [2, 3]"
+        == "normalize + category columns [2, 3]"
     )
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
     model = mlflow.keras.load_model(logged_model(run))

@@ -289,7 +289,8 @@ def test_a_best_trial_no_better_than_the_majority_class_is_warned_about(study_fi
     done = cli("run", study_file(body=NOISE, name="noise"), "--no-progress")
     assert done.exit_code == 0, done.output
     assert re.search(
-        r"val_accuracy = ([\d.]+)  \(always predicting the majority class 0: \1\)", done.stdout
+        r"val_accuracy = ([\d.]+) ± [\d.]+  \(always predicting the majority class 0: \1\)",
+        done.stdout,
     ), done.stdout
     assert "warning: the best trial's val_accuracy" in done.stderr
     assert "is no better than always predicting the majority class 0" in done.stderr

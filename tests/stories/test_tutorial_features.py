@@ -30,7 +30,8 @@ study = tuner.Study(
     data=raw,
     space=tuner.Space(n_layers={n_layers}, units=8, learning_rate=0.05, batch_size=32,
                       optimizer="adam", weight_decay=0.0, lr_schedule="constant",
-                      normalization="none", dropout=0.0, label_smoothing=0.0),
+                      normalization="none", dropout=0.0, label_smoothing=0.0,
+                      feature_scaling="standard", numeric_embedding="none", ensemble_k=1),
     max_epochs=6, patience=6, portfolio=False,
 )
 """

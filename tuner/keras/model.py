@@ -296,7 +296,8 @@ def _shared_heads(
     """TabM-mini (Gorishniy et al., ICLR 2025) in built-in layers: the inputs (``width``
     features) copied ``heads`` times, each copy scaled by its own learned multipliers
     (``head_inputs``, starting uniform in ±1), the hidden layers shared by all copies, one
-    output layer per head (``heads_out``), and the heads' predictions averaged."""
+    output kernel per head with a bias they share (``heads_out``), and the heads'
+    predictions averaged."""
     return [
         keras.layers.RepeatVector(heads),
         keras.layers.EinsumDense(
@@ -309,7 +310,7 @@ def _shared_heads(
         keras.layers.EinsumDense(
             "bkh,kho->bko",
             output_shape=(heads, outputs),
-            bias_axes="ko",
+            bias_axes="o",  # one bias per output, shared: a per-head one breaks TFLite
             activation=activation,
             dtype="float32",
             name="heads_out",
