@@ -224,6 +224,8 @@ def searched(
     if task == "regression":
         return outputs["value"].to_numpy(), completed
     names = model.metadata.metadata["tuner_class_names"]
+    if names is None:  # whole-number labels: each class is its own number
+        names = [str(k) for k in range(outputs.shape[1])]
     if task == "binary":  # the positive class's probability, named by it
         return np.where(outputs.iloc[:, 0] > 0.5, names[1], names[0]), completed
     return np.asarray(names, dtype=object)[outputs.to_numpy().argmax(axis=1)], completed
