@@ -151,7 +151,8 @@ def test_without_refit_the_model_is_the_weighted_mean_of_the_trials_own_models(w
     }
     trial_models = [mlflow.keras.load_model(logged[r].model_uri) for r in members]
     mean = sum(w * np.asarray(m(x)) for m, w in zip(trial_models, weights, strict=True))
-    np.testing.assert_allclose(np.asarray(model(x)), mean, atol=1e-5)
+    # float32 sums in another order: members with eight heads differ by about 1e-5
+    np.testing.assert_allclose(np.asarray(model(x)), mean, atol=1e-4)
 
 
 def test_a_study_with_one_complete_trial_refits_that_one_and_says_so(workdir, cli):

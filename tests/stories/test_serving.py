@@ -216,7 +216,7 @@ def assert_the_server_holds_against_hostile_bodies(scoring: str, rows: np.ndarra
     json.loads(body)
     nan_row = [[float("nan")] + [0.0] * (width - 1)]
     status, body = request(f"{scoring}/invocations", {"inputs": nan_row})
-    assert status == 400 and b"not finite" in body
+    assert status == 400 and b"NaN or infinite values" in body
     json.loads(body, parse_constant=lambda c: pytest.fail(f"{c} in the answer"))
     status, body = request(f"{scoring}/invocations", {"inputs": rows.tolist()})
     assert status == 200

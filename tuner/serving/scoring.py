@@ -8,8 +8,9 @@ workers as asked. An ASGI guard in front of ``/invocations``:
 - answers a body over ``max_bytes`` with 413, keeping none of it past the limit;
 - cuts every text of an error answer to ``ERROR_CHARS`` (MLflow echoes a bad
   body and its traceback);
-- answers a prediction that is not finite (NaN or infinity in, for a model
-  that takes no gaps) with 400, so every answer is valid JSON;
+- answers NaN or infinity sent to a model that takes no gaps (an array
+  model) with 400, and so any prediction that is not finite, so every answer
+  is valid JSON;
 - adds a hint to a refused ``inputs`` (list-of-lists) request to a model of
   named columns.
 
@@ -37,6 +38,10 @@ MAX_BYTES = "TUNER_SERVE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 ERROR_CHARS = 500
 DRAIN_FACTOR = 16  # past the limit, at most this many times it is read (and dropped)
+NOT_FINITE = (
+    "the input holds NaN or infinite values, which this model does not take (a frame "
+    "study's model takes missing numbers)"
+)
 COLUMNS_HINT = (
     'this model takes named columns: send {"dataframe_split": {"columns": [...], "data": '
     '[[...]]}} or {"dataframe_records": [{"column": value, ...}]}'
@@ -104,6 +109,9 @@ class Guard:
         if body is None:
             await reply(send, 413, error(f"the request body is over {self.max_bytes} bytes"))
             return
+        if not self.named_columns and not is_finite_json(body):
+            await reply(send, 400, error(NOT_FINITE))
+            return
         answer = await _answer_of(self.app, scope, body)
         status, content = self.checked(answer.status, answer.body, body)
         await reply(send, status, content, answer.content_type)
@@ -129,10 +137,7 @@ class Guard:
         if status >= 400:
             return status, self._cut(content, request)
         if not is_finite_json(content):
-            return 400, error(
-                "the prediction is not finite: the input holds NaN or infinite values, "
-                "which this model does not take"
-            )
+            return 400, error(NOT_FINITE)
         return status, content
 
     def _cut(self, content: bytes, request: bytes) -> bytes:
