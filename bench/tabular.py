@@ -238,9 +238,15 @@ def available_systems() -> list[str]:
     ]
 
 
-def held_out_split(name: str) -> tuple[str, pd.DataFrame, pd.DataFrame, str]:
-    """The table's task, fitting rows and held-out 20 % (seed 0, stratified for classes)."""
-    load, target, task = TABLES[name]
+Tables = dict[str, tuple[Callable[[], pd.DataFrame], str, str]]
+
+
+def held_out_split(
+    name: str, tables: Tables | None = None
+) -> tuple[str, pd.DataFrame, pd.DataFrame, str]:
+    """The table's task, fitting rows, held-out 20 % (seed 0, stratified for classes) and
+    target; ``tables``: where to find it (default ``TABLES``)."""
+    load, target, task = (tables or TABLES)[name]
     frame = load().dropna(subset=[target]).reset_index(drop=True)
     fit, held_out = train_test_split(
         frame,

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from common import save, table
-from sklearn.model_selection import train_test_split
-from tabular import rdataset, scores, searched
+from tabular import held_out_split, rdataset, scores, searched
 
 from tuner.core.portfolio import configurations
 
@@ -59,14 +58,7 @@ def main() -> None:
     found: dict[str, dict[str, float]] = {}
     labels: list[str] = []
     for name in names:
-        load, target, task = TUNING[name]
-        frame = load().dropna(subset=[target]).reset_index(drop=True)
-        fit, held_out = train_test_split(
-            frame,
-            test_size=0.2,
-            random_state=0,
-            stratify=None if task == "regression" else frame[target],
-        )
+        task, fit, held_out, target = held_out_split(name, TUNING)
         truth = held_out[target] if task == "regression" else held_out[target].astype(str)
         key = "r2" if task == "regression" else "accuracy"
         starts = configurations(True, rows=int(len(fit) * 0.8))[: 1 if args.smoke else None]
