@@ -324,3 +324,16 @@ def test_a_tables_portfolio_starts_with_the_tabular_recipe_at_a_batch_for_its_ro
     images = tuner.Space().for_data("multiclass", tabular=False)
     fitted = fit_to_space(starts[0], images)
     assert "ensemble_k" not in fitted and "feature_scaling" not in fitted
+
+
+def test_a_dimension_set_for_data_that_cannot_take_it_is_refused():
+    from tuner.core.errors import SpaceError
+
+    with pytest.raises(SpaceError, match="space.augmentation: for images, and this study's"):
+        tuner.Space(augmentation="shift").for_data("multiclass", tabular=True)
+    with pytest.raises(SpaceError, match="space.numeric_embedding: for tables"):
+        tuner.Space(numeric_embedding="piecewise").for_data("multiclass", tabular=False)
+    images = tuner.Space(augmentation="shift").for_data("multiclass", tabular=False)
+    assert images.augmentation == "shift" and images.feature_scaling == "standard"
+    table = tuner.Space(numeric_embedding="none").for_data("binary", tabular=True)
+    assert table.augmentation == "none" and table.numeric_embedding == "none"

@@ -215,16 +215,27 @@ class Space:
         """The space a study of task ``kind`` searches: a regression study has no labels
         to smooth, so a searched ``label_smoothing`` is fixed at 0 there; data that is not
         a table (images) has no columns to scale or encode, and keeps one head unless the
-        study sets ``ensemble_k``; a table has no images to augment."""
+        study sets ``ensemble_k``; a table has no images to augment. A study that sets one
+        of those for data that cannot take it is refused (``SpaceError``)."""
         fixed: dict[str, Any] = {}
         if kind == "regression" and isinstance(self.label_smoothing, Float | Choice):
             fixed["label_smoothing"] = 0.0
-        if tabular:
-            fixed.update(augmentation="none")
-        else:
-            fixed.update(feature_scaling="standard", numeric_embedding="none")
-            if self.ensemble_k == DEFAULT_HEADS:
-                fixed["ensemble_k"] = 1
+        unusable = (
+            {"augmentation": "none"}
+            if tabular
+            else {"feature_scaling": "standard", "numeric_embedding": "none"}
+        )
+        for name, neutral in unusable.items():
+            set_by_study = getattr(self, name) != _default(name)
+            if set_by_study and set(values_of(getattr(self, name))) != {neutral}:
+                what = "images" if name == "augmentation" else "tables"
+                raise SpaceError(
+                    f"space.{name}: for {what}, and this study's data is not; leave {name} "
+                    "at its default"
+                )
+            fixed[name] = neutral
+        if not tabular and self.ensemble_k == DEFAULT_HEADS:
+            fixed["ensemble_k"] = 1
         return dataclasses.replace(self, **fixed) if fixed else self
 
     def dimensions(self) -> dict[str, Any]:
@@ -256,6 +267,12 @@ class Space:
     def middle(self) -> dict[str, Any]:
         """A middle-of-the-space configuration: median depth, geometric-mean width."""
         return self.draw(lambda name, dim: _middle(dim))
+
+
+def _default(name: str) -> Any:
+    """A ``Space`` field's default value."""
+    factory = Space.__dataclass_fields__[name].default_factory
+    return factory()  # type: ignore[operator]
 
 
 def _middle(dim: Any) -> Any:
