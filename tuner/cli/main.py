@@ -23,8 +23,10 @@ from tuner import api
 from tuner.cli.options import host_option, study_overrides, tracking_uri_option, with_flags
 from tuner.core import names
 from tuner.core.errors import Interrupted, TunerError
+from tuner.core.study import FinalizeSettings
 from tuner.jobs.summary import interrupted_line
 from tuner.runtime import interrupts, process
+from tuner.serving.scoring import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -257,27 +259,27 @@ def promote(
 @click.option(
     "--top",
     type=click.IntRange(min=1),
-    default=5,
+    default=FinalizeSettings.top,
     show_default=True,
     help="Candidates: the K best COMPLETE trials that logged a model.",
 )
 @click.option(
     "--method",
     type=click.Choice(list(names.ENSEMBLE_METHODS)),
-    default="best-k",
+    default=FinalizeSettings.method,
     show_default=True,
     help="How the members' weights are chosen.",
 )
 @click.option(
     "--refit/--no-refit",
-    default=True,
+    default=FinalizeSettings.refit,
     show_default=True,
     help="Train each member again on training + validation.",
 )
 @click.option(
     "--budget",
     type=click.FloatRange(min=0),
-    default=300.0,
+    default=FinalizeSettings.budget,
     show_default=True,
     help="Seconds the refits may take; a member whose refit would not fit keeps its weights.",
 )
@@ -314,8 +316,6 @@ def finalize(
     with _errors(
         ctx, interrupted="interrupted: the finalize run was ended KILLED; the trials are untouched"
     ):
-        from tuner.core.study import FinalizeSettings
-
         settings = FinalizeSettings(top=top, method=method, refit=refit, budget=budget)
         client = _client(ctx, tracking_uri, tensorflow=True)
         from tuner.jobs.finalize import finalize_named
@@ -466,12 +466,12 @@ def dashboard(
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Server processes; each loads the model (about 0.6 GB with TensorFlow).",
+    help="Server processes; each loads TensorFlow and its own copy of the model.",
 )
 @click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
-    default=5 * 1024 * 1024,
+    default=DEFAULT_MAX_BYTES,
     show_default=True,
     help="The largest request body; a larger one is answered 413.",
 )

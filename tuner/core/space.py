@@ -75,7 +75,6 @@ class Choice:
 
 
 Dimension = Int | Float | Choice
-DEFAULT_HEADS = Choice([1, 8])  # ensemble_k's default: for tables, images keep 1 head
 
 
 def _check_range(name: str, low: float, high: float, log: bool) -> None:
@@ -178,7 +177,7 @@ class Space:
         **_named(names.NUMERIC_EMBEDDINGS),
     )
     ensemble_k: Choice | int = _dimension(
-        DEFAULT_HEADS,
+        Choice([1, 8]),
         "heads of one network that averages them (TabM's shared-weight ensemble: each "
         "head scales the inputs its own way); 1 is a plain MLP; images keep 1 unless set",
         **_between(1),
@@ -226,17 +225,21 @@ class Space:
             else {"feature_scaling": "standard", "numeric_embedding": "none"}
         )
         for name, neutral in unusable.items():
-            set_by_study = getattr(self, name) != _default(name)
-            if set_by_study and set(values_of(getattr(self, name))) != {neutral}:
+            if self._set_by_study(name) and set(values_of(getattr(self, name))) != {neutral}:
                 what = "images" if name == "augmentation" else "tables"
                 raise SpaceError(
                     f"space.{name}: for {what}, and this study's data is not; leave {name} "
                     "at its default"
                 )
             fixed[name] = neutral
-        if not tabular and self.ensemble_k == DEFAULT_HEADS:
+        if not tabular and not self._set_by_study("ensemble_k"):
             fixed["ensemble_k"] = 1
         return dataclasses.replace(self, **fixed) if fixed else self
+
+    def _set_by_study(self, name: str) -> bool:
+        """Whether dimension ``name`` differs from its default."""
+        factory = Space.__dataclass_fields__[name].default_factory
+        return bool(getattr(self, name) != factory())  # type: ignore[operator]
 
     def dimensions(self) -> dict[str, Any]:
         """Every dimension by name, ``units`` once (as declared)."""
@@ -267,12 +270,6 @@ class Space:
     def middle(self) -> dict[str, Any]:
         """A middle-of-the-space configuration: median depth, geometric-mean width."""
         return self.draw(lambda name, dim: _middle(dim))
-
-
-def _default(name: str) -> Any:
-    """A ``Space`` field's default value."""
-    factory = Space.__dataclass_fields__[name].default_factory
-    return factory()  # type: ignore[operator]
 
 
 def _middle(dim: Any) -> Any:

@@ -100,12 +100,14 @@ def skewness(y: np.ndarray) -> float | None:
 def learns_log(y: np.ndarray, setting: bool | str) -> bool:
     """Whether the network learns ``log1p`` of the target: ``log_target=True`` (every
     value must be >= 0), or ``"auto"`` and a target skewed past ``SKEWNESS``."""
-    found = skewness(y)
     if setting is True and np.asarray(y).min() < 0:
         raise StudyConfigError(
             "log_target=True: the target has values below 0; leave log_target at 'auto' or False"
         )
-    return setting is True or (setting == "auto" and found is not None and found > SKEWNESS)
+    if setting != "auto":
+        return setting is True
+    found = skewness(y)
+    return found is not None and found > SKEWNESS
 
 
 def skewed_target(y: np.ndarray, log: bool) -> SplitWarning | None:
@@ -141,6 +143,11 @@ class Prepared:
     target_scale: TargetScale | None = None  # regression only
     class_weight: dict[int, float] | None = None  # class_weight="balanced"
     trivial: Trivial | None = None  # what a model that ignores the inputs scores
+
+    @property
+    def validation_rows(self) -> int:
+        """The rows one validation score is taken on; 0 where folds score each trial."""
+        return 0 if self.folds else len(self.data.y_val)
 
 
 def prepare(study: Study) -> Prepared:

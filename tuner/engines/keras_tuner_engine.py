@@ -124,7 +124,7 @@ class KerasTunerEngine:
         self.algorithm = algorithm
         self.objective_key = prepared.settings.objective
         self.trivial = prepared.trivial
-        self.validation_rows = 0 if prepared.folds else len(prepared.data.y_val)
+        self.validation_rows = prepared.validation_rows
         self.direction = prepared.settings.direction
         # One KerasTuner project per study and algorithm: its oracle cannot change algorithm.
         self.directory = Path(context.keras_tuner_dir) / f"{study.name}-{algorithm}"

@@ -164,7 +164,7 @@ class OptunaEngine:
         self.options = options = context.options
         self.objective_key = prepared.settings.objective
         self.trivial = prepared.trivial
-        self.validation_rows = 0 if prepared.folds else len(prepared.data.y_val)
+        self.validation_rows = prepared.validation_rows
         x_train = prepared.data.x_train
         self.table_rows = len(x_train) if x_train.ndim == 2 else None  # for the portfolio
         direction = prepared.settings.direction

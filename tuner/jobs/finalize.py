@@ -198,8 +198,10 @@ def refit_plan(
     plan = []
     for candidate in chosen:
         needed = refit_estimate(candidate, prepared)
-        plan.append(needed <= left)
-        left -= needed if needed <= left else 0.0
+        fits = needed <= left
+        plan.append(fits)
+        if fits:
+            left -= needed
     return plan
 
 
