@@ -45,7 +45,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_absolu
 from sklearn.model_selection import train_test_split
 
 import tuner
-from tuner.core.portfolio import PORTFOLIO
+from tuner.core import portfolio
 
 
 def rdataset(
@@ -180,9 +180,9 @@ SYSTEMS: dict[str, Callable[[str, pd.DataFrame, pd.DataFrame, str], np.ndarray]]
 
 
 PLAIN: dict[str, Any] = {
-    "space": tuner.Space(feature_scaling="standard", numeric_embedding="none", ensemble_k=1),
+    "space": tuner.Space(**portfolio.PLAIN),
     "log_target": False,
-    "portfolio": list(PORTFOLIO),
+    "portfolio": list(portfolio.PORTFOLIO),
 }  # the tabular recipe left out: the arm that measures it
 
 
